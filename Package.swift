@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+// Lanner: runtime security monitor for Linux. See docs/ARCHITECTURE.md for the module map.
+import PackageDescription
+
+let package = Package(
+    name: "Lanner",
+    products: [
+        .executable(name: "lanner-sensor", targets: ["lanner-sensor"]),
+        .executable(name: "lanner-collector", targets: ["lanner-collector"]),
+        .executable(name: "lanner-eventgen", targets: ["lanner-eventgen"]),
+        .executable(name: "lanner-schemagen", targets: ["lanner-schemagen"]),
+    ],
+    targets: [
+        // C libraries from Debian, one system-library target each.
+        .systemLibrary(name: "CBPF", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+
+        // Pure logic (no I/O beyond what is named).
+        .target(name: "LannerWire"),                                   // wire format: schema, codec
+        .target(name: "LannerYAML", dependencies: ["CYAML"]),          // libyaml -> node tree with marks
+        .target(name: "LannerRules", dependencies: ["LannerYAML"]),    // Falco rule language
+        .target(name: "LannerEnrich", dependencies: ["LannerWire", "LannerRules"]), // host state, field extraction
+
+        // I/O edges.
+        .target(name: "LannerStore", dependencies: ["CSQLite"]),       // SQLite alert store
+        .target(name: "LannerHTTP2", dependencies: ["CNGHTTP2"]),      // h2c server and client over nghttp2
+        .target(name: "LannerCLIKit"),                                 // tiny command-line parser
+        .target(name: "LannerSensorAgent", dependencies: ["CBPF", "LannerWire", "LannerHTTP2"]),
+        .target(name: "LannerCollectorService",
+                dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2"]),
+
+        // Executables: wiring only.
+        .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit"]),
+        .executableTarget(name: "lanner-collector",
+                          dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit"]),
+        .executableTarget(name: "lanner-eventgen", dependencies: ["LannerCLIKit"]),
+        .executableTarget(name: "lanner-schemagen", dependencies: ["LannerYAML"]),
+
+        // Tests: one target per module, plus end to end.
+        .testTarget(name: "LannerWireTests", dependencies: ["LannerWire"]),
+        .testTarget(name: "LannerYAMLTests", dependencies: ["LannerYAML"]),
+        .testTarget(name: "LannerRulesTests", dependencies: ["LannerRules"]),
+        .testTarget(name: "LannerEnrichTests", dependencies: ["LannerEnrich", "LannerWire", "LannerRules"]),
+        .testTarget(name: "LannerStoreTests", dependencies: ["LannerStore"]),
+        .testTarget(name: "LannerHTTP2Tests", dependencies: ["LannerHTTP2"]),
+        .testTarget(name: "LannerCLIKitTests", dependencies: ["LannerCLIKit"]),
+        .testTarget(name: "LannerSensorAgentTests", dependencies: ["LannerSensorAgent", "LannerWire"]),
+        .testTarget(name: "LannerCollectorServiceTests",
+                    dependencies: ["LannerCollectorService", "LannerWire", "LannerStore", "LannerHTTP2"]),
+        .testTarget(name: "LannerSchemaTests", dependencies: ["LannerYAML", "LannerWire"]),
+        .testTarget(name: "LannerEndToEndTests", dependencies: ["LannerStore"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// LannerCLIKit module placeholder until its first file lands.

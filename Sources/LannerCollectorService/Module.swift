@@ -1,0 +1,1 @@
+// LannerCollectorService module placeholder until its first file lands.

@@ -1,0 +1,1 @@
+// LannerEnrich module placeholder until its first file lands.

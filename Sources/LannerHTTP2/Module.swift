@@ -1,0 +1,1 @@
+// LannerHTTP2 module placeholder until its first file lands.

@@ -1,0 +1,1 @@
+// LannerRules module placeholder until its first file lands.

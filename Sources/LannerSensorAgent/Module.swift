@@ -1,0 +1,1 @@
+// LannerSensorAgent module placeholder until its first file lands.

@@ -1,0 +1,1 @@
+// LannerStore module placeholder until its first file lands.

@@ -1,0 +1,1 @@
+// LannerWire module placeholder until its first file lands.

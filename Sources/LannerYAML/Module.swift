@@ -1,0 +1,1 @@
+// LannerYAML module placeholder until its first file lands.

@@ -1,0 +1,3 @@
+import Testing
+
+@Test func lannerendtoendPlaceholder() { #expect(Bool(true)) }

@@ -1,0 +1,3 @@
+import Testing
+
+@Test func lannerhttp2Placeholder() { #expect(Bool(true)) }

@@ -1,0 +1,3 @@
+import Testing
+
+@Test func lannersensoragentPlaceholder() { #expect(Bool(true)) }
