@@ -1,1 +1,0 @@
-// LannerYAML module placeholder until its first file lands.
