@@ -21,6 +21,7 @@ let package = Package(
         .target(name: "LannerWire"),                                   // wire format: schema, codec
         .target(name: "LannerYAML", dependencies: ["CYAML"]),          // libyaml -> node tree with marks
         .target(name: "LannerRules", dependencies: ["LannerYAML"]),    // Falco rule language
+        .target(name: "LannerSchemaGen", dependencies: ["LannerYAML"]), // proto/events.yaml -> C header + Swift
         .target(name: "LannerEnrich", dependencies: ["LannerWire", "LannerRules"]), // host state, field extraction
 
         // I/O edges.
@@ -36,7 +37,7 @@ let package = Package(
         .executableTarget(name: "lanner-collector",
                           dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit"]),
         .executableTarget(name: "lanner-eventgen", dependencies: ["LannerCLIKit"]),
-        .executableTarget(name: "lanner-schemagen", dependencies: ["LannerYAML"]),
+        .executableTarget(name: "lanner-schemagen", dependencies: ["LannerSchemaGen"]),
 
         // Tests: one target per module, plus end to end.
         .testTarget(name: "LannerWireTests", dependencies: ["LannerWire"]),
@@ -49,7 +50,7 @@ let package = Package(
         .testTarget(name: "LannerSensorAgentTests", dependencies: ["LannerSensorAgent", "LannerWire"]),
         .testTarget(name: "LannerCollectorServiceTests",
                     dependencies: ["LannerCollectorService", "LannerWire", "LannerStore", "LannerHTTP2"]),
-        .testTarget(name: "LannerSchemaTests", dependencies: ["LannerYAML", "LannerWire"]),
+        .testTarget(name: "LannerSchemaTests", dependencies: ["LannerSchemaGen", "LannerWire"]),
         .testTarget(name: "LannerEndToEndTests", dependencies: ["LannerStore"]),
     ]
 )

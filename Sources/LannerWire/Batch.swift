@@ -1,0 +1,223 @@
+/// A 16-byte identifier (sensor id, boot id), printed as lowercase hex in UUID form.
+public struct ID128: Sendable, Hashable, CustomStringConvertible {
+    public var bytes: [UInt8]
+
+    /// - Precondition: `bytes.count == 16`.
+    public init(bytes: [UInt8]) {
+        precondition(bytes.count == 16, "ID128 needs 16 bytes")
+        self.bytes = bytes
+    }
+
+    /// Parses 32 hex digits, with or without dashes (e.g. /proc/sys/kernel/random/boot_id).
+    public init?(hex: String) {
+        let digits = hex.filter { $0 != "-" && !$0.isWhitespace }
+        guard digits.count == 32 else { return nil }
+        var out: [UInt8] = []
+        var it = digits.makeIterator()
+        while let a = it.next(), let b = it.next() {
+            guard let v = UInt8(String([a, b]), radix: 16) else { return nil }
+            out.append(v)
+        }
+        bytes = out
+    }
+
+    public static let zero = ID128(bytes: [UInt8](repeating: 0, count: 16))
+
+    public var description: String {
+        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        let c = Array(hex)
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
+    }
+}
+
+/// The header of one batch (proto/README.md, "Batch").
+public struct BatchHeader: Sendable, Equatable {
+    public static let magic: [UInt8] = Array("LNRB".utf8)
+    /// Bytes before the hostname.
+    public static let fixedSize = 88
+    public static let maxHostname = 255
+    public static let maxSensorVersion = 64
+
+    public var versionMajor: UInt16 = WireSchema.major
+    public var versionMinor: UInt16 = WireSchema.minor
+    public var flags: UInt32 = 0
+    /// Per-sensor sequence number, starting at 1, +1 per batch; (sensorID, sequence) identifies a batch.
+    public var sequence: UInt64
+    /// Wall-clock time of the sensor host's boot, ns since the Unix epoch: event `ts` + this = event time.
+    public var bootTimeUnixNs: UInt64
+    /// Events the kernel side lost since the sensor started (ring buffer full, summed over CPUs).
+    public var kernelDrops: UInt64
+    /// Events the sensor lost in userspace since it started (spool full, encode failure).
+    public var userDrops: UInt64
+    public var sensorID: ID128
+    public var bootID: ID128
+    public var hostname: String
+    public var sensorVersion: String
+
+    public init(sequence: UInt64, bootTimeUnixNs: UInt64, kernelDrops: UInt64 = 0, userDrops: UInt64 = 0,
+                sensorID: ID128, bootID: ID128, hostname: String, sensorVersion: String) {
+        self.sequence = sequence
+        self.bootTimeUnixNs = bootTimeUnixNs
+        self.kernelDrops = kernelDrops
+        self.userDrops = userDrops
+        self.sensorID = sensorID
+        self.bootID = bootID
+        self.hostname = hostname
+        self.sensorVersion = sensorVersion
+    }
+}
+
+/// A decoded batch: the header and its records, as views into one shared body.
+public struct Batch: Sendable {
+    public var header: BatchHeader
+    public var records: [EventRecord]
+}
+
+/// Builds batches: add records, then `finish` to get the body bytes.
+///
+/// ```swift
+/// var enc = BatchEncoder()
+/// try enc.append(record: rawBytesFromRingBuffer)   // or try event.encode(into: &enc.records)
+/// let body = try enc.finish(header: header)
+/// ```
+public struct BatchEncoder: Sendable {
+    /// The records so far, back to back.
+    public var records: ByteWriter
+    public private(set) var eventCount: Int = 0
+
+    public init(capacity: Int = 64 << 10) {
+        records = ByteWriter(capacity: capacity)
+    }
+
+    public var byteCount: Int { records.count }
+
+    /// Appends one raw record as it came from the kernel (its first u16 is its length).
+    /// - Throws: `WireError.recordLength` when the bytes are not one whole record.
+    public mutating func append(record raw: UnsafeRawBufferPointer) throws(WireError) {
+        guard raw.count >= WireSchema.headerSize else {
+            throw WireError.recordLength(offset: records.count, length: raw.count, remaining: raw.count)
+        }
+        let len = Int(UInt16(littleEndian: raw.loadUnaligned(as: UInt16.self)))
+        guard len >= WireSchema.headerSize, len <= raw.count else {
+            throw WireError.recordLength(offset: records.count, length: len, remaining: raw.count)
+        }
+        records.write(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<len]))
+        eventCount += 1
+    }
+
+    /// Appends a record encoded by a generated struct.
+    public mutating func append<E: WireEncodable>(_ event: E) throws(WireError) {
+        try event.encode(into: &records)
+        eventCount += 1
+    }
+
+    /// The whole batch body: header then records. Resets the encoder for the next batch.
+    /// - Throws: `WireError.stringTooLong` for a hostname or version over the limits.
+    public mutating func finish(header: BatchHeader) throws(WireError) -> [UInt8] {
+        let host = Array(header.hostname.utf8)
+        let version = Array(header.sensorVersion.utf8)
+        guard host.count <= BatchHeader.maxHostname else {
+            throw WireError.stringTooLong(field: "hostname", length: host.count, limit: BatchHeader.maxHostname)
+        }
+        guard version.count <= BatchHeader.maxSensorVersion else {
+            throw WireError.stringTooLong(field: "sensor version", length: version.count, limit: BatchHeader.maxSensorVersion)
+        }
+        let headerLen = BatchHeader.fixedSize + 2 + host.count + 2 + version.count
+        var w = ByteWriter(capacity: headerLen + records.count)
+        w.write(bytes: BatchHeader.magic)
+        w.write(header.versionMajor)
+        w.write(header.versionMinor)
+        w.write(UInt32(headerLen))
+        w.write(header.flags)
+        w.write(header.sequence)
+        w.write(header.bootTimeUnixNs)
+        w.write(header.kernelDrops)
+        w.write(header.userDrops)
+        w.write(UInt32(eventCount))
+        w.write(UInt32(records.count))
+        w.write(bytes: header.sensorID.bytes)
+        w.write(bytes: header.bootID.bytes)
+        w.write(UInt16(host.count))
+        w.write(bytes: host)
+        w.write(UInt16(version.count))
+        w.write(bytes: version)
+        w.write(bytes: records.bytes)
+        records.removeAll()
+        eventCount = 0
+        return w.bytes
+    }
+}
+
+/// Something that writes itself as one wire record (every generated event struct).
+public protocol WireEncodable {
+    func encode(into w: inout ByteWriter) throws(WireError)
+}
+
+/// Validates and splits batch bodies. Nothing is trusted: every length is checked before use.
+public enum BatchDecoder {
+    /// Largest batch body accepted, in bytes.
+    public static let defaultMaxBatchBytes = 16 << 20
+
+    /// Decodes a whole batch body.
+    /// - Throws: `WireError` naming the byte offset and the reason for the first problem found.
+    public static func decode(_ body: [UInt8], maxBatchBytes: Int = defaultMaxBatchBytes) throws(WireError) -> Batch {
+        guard body.count <= maxBatchBytes else { throw WireError.batchTooLarge(size: body.count, limit: maxBatchBytes) }
+        guard body.count >= 4 else { throw WireError.truncated(what: "batch magic", offset: 0, needed: 4, available: body.count) }
+        guard Array(body[0..<4]) == BatchHeader.magic else { throw WireError.badMagic(found: Array(body[0..<4])) }
+        guard body.count >= BatchHeader.fixedSize + 4 else {
+            throw WireError.truncated(what: "batch header", offset: 0, needed: BatchHeader.fixedSize + 4, available: body.count)
+        }
+        let r = EventRecord(storage: body, start: 0, length: body.count)
+        let major = r.load(UInt16.self, at: 4), minor = r.load(UInt16.self, at: 6)
+        guard major == WireSchema.major else {
+            throw WireError.unsupportedVersion(major: major, minor: minor, supportedMajor: WireSchema.major)
+        }
+        let headerLen = Int(r.load(UInt32.self, at: 8))
+        guard headerLen >= BatchHeader.fixedSize + 4, headerLen <= body.count else {
+            throw WireError.headerLength(declared: headerLen, minimum: BatchHeader.fixedSize + 4, available: body.count)
+        }
+        let hr = EventRecord(storage: body, start: 0, length: headerLen)
+        var cursor = BatchHeader.fixedSize
+        let host = try hr.variable(at: &cursor, field: "hostname")
+        let version = try hr.variable(at: &cursor, field: "sensor version")
+        guard host.count <= BatchHeader.maxHostname else {
+            throw WireError.stringTooLong(field: "hostname", length: host.count, limit: BatchHeader.maxHostname)
+        }
+        guard version.count <= BatchHeader.maxSensorVersion else {
+            throw WireError.stringTooLong(field: "sensor version", length: version.count, limit: BatchHeader.maxSensorVersion)
+        }
+        var header = BatchHeader(
+            sequence: r.load(UInt64.self, at: 16), bootTimeUnixNs: r.load(UInt64.self, at: 24),
+            kernelDrops: r.load(UInt64.self, at: 32), userDrops: r.load(UInt64.self, at: 40),
+            sensorID: ID128(bytes: Array(body[56..<72])), bootID: ID128(bytes: Array(body[72..<88])),
+            hostname: String(decoding: host, as: UTF8.self), sensorVersion: String(decoding: version, as: UTF8.self))
+        header.versionMajor = major
+        header.versionMinor = minor
+        header.flags = r.load(UInt32.self, at: 12)
+        let declaredCount = Int(r.load(UInt32.self, at: 48))
+        let recordsLen = Int(r.load(UInt32.self, at: 52))
+        guard recordsLen == body.count - headerLen else {
+            throw WireError.recordsLength(declared: recordsLen, actual: body.count - headerLen)
+        }
+        var records: [EventRecord] = []
+        records.reserveCapacity(min(declaredCount, recordsLen / WireSchema.headerSize))
+        var off = headerLen
+        let allowTrailing = minor > WireSchema.minor
+        while off < body.count {
+            let remaining = body.count - off
+            guard remaining >= WireSchema.headerSize else {
+                throw WireError.recordLength(offset: off, length: remaining, remaining: remaining)
+            }
+            let len = Int(EventRecord(storage: body, start: off, length: 2).load(UInt16.self, at: 0))
+            guard len >= WireSchema.headerSize, len <= remaining else {
+                throw WireError.recordLength(offset: off, length: len, remaining: remaining)
+            }
+            let rec = EventRecord(storage: body, start: off, length: len)
+            try rec.validate(allowTrailing: allowTrailing)
+            records.append(rec)
+            off += len
+        }
+        guard records.count == declaredCount else { throw WireError.eventCount(declared: declaredCount, actual: records.count) }
+        return Batch(header: header, records: records)
+    }
+}

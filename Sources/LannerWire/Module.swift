@@ -1,1 +1,0 @@
-// LannerWire module placeholder until its first file lands.
