@@ -105,6 +105,15 @@ public struct BatchEncoder: Sendable {
         eventCount += 1
     }
 
+    /// Appends one raw record held in an array (see `append(record:)` for pointers).
+    public mutating func append(record bytes: [UInt8]) throws(WireError) {
+        var failure: WireError?
+        bytes.withUnsafeBytes { raw in
+            do throws(WireError) { try self.append(record: raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
     /// Appends a record encoded by a generated struct.
     public mutating func append<E: WireEncodable>(_ event: E) throws(WireError) {
         try event.encode(into: &records)
@@ -149,7 +158,7 @@ public struct BatchEncoder: Sendable {
 }
 
 /// Something that writes itself as one wire record (every generated event struct).
-public protocol WireEncodable {
+public protocol WireEncodable: Sendable {
     func encode(into w: inout ByteWriter) throws(WireError)
 }
 

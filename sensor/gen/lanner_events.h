@@ -22,7 +22,8 @@ enum lanner_event_type {
 	LANNER_EVT_CONNECT = 12,
 	LANNER_EVT_PROCINFO = 13,
 	LANNER_EVT_USERINFO = 14,
-	LANNER_EVT_MAX = 15,
+	LANNER_EVT_GROUPINFO = 15,
+	LANNER_EVT_MAX = 16,
 };
 
 /* Every record starts with this header (20 bytes). */
@@ -45,10 +46,18 @@ struct lanner_evt_execve {
 	__u32 gid;	/* real group id */
 	__u32 euid;	/* effective user id */
 	__u32 loginuid;	/* audit login uid (4294967295 when unset) */
+	__u32 vpid;	/* process id as seen in the process's own pid namespace */
+	__u32 sid;	/* session id */
+	__u32 pgid;	/* process group id */
+	__u32 tty;	/* controlling terminal device number (0 when none) */
+	__u64 cap_effective;	/* effective capability set */
+	__u64 cap_permitted;	/* permitted capability set */
+	__u64 start_ns;	/* task start time, ns since boot */
+	__u32 exe_flags;	/* bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's uid */
 } __attribute__((packed));
-#define LANNER_EVT_EXECVE_FIXED_SIZE 48
-_Static_assert(sizeof(struct lanner_evt_execve) == 48, "lanner_evt_execve size");
-#define LANNER_EVT_EXECVE_NVAR 5	/* comm:str, exe:str, filename:str, args:strlist, cwd:str */
+#define LANNER_EVT_EXECVE_FIXED_SIZE 92
+_Static_assert(sizeof(struct lanner_evt_execve) == 92, "lanner_evt_execve size");
+#define LANNER_EVT_EXECVE_NVAR 6	/* comm:str, exe:str, filename:str, args:strlist, cwd:str, cgroup:str */
 
 /* 2 execveat: as execve, through execveat */
 struct lanner_evt_execveat {
@@ -59,10 +68,18 @@ struct lanner_evt_execveat {
 	__u32 gid;	/* real group id */
 	__u32 euid;	/* effective user id */
 	__u32 loginuid;	/* audit login uid (4294967295 when unset) */
+	__u32 vpid;	/* process id as seen in the process's own pid namespace */
+	__u32 sid;	/* session id */
+	__u32 pgid;	/* process group id */
+	__u32 tty;	/* controlling terminal device number (0 when none) */
+	__u64 cap_effective;	/* effective capability set */
+	__u64 cap_permitted;	/* permitted capability set */
+	__u64 start_ns;	/* task start time, ns since boot */
+	__u32 exe_flags;	/* bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's uid */
 } __attribute__((packed));
-#define LANNER_EVT_EXECVEAT_FIXED_SIZE 48
-_Static_assert(sizeof(struct lanner_evt_execveat) == 48, "lanner_evt_execveat size");
-#define LANNER_EVT_EXECVEAT_NVAR 5	/* comm:str, exe:str, filename:str, args:strlist, cwd:str */
+#define LANNER_EVT_EXECVEAT_FIXED_SIZE 92
+_Static_assert(sizeof(struct lanner_evt_execveat) == 92, "lanner_evt_execveat size");
+#define LANNER_EVT_EXECVEAT_NVAR 6	/* comm:str, exe:str, filename:str, args:strlist, cwd:str, cgroup:str */
 
 /* 3 clone: a new task created by clone (emitted in the parent from sched_process_fork) */
 struct lanner_evt_clone {
@@ -190,19 +207,27 @@ struct lanner_evt_connect {
 _Static_assert(sizeof(struct lanner_evt_connect) == 72, "lanner_evt_connect size");
 #define LANNER_EVT_CONNECT_NVAR 1	/* path:str */
 
-/* 13 procinfo: a process that was already running when the sensor started (from /proc) */
+/* 13 procinfo: a process that was already running when the sensor started (from /proc); fields as execve, res 0, filename = exe */
 struct lanner_evt_procinfo {
 	struct lanner_hdr hdr;
-	__u32 ppid;	/*  */
-	__u32 uid;	/*  */
-	__u32 gid;	/*  */
-	__u32 euid;	/*  */
-	__u32 loginuid;	/*  */
-	__u64 start_ns;	/* start time, ns since boot */
+	__s64 res;	/* 0 on success, -errno on failure */
+	__u32 ppid;	/* parent's thread group id */
+	__u32 uid;	/* real user id */
+	__u32 gid;	/* real group id */
+	__u32 euid;	/* effective user id */
+	__u32 loginuid;	/* audit login uid (4294967295 when unset) */
+	__u32 vpid;	/* process id as seen in the process's own pid namespace */
+	__u32 sid;	/* session id */
+	__u32 pgid;	/* process group id */
+	__u32 tty;	/* controlling terminal device number (0 when none) */
+	__u64 cap_effective;	/* effective capability set */
+	__u64 cap_permitted;	/* permitted capability set */
+	__u64 start_ns;	/* task start time, ns since boot */
+	__u32 exe_flags;	/* bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's uid */
 } __attribute__((packed));
-#define LANNER_EVT_PROCINFO_FIXED_SIZE 48
-_Static_assert(sizeof(struct lanner_evt_procinfo) == 48, "lanner_evt_procinfo size");
-#define LANNER_EVT_PROCINFO_NVAR 4	/* comm:str, exe:str, args:strlist, cwd:str */
+#define LANNER_EVT_PROCINFO_FIXED_SIZE 92
+_Static_assert(sizeof(struct lanner_evt_procinfo) == 92, "lanner_evt_procinfo size");
+#define LANNER_EVT_PROCINFO_NVAR 6	/* comm:str, exe:str, filename:str, args:strlist, cwd:str, cgroup:str */
 
 /* 14 userinfo: one entry of the host's user database (/etc/passwd), sent at start */
 struct lanner_evt_userinfo {
@@ -213,5 +238,14 @@ struct lanner_evt_userinfo {
 #define LANNER_EVT_USERINFO_FIXED_SIZE 28
 _Static_assert(sizeof(struct lanner_evt_userinfo) == 28, "lanner_evt_userinfo size");
 #define LANNER_EVT_USERINFO_NVAR 3	/* name:str, home:str, shell:str */
+
+/* 15 groupinfo: one entry of the host's group database (/etc/group), sent at start */
+struct lanner_evt_groupinfo {
+	struct lanner_hdr hdr;
+	__u32 gid;	/*  */
+} __attribute__((packed));
+#define LANNER_EVT_GROUPINFO_FIXED_SIZE 24
+_Static_assert(sizeof(struct lanner_evt_groupinfo) == 24, "lanner_evt_groupinfo size");
+#define LANNER_EVT_GROUPINFO_NVAR 1	/* name:str */
 
 #endif /* LANNER_EVENTS_H */

@@ -36,10 +36,12 @@ public enum EventType: UInt16, Sendable, CaseIterable {
     case creat = 11
     /// connect(2) exit
     case connect = 12
-    /// a process that was already running when the sensor started (from /proc)
+    /// a process that was already running when the sensor started (from /proc); fields as execve, res 0, filename = exe
     case procinfo = 13
     /// one entry of the host's user database (/etc/passwd), sent at start
     case userinfo = 14
+    /// one entry of the host's group database (/etc/group), sent at start
+    case groupinfo = 15
 
     /// The schema name.
     public var name: String {
@@ -58,6 +60,7 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .connect: return "connect"
         case .procinfo: return "procinfo"
         case .userinfo: return "userinfo"
+        case .groupinfo: return "groupinfo"
         }
     }
 
@@ -78,6 +81,7 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .connect: return "connect"
         case .procinfo: return nil
         case .userinfo: return nil
+        case .groupinfo: return nil
         }
     }
 
@@ -98,14 +102,15 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .connect: return true
         case .procinfo: return false
         case .userinfo: return false
+        case .groupinfo: return false
         }
     }
 
     /// Header plus fixed fields, in bytes: the smallest valid record of this type.
     public var fixedSize: Int {
         switch self {
-        case .execve: return 48
-        case .execveat: return 48
+        case .execve: return 92
+        case .execveat: return 92
         case .clone: return 36
         case .clone3: return 36
         case .fork: return 36
@@ -116,8 +121,9 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .openat2: return 52
         case .creat: return 52
         case .connect: return 72
-        case .procinfo: return 48
+        case .procinfo: return 92
         case .userinfo: return 28
+        case .groupinfo: return 24
         }
     }
 
@@ -131,11 +137,20 @@ public enum EventType: UInt16, Sendable, CaseIterable {
             WireField(name: "gid", type: .u32, position: 36),
             WireField(name: "euid", type: .u32, position: 40),
             WireField(name: "loginuid", type: .u32, position: 44),
+            WireField(name: "vpid", type: .u32, position: 48),
+            WireField(name: "sid", type: .u32, position: 52),
+            WireField(name: "pgid", type: .u32, position: 56),
+            WireField(name: "tty", type: .u32, position: 60),
+            WireField(name: "cap_effective", type: .u64, position: 64),
+            WireField(name: "cap_permitted", type: .u64, position: 72),
+            WireField(name: "start_ns", type: .u64, position: 80),
+            WireField(name: "exe_flags", type: .u32, position: 88),
             WireField(name: "comm", type: .str, position: 0),
             WireField(name: "exe", type: .str, position: 1),
             WireField(name: "filename", type: .str, position: 2),
             WireField(name: "args", type: .strlist, position: 3),
             WireField(name: "cwd", type: .str, position: 4),
+            WireField(name: "cgroup", type: .str, position: 5),
         ]
         case .execveat: return [
             WireField(name: "res", type: .i64, position: 20),
@@ -144,11 +159,20 @@ public enum EventType: UInt16, Sendable, CaseIterable {
             WireField(name: "gid", type: .u32, position: 36),
             WireField(name: "euid", type: .u32, position: 40),
             WireField(name: "loginuid", type: .u32, position: 44),
+            WireField(name: "vpid", type: .u32, position: 48),
+            WireField(name: "sid", type: .u32, position: 52),
+            WireField(name: "pgid", type: .u32, position: 56),
+            WireField(name: "tty", type: .u32, position: 60),
+            WireField(name: "cap_effective", type: .u64, position: 64),
+            WireField(name: "cap_permitted", type: .u64, position: 72),
+            WireField(name: "start_ns", type: .u64, position: 80),
+            WireField(name: "exe_flags", type: .u32, position: 88),
             WireField(name: "comm", type: .str, position: 0),
             WireField(name: "exe", type: .str, position: 1),
             WireField(name: "filename", type: .str, position: 2),
             WireField(name: "args", type: .strlist, position: 3),
             WireField(name: "cwd", type: .str, position: 4),
+            WireField(name: "cgroup", type: .str, position: 5),
         ]
         case .clone: return [
             WireField(name: "res", type: .i64, position: 20),
@@ -226,16 +250,26 @@ public enum EventType: UInt16, Sendable, CaseIterable {
             WireField(name: "path", type: .str, position: 0),
         ]
         case .procinfo: return [
-            WireField(name: "ppid", type: .u32, position: 20),
-            WireField(name: "uid", type: .u32, position: 24),
-            WireField(name: "gid", type: .u32, position: 28),
-            WireField(name: "euid", type: .u32, position: 32),
-            WireField(name: "loginuid", type: .u32, position: 36),
-            WireField(name: "start_ns", type: .u64, position: 40),
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "ppid", type: .u32, position: 28),
+            WireField(name: "uid", type: .u32, position: 32),
+            WireField(name: "gid", type: .u32, position: 36),
+            WireField(name: "euid", type: .u32, position: 40),
+            WireField(name: "loginuid", type: .u32, position: 44),
+            WireField(name: "vpid", type: .u32, position: 48),
+            WireField(name: "sid", type: .u32, position: 52),
+            WireField(name: "pgid", type: .u32, position: 56),
+            WireField(name: "tty", type: .u32, position: 60),
+            WireField(name: "cap_effective", type: .u64, position: 64),
+            WireField(name: "cap_permitted", type: .u64, position: 72),
+            WireField(name: "start_ns", type: .u64, position: 80),
+            WireField(name: "exe_flags", type: .u32, position: 88),
             WireField(name: "comm", type: .str, position: 0),
             WireField(name: "exe", type: .str, position: 1),
-            WireField(name: "args", type: .strlist, position: 2),
-            WireField(name: "cwd", type: .str, position: 3),
+            WireField(name: "filename", type: .str, position: 2),
+            WireField(name: "args", type: .strlist, position: 3),
+            WireField(name: "cwd", type: .str, position: 4),
+            WireField(name: "cgroup", type: .str, position: 5),
         ]
         case .userinfo: return [
             WireField(name: "uid", type: .u32, position: 20),
@@ -244,14 +278,18 @@ public enum EventType: UInt16, Sendable, CaseIterable {
             WireField(name: "home", type: .str, position: 1),
             WireField(name: "shell", type: .str, position: 2),
         ]
+        case .groupinfo: return [
+            WireField(name: "gid", type: .u32, position: 20),
+            WireField(name: "name", type: .str, position: 0),
+        ]
         }
     }
 }
 
-/// A decoded execve/execveat record. Variable fields are slices of the batch (no copy).
+/// A decoded execve/execveat/procinfo record. Variable fields are slices of the batch (no copy).
 public struct ExecveEvent: Sendable, Equatable, WireEncodable {
     /// The event types this struct carries.
-    public static let types: [EventType] = [.execve, .execveat]
+    public static let types: [EventType] = [.execve, .execveat, .procinfo]
     public var type: EventType
     public var pid: UInt32
     public var tid: UInt32
@@ -268,6 +306,22 @@ public struct ExecveEvent: Sendable, Equatable, WireEncodable {
     public var euid: UInt32
     /// audit login uid (4294967295 when unset)
     public var loginuid: UInt32
+    /// process id as seen in the process's own pid namespace
+    public var vpid: UInt32
+    /// session id
+    public var sid: UInt32
+    /// process group id
+    public var pgid: UInt32
+    /// controlling terminal device number (0 when none)
+    public var tty: UInt32
+    /// effective capability set
+    public var capEffective: UInt64
+    /// permitted capability set
+    public var capPermitted: UInt64
+    /// task start time, ns since boot
+    public var startNs: UInt64
+    /// bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's uid
+    public var exeFlags: UInt32
     /// task comm after exec
     public var comm: ArraySlice<UInt8>
     /// absolute path of the executed file, resolved in the kernel (empty when res < 0)
@@ -278,8 +332,10 @@ public struct ExecveEvent: Sendable, Equatable, WireEncodable {
     public var args: ArraySlice<UInt8>
     /// absolute working directory
     public var cwd: ArraySlice<UInt8>
+    /// cgroup path of the task (v2 path, or the first v1 hierarchy's)
+    public var cgroup: ArraySlice<UInt8>
 
-    public init(type: EventType = .execve, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, ppid: UInt32 = 0, uid: UInt32 = 0, gid: UInt32 = 0, euid: UInt32 = 0, loginuid: UInt32 = 0, comm: ArraySlice<UInt8> = [], exe: ArraySlice<UInt8> = [], filename: ArraySlice<UInt8> = [], args: ArraySlice<UInt8> = [], cwd: ArraySlice<UInt8> = []) {
+    public init(type: EventType = .execve, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, ppid: UInt32 = 0, uid: UInt32 = 0, gid: UInt32 = 0, euid: UInt32 = 0, loginuid: UInt32 = 0, vpid: UInt32 = 0, sid: UInt32 = 0, pgid: UInt32 = 0, tty: UInt32 = 0, capEffective: UInt64 = 0, capPermitted: UInt64 = 0, startNs: UInt64 = 0, exeFlags: UInt32 = 0, comm: ArraySlice<UInt8> = [], exe: ArraySlice<UInt8> = [], filename: ArraySlice<UInt8> = [], args: ArraySlice<UInt8> = [], cwd: ArraySlice<UInt8> = [], cgroup: ArraySlice<UInt8> = []) {
         self.type = type
         self.pid = pid
         self.tid = tid
@@ -290,11 +346,20 @@ public struct ExecveEvent: Sendable, Equatable, WireEncodable {
         self.gid = gid
         self.euid = euid
         self.loginuid = loginuid
+        self.vpid = vpid
+        self.sid = sid
+        self.pgid = pgid
+        self.tty = tty
+        self.capEffective = capEffective
+        self.capPermitted = capPermitted
+        self.startNs = startNs
+        self.exeFlags = exeFlags
         self.comm = comm
         self.exe = exe
         self.filename = filename
         self.args = args
         self.cwd = cwd
+        self.cgroup = cgroup
     }
 
     /// Decodes a record whose type is one of `types`.
@@ -312,18 +377,27 @@ public struct ExecveEvent: Sendable, Equatable, WireEncodable {
         self.gid = r.load(UInt32.self, at: 36)
         self.euid = r.load(UInt32.self, at: 40)
         self.loginuid = r.load(UInt32.self, at: 44)
-        var cursor = 48
+        self.vpid = r.load(UInt32.self, at: 48)
+        self.sid = r.load(UInt32.self, at: 52)
+        self.pgid = r.load(UInt32.self, at: 56)
+        self.tty = r.load(UInt32.self, at: 60)
+        self.capEffective = r.load(UInt64.self, at: 64)
+        self.capPermitted = r.load(UInt64.self, at: 72)
+        self.startNs = r.load(UInt64.self, at: 80)
+        self.exeFlags = r.load(UInt32.self, at: 88)
+        var cursor = 92
         self.comm = try r.variable(at: &cursor, field: "comm")
         self.exe = try r.variable(at: &cursor, field: "exe")
         self.filename = try r.variable(at: &cursor, field: "filename")
         self.args = try r.variable(at: &cursor, field: "args")
         self.cwd = try r.variable(at: &cursor, field: "cwd")
+        self.cgroup = try r.variable(at: &cursor, field: "cgroup")
     }
 
     /// Appends this record in wire form.
     /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
     public func encode(into w: inout ByteWriter) throws(WireError) {
-        let length = 48 + 2 + comm.count + 2 + exe.count + 2 + filename.count + 2 + args.count + 2 + cwd.count
+        let length = 92 + 2 + comm.count + 2 + exe.count + 2 + filename.count + 2 + args.count + 2 + cwd.count + 2 + cgroup.count
         guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
         w.write(UInt16(length))
         w.write(type.rawValue)
@@ -336,6 +410,14 @@ public struct ExecveEvent: Sendable, Equatable, WireEncodable {
         w.write(gid)
         w.write(euid)
         w.write(loginuid)
+        w.write(vpid)
+        w.write(sid)
+        w.write(pgid)
+        w.write(tty)
+        w.write(capEffective)
+        w.write(capPermitted)
+        w.write(startNs)
+        w.write(exeFlags)
         w.write(UInt16(comm.count))
         w.write(bytes: comm)
         w.write(UInt16(exe.count))
@@ -346,6 +428,8 @@ public struct ExecveEvent: Sendable, Equatable, WireEncodable {
         w.write(bytes: args)
         w.write(UInt16(cwd.count))
         w.write(bytes: cwd)
+        w.write(UInt16(cgroup.count))
+        w.write(bytes: cgroup)
     }
 }
 
@@ -624,92 +708,6 @@ public struct ConnectEvent: Sendable, Equatable, WireEncodable {
     }
 }
 
-/// A decoded procinfo record. Variable fields are slices of the batch (no copy).
-public struct ProcinfoEvent: Sendable, Equatable, WireEncodable {
-    /// The event types this struct carries.
-    public static let types: [EventType] = [.procinfo]
-    public var type: EventType
-    public var pid: UInt32
-    public var tid: UInt32
-    public var ts: UInt64
-    public var ppid: UInt32
-    public var uid: UInt32
-    public var gid: UInt32
-    public var euid: UInt32
-    public var loginuid: UInt32
-    /// start time, ns since boot
-    public var startNs: UInt64
-    public var comm: ArraySlice<UInt8>
-    public var exe: ArraySlice<UInt8>
-    public var args: ArraySlice<UInt8>
-    public var cwd: ArraySlice<UInt8>
-
-    public init(type: EventType = .procinfo, pid: UInt32, tid: UInt32, ts: UInt64, ppid: UInt32 = 0, uid: UInt32 = 0, gid: UInt32 = 0, euid: UInt32 = 0, loginuid: UInt32 = 0, startNs: UInt64 = 0, comm: ArraySlice<UInt8> = [], exe: ArraySlice<UInt8> = [], args: ArraySlice<UInt8> = [], cwd: ArraySlice<UInt8> = []) {
-        self.type = type
-        self.pid = pid
-        self.tid = tid
-        self.ts = ts
-        self.ppid = ppid
-        self.uid = uid
-        self.gid = gid
-        self.euid = euid
-        self.loginuid = loginuid
-        self.startNs = startNs
-        self.comm = comm
-        self.exe = exe
-        self.args = args
-        self.cwd = cwd
-    }
-
-    /// Decodes a record whose type is one of `types`.
-    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
-    public init(_ r: EventRecord) throws(WireError) {
-        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "procinfo", got: r.rawType) }
-        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, length: r.length, minimum: t.fixedSize) }
-        self.type = t
-        self.pid = r.pid
-        self.tid = r.tid
-        self.ts = r.ts
-        self.ppid = r.load(UInt32.self, at: 20)
-        self.uid = r.load(UInt32.self, at: 24)
-        self.gid = r.load(UInt32.self, at: 28)
-        self.euid = r.load(UInt32.self, at: 32)
-        self.loginuid = r.load(UInt32.self, at: 36)
-        self.startNs = r.load(UInt64.self, at: 40)
-        var cursor = 48
-        self.comm = try r.variable(at: &cursor, field: "comm")
-        self.exe = try r.variable(at: &cursor, field: "exe")
-        self.args = try r.variable(at: &cursor, field: "args")
-        self.cwd = try r.variable(at: &cursor, field: "cwd")
-    }
-
-    /// Appends this record in wire form.
-    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
-    public func encode(into w: inout ByteWriter) throws(WireError) {
-        let length = 48 + 2 + comm.count + 2 + exe.count + 2 + args.count + 2 + cwd.count
-        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
-        w.write(UInt16(length))
-        w.write(type.rawValue)
-        w.write(pid)
-        w.write(tid)
-        w.write(ts)
-        w.write(ppid)
-        w.write(uid)
-        w.write(gid)
-        w.write(euid)
-        w.write(loginuid)
-        w.write(startNs)
-        w.write(UInt16(comm.count))
-        w.write(bytes: comm)
-        w.write(UInt16(exe.count))
-        w.write(bytes: exe)
-        w.write(UInt16(args.count))
-        w.write(bytes: args)
-        w.write(UInt16(cwd.count))
-        w.write(bytes: cwd)
-    }
-}
-
 /// A decoded userinfo record. Variable fields are slices of the batch (no copy).
 public struct UserinfoEvent: Sendable, Equatable, WireEncodable {
     /// The event types this struct carries.
@@ -771,6 +769,56 @@ public struct UserinfoEvent: Sendable, Equatable, WireEncodable {
         w.write(bytes: home)
         w.write(UInt16(shell.count))
         w.write(bytes: shell)
+    }
+}
+
+/// A decoded groupinfo record. Variable fields are slices of the batch (no copy).
+public struct GroupinfoEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.groupinfo]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    public var gid: UInt32
+    public var name: ArraySlice<UInt8>
+
+    public init(type: EventType = .groupinfo, pid: UInt32, tid: UInt32, ts: UInt64, gid: UInt32 = 0, name: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.gid = gid
+        self.name = name
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "groupinfo", got: r.rawType) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.gid = r.load(UInt32.self, at: 20)
+        var cursor = 24
+        self.name = try r.variable(at: &cursor, field: "name")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 24 + 2 + name.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(gid)
+        w.write(UInt16(name.count))
+        w.write(bytes: name)
     }
 }
 

@@ -1,0 +1,181 @@
+import Foundation
+import Testing
+@testable import LannerWire
+
+@Suite struct GoldenVectorTests {
+    @Test(arguments: Golden.cases.map(\.name))
+    func encoderMatchesGoldenBytesAndDecoderMatchesGoldenJSON(name: String) throws {
+        let c = Golden.cases.first { $0.name == name }!
+        let body = try Golden.body(c)
+        let binURL = Golden.directory.appendingPathComponent(name + ".bin")
+        let jsonURL = Golden.directory.appendingPathComponent(name + ".json")
+        if ProcessInfo.processInfo.environment["LANNER_UPDATE_GOLDEN"] == "1" {
+            try Data(body).write(to: binURL)
+            try Golden.expectedJSON(body).write(to: jsonURL, atomically: true, encoding: .utf8)
+        }
+        let golden = try [UInt8](Data(contentsOf: binURL))
+        #expect(body == golden, "encoder output differs from \(name).bin")
+        let json = try String(contentsOf: jsonURL, encoding: .utf8)
+        #expect(try Golden.expectedJSON(golden) == json, "decoded \(name).bin differs from \(name).json")
+    }
+
+    @Test func goldenExecveHasTheDocumentedLayout() throws {
+        let golden = try [UInt8](Data(contentsOf: Golden.directory.appendingPathComponent("001-execve.bin")))
+        #expect(Array(golden[0..<4]) == Array("LNRB".utf8))
+        let batch = try BatchDecoder.decode(golden)
+        #expect(batch.header == Golden.header(seq: 1))
+        let rec = try #require(batch.records.first)
+        #expect(rec.eventType == .execve)
+        let e = try ExecveEvent(rec)
+        #expect(e == Golden.execve)
+        #expect(EventType.execve.fixedSize == 92)
+        #expect(rec.length == 92 + 2 * 6 + 3 + 12 + 8 + 23 + 5 + 11)
+    }
+}
+
+@Suite struct RoundTripTests {
+    @Test func everyEventTypeRoundTrips() throws {
+        let body = try Golden.body(Golden.cases[2])
+        let batch = try BatchDecoder.decode(body)
+        #expect(batch.records.count == 8)
+        #expect(try ExecveEvent(batch.records[0]) == Golden.procinfo)
+        #expect(try UserinfoEvent(batch.records[1]) == Golden.user)
+        #expect(try GroupinfoEvent(batch.records[2]) == Golden.group)
+        #expect(try CloneEvent(batch.records[3]) == Golden.clone)
+        #expect(try ExecveEvent(batch.records[4]) == Golden.execve)
+        #expect(try OpenEvent(batch.records[5]) == Golden.openat)
+        #expect(try ConnectEvent(batch.records[6]) == Golden.connect)
+        #expect(try ProcexitEvent(batch.records[7]) == Golden.exit)
+        #expect(batch.header.kernelDrops == 3)
+    }
+
+    @Test func rawRecordsAppendUnchanged() throws {
+        var w = ByteWriter()
+        try Golden.openat.encode(into: &w)
+        var enc = BatchEncoder()
+        try enc.append(record: w.bytes)
+        let batch = try BatchDecoder.decode(try enc.finish(header: Golden.header(seq: 9)))
+        #expect(try OpenEvent(batch.records[0]) == Golden.openat)
+        #expect(Array(batch.records[0].storage[batch.records[0].start..<(batch.records[0].start + batch.records[0].length)]) == w.bytes)
+    }
+
+    @Test func decodingTheWrongStructIsATypedError() throws {
+        let batch = try BatchDecoder.decode(try Golden.body(Golden.cases[0]))
+        #expect(throws: WireError.wrongEventType(expected: "open", got: 1)) { try OpenEvent(batch.records[0]) }
+    }
+
+    @Test func oversizeRecordIsRefusedByTheEncoder() throws {
+        let big = ArraySlice([UInt8](repeating: 65, count: 70_000))
+        var w = ByteWriter()
+        let e = OpenEvent(pid: 1, tid: 1, ts: 1, name: big)
+        #expect(throws: WireError.self) { try e.encode(into: &w) }
+    }
+
+    @Test func recordSplitting() {
+        #expect(RecordDump.splitList(ArraySlice("a\0bc\0".utf8)).map { String(decoding: $0, as: UTF8.self) } == ["a", "bc"])
+        #expect(RecordDump.splitList(ArraySlice("a\0bc".utf8)).count == 2)
+        #expect(RecordDump.splitList([]).isEmpty)
+    }
+}
+
+@Suite struct MalformedBatchTests {
+    static func golden() throws -> [UInt8] { try Golden.body(Golden.cases[2]) }
+
+    @Test func everyTruncationIsATypedErrorNeverACrash() throws {
+        let body = try Self.golden()
+        for n in 0..<body.count {
+            #expect(throws: WireError.self) { try BatchDecoder.decode(Array(body[0..<n])) }
+        }
+    }
+
+    @Test func badMagic() throws {
+        var body = try Self.golden()
+        body[0] = UInt8(ascii: "X")
+        #expect(throws: WireError.badMagic(found: Array("XNRB".utf8))) { try BatchDecoder.decode(body) }
+    }
+
+    @Test func wrongMajorVersion() throws {
+        var body = try Self.golden()
+        body[4] = 2
+        #expect(throws: WireError.unsupportedVersion(major: 2, minor: 0, supportedMajor: 1)) { try BatchDecoder.decode(body) }
+    }
+
+    @Test func oversizedBatch() throws {
+        let body = try Self.golden()
+        #expect(throws: WireError.batchTooLarge(size: body.count, limit: 100)) { try BatchDecoder.decode(body, maxBatchBytes: 100) }
+    }
+
+    @Test func recordLengthPastTheEnd() throws {
+        var body = try Golden.body(Golden.cases[1])
+        let headerLen = Int(body[8]) | Int(body[9]) << 8
+        body[headerLen] = 0xff
+        body[headerLen + 1] = 0x7f
+        do {
+            _ = try BatchDecoder.decode(body)
+            Issue.record("expected an error")
+        } catch {
+            guard case .recordLength(let off, let len, _) = error else { Issue.record("got \(error)"); return }
+            #expect(off == headerLen)
+            #expect(len == 0x7fff)
+        }
+    }
+
+    @Test func variableFieldOverrun() throws {
+        var body = try Golden.body(Golden.cases[1])
+        let headerLen = Int(body[8]) | Int(body[9]) << 8
+        // The openat record's first variable field (name) starts after the 52-byte fixed part.
+        body[headerLen + 52] = 200
+        #expect(throws: WireError.self) { try BatchDecoder.decode(body) }
+        do { _ = try BatchDecoder.decode(body) } catch {
+            #expect(error.description.contains("field 'name'"))
+        }
+    }
+
+    @Test func countMismatch() throws {
+        var body = try Self.golden()
+        body[48] = 9
+        #expect(throws: WireError.eventCount(declared: 9, actual: 8)) { try BatchDecoder.decode(body) }
+    }
+
+    @Test func randomGarbageNeverCrashes() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            var body = (try? Self.golden()) ?? []
+            for _ in 0..<Int.random(in: 1...8, using: &rng) {
+                body[Int.random(in: 0..<body.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            if let batch = try? BatchDecoder.decode(body) {
+                for r in batch.records { _ = RecordDump.json(r) }
+            }
+        }
+        for n in [0, 1, 3, 50, 200] {
+            let junk = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            #expect(throws: WireError.self) { try BatchDecoder.decode(junk) }
+        }
+    }
+
+    @Test func newerMinorVersionMayAppendFieldsAndEvents() throws {
+        var w = ByteWriter()
+        try Golden.exit.encode(into: &w)
+        var rec = w.bytes
+        rec.append(contentsOf: [9, 9, 9, 9])          // a field appended by a newer minor version
+        rec[0] = UInt8(rec.count)
+        var unknown = ByteWriter()                    // an event type this build does not know
+        unknown.write(UInt16(24)); unknown.write(UInt16(999)); unknown.write(UInt32(1)); unknown.write(UInt32(1))
+        unknown.write(UInt64(1)); unknown.write(UInt32(7))
+        var enc = BatchEncoder()
+        try enc.append(record: rec)
+        try enc.append(record: unknown.bytes)
+        var header = Golden.header(seq: 5)
+        header.versionMinor = WireSchema.minor + 1
+        let body = try enc.finish(header: header)
+        let batch = try BatchDecoder.decode(body)
+        #expect(batch.records.count == 2)
+        #expect(batch.records[1].eventType == nil)
+        #expect(try ProcexitEvent(batch.records[0]).status == 0)
+        // The same bytes claiming our own minor version are rejected: trailing bytes are not ours.
+        var strict = body
+        strict[6] = UInt8(WireSchema.minor)
+        #expect(throws: WireError.self) { try BatchDecoder.decode(strict) }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import LannerWire
+
+/// The golden batches: the values here, the bytes in proto/golden/NNN-name.bin, and the decoded view in
+/// NNN-name.json must all agree. Set LANNER_UPDATE_GOLDEN=1 to rewrite the files after a deliberate change.
+enum Golden {
+    static let sensor = ID128(hex: "5f0e7d3a-1c2b-4a59-8e6f-0123456789ab")!
+    static let boot = ID128(hex: "0a1b2c3d4e5f60718293a4b5c6d7e8f9")!
+
+    static func header(seq: UInt64) -> BatchHeader {
+        BatchHeader(sequence: seq, bootTimeUnixNs: 1_796_000_000_000_000_000, kernelDrops: 3, userDrops: 0,
+                    sensorID: sensor, bootID: boot, hostname: "web-1", sensorVersion: "0.1.0")
+    }
+
+    static func b(_ s: String) -> ArraySlice<UInt8> { ArraySlice(s.utf8) }
+
+    static let execve = ExecveEvent(
+        pid: 4242, tid: 4242, ts: 123_456_789, res: 0, ppid: 4200, uid: 0, gid: 0, euid: 0, loginuid: 1000,
+        vpid: 4242, sid: 4100, pgid: 4242, tty: 34816, capEffective: 0x1ff_ffff_ffff, capPermitted: 0x1ff_ffff_ffff,
+        startNs: 123_450_000, exeFlags: 0,
+        comm: b("cat"), exe: b("/usr/bin/cat"), filename: b("/bin/cat"), args: b("/bin/cat\0/etc/hostname\0"), cwd: b("/root"),
+        cgroup: b("/user.slice"))
+    static let openat = OpenEvent(
+        type: .openat, pid: 4242, tid: 4242, ts: 123_460_000, res: 3, flags: 0o2000000, mode: 0, dirfd: -100,
+        dev: 0x800001, ino: 131_075, name: b("/etc/hostname"), nameraw: b("/etc/hostname"))
+    static let clone = CloneEvent(type: .clone, pid: 4200, tid: 4200, ts: 123_400_000, res: 4242, childPid: 4242, flags: 0)
+    static let exit = ProcexitEvent(pid: 4242, tid: 4242, ts: 123_470_000, status: 0, flags: 1)
+    static let connect = ConnectEvent(
+        pid: 4243, tid: 4243, ts: 123_480_000, res: 0, fd: 3, family: 2, socktype: 1, sport: 40_000, dport: 8080,
+        saddr: ArraySlice([127, 0, 0, 1] + [UInt8](repeating: 0, count: 12)),
+        daddr: ArraySlice([127, 0, 0, 1] + [UInt8](repeating: 0, count: 12)), path: [])
+    static let procinfo = ExecveEvent(
+        type: .procinfo, pid: 1, tid: 1, ts: 0, ppid: 0, uid: 0, gid: 0, euid: 0, loginuid: 4_294_967_295, vpid: 1, sid: 1, pgid: 1,
+        startNs: 1_000_000, comm: b("init"), exe: b("/sbin/init"), filename: b("/sbin/init"), args: b("/sbin/init\0"), cwd: b("/"),
+        cgroup: b("/"))
+    static let user = UserinfoEvent(pid: 0, tid: 0, ts: 0, uid: 1000, gid: 1000, name: b("alice"), home: b("/home/alice"), shell: b("/bin/bash"))
+    static let group = GroupinfoEvent(pid: 0, tid: 0, ts: 0, gid: 1000, name: b("alice"))
+
+    /// name -> (header, events)
+    static let cases: [(name: String, seq: UInt64, events: [any WireEncodable])] = [
+        ("001-execve", 1, [execve]),
+        ("002-openat", 2, [openat]),
+        ("003-lifecycle-mix", 3, [procinfo, user, group, clone, execve, openat, connect, exit]),
+        ("004-empty", 4, []),
+    ]
+
+    static func body(_ c: (name: String, seq: UInt64, events: [any WireEncodable])) throws -> [UInt8] {
+        var enc = BatchEncoder()
+        for e in c.events { try enc.append(AnyEncodable(e)) }
+        return try enc.finish(header: header(seq: c.seq))
+    }
+
+    static func expectedJSON(_ body: [UInt8]) throws -> String {
+        let batch = try BatchDecoder.decode(body)
+        return "{\"header\":" + RecordDump.json(batch.header) + ",\"records\":[\n"
+            + batch.records.map { "  " + RecordDump.json($0) }.joined(separator: ",\n") + "\n]}\n"
+    }
+
+    static var directory: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("proto/golden")
+    }
+}
+
+struct AnyEncodable: WireEncodable {
+    let base: any WireEncodable
+    init(_ b: any WireEncodable) { base = b }
+    func encode(into w: inout ByteWriter) throws(WireError) { try base.encode(into: &w) }
+}
