@@ -18,14 +18,15 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         // Pure logic (no I/O beyond what is named).
+        .target(name: "LannerCore"),                                   // priorities, JSON text, shared basics
         .target(name: "LannerWire"),                                   // wire format: schema, codec
         .target(name: "LannerYAML", dependencies: ["CYAML"]),          // libyaml -> node tree with marks
-        .target(name: "LannerRules", dependencies: ["LannerYAML"]),    // Falco rule language
+        .target(name: "LannerRules", dependencies: ["LannerYAML", "LannerCore"]),    // Falco rule language
         .target(name: "LannerSchemaGen", dependencies: ["LannerYAML"]), // proto/events.yaml -> C header + Swift
-        .target(name: "LannerEnrich", dependencies: ["LannerWire", "LannerRules"]), // host state, field extraction
+        .target(name: "LannerEnrich", dependencies: ["LannerWire", "LannerRules", "LannerCore"]), // host state, field extraction
 
         // I/O edges.
-        .target(name: "LannerStore", dependencies: ["CSQLite"]),       // SQLite alert store
+        .target(name: "LannerStore", dependencies: ["CSQLite", "LannerCore"]),       // SQLite alert store
         .target(name: "LannerHTTP2", dependencies: ["CNGHTTP2"]),      // h2c server and client over nghttp2
         .target(name: "LannerCLIKit"),                                 // tiny command-line parser
         .target(name: "LannerSensorAgent", dependencies: ["CBPF", "LannerWire", "LannerHTTP2"]),
@@ -40,11 +41,12 @@ let package = Package(
         .executableTarget(name: "lanner-schemagen", dependencies: ["LannerSchemaGen"]),
 
         // Tests: one target per module, plus end to end.
+        .testTarget(name: "LannerCoreTests", dependencies: ["LannerCore"]),
         .testTarget(name: "LannerWireTests", dependencies: ["LannerWire"]),
         .testTarget(name: "LannerYAMLTests", dependencies: ["LannerYAML"]),
-        .testTarget(name: "LannerRulesTests", dependencies: ["LannerRules"]),
+        .testTarget(name: "LannerRulesTests", dependencies: ["LannerRules", "LannerCore", "LannerYAML"]),
         .testTarget(name: "LannerEnrichTests", dependencies: ["LannerEnrich", "LannerWire", "LannerRules"]),
-        .testTarget(name: "LannerStoreTests", dependencies: ["LannerStore"]),
+        .testTarget(name: "LannerStoreTests", dependencies: ["LannerStore", "LannerCore"]),
         .testTarget(name: "LannerHTTP2Tests", dependencies: ["LannerHTTP2"]),
         .testTarget(name: "LannerCLIKitTests", dependencies: ["LannerCLIKit"]),
         .testTarget(name: "LannerSensorAgentTests", dependencies: ["LannerSensorAgent", "LannerWire"]),
