@@ -1,1 +1,0 @@
-// LannerRules module placeholder until its first file lands.

@@ -1,0 +1,118 @@
+/// Field values during evaluation, and the per-thread scratch space that holds them.
+///
+/// Strings are `UnsafeRawBufferPointer`s into memory that outlives the evaluation of one event: the event's
+/// batch, the host-state tables, the ruleset's constants, or the scratch arena. Nothing is allocated per
+/// event once the scratch has grown to its working size.
+
+/// One extracted value.
+public enum FieldValue {
+    case int(Int64)
+    case uint(UInt64)
+    case bool(Bool)
+    case bytes(UnsafeRawBufferPointer)
+    case ip(IPAddress)
+    /// Only as a constant: a network an address is tested against.
+    case net(IPNetwork)
+
+    /// The bytes of a string value; nil for other kinds.
+    @inlinable public var bytes: UnsafeRawBufferPointer? {
+        if case .bytes(let b) = self { return b }
+        return nil
+    }
+}
+
+/// Growable memory for strings built during one event (transformer results, rendered socket names).
+/// Chunks never move, so pointers handed out stay valid until `reset()`.
+public final class ByteArena {
+    private var chunks: [UnsafeMutableRawBufferPointer] = []
+    private var current = 0
+    private var used = 0
+    private let chunkSize: Int
+
+    public init(chunkSize: Int = 64 << 10) {
+        self.chunkSize = chunkSize
+        chunks.append(UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16))
+    }
+
+    deinit { for c in chunks { c.deallocate() } }
+
+    /// Forgets everything allocated (memory is kept for reuse).
+    @inlinable public func reset() { resetStorage() }
+
+    @usableFromInline func resetStorage() {
+        current = 0
+        used = 0
+    }
+
+    /// Space for `count` bytes, valid until the next `reset()`.
+    public func allocate(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        if used + count > chunks[current].count {
+            current += 1
+            used = 0
+            if current == chunks.count || chunks[current].count < count {
+                let c = UnsafeMutableRawBufferPointer.allocate(byteCount: max(chunkSize, count), alignment: 16)
+                if current == chunks.count { chunks.append(c) } else { chunks[current].deallocate(); chunks[current] = c }
+            }
+        }
+        let p = UnsafeMutableRawBufferPointer(rebasing: chunks[current][used..<(used + count)])
+        used += count
+        return p
+    }
+
+    /// Copies `bytes` into the arena.
+    public func copy<C: Collection>(_ bytes: C) -> UnsafeRawBufferPointer where C.Element == UInt8 {
+        let p = allocate(bytes.count)
+        var i = 0
+        for b in bytes { p[i] = b; i += 1 }
+        return UnsafeRawBufferPointer(p)
+    }
+}
+
+/// Per-thread evaluation state: the extracted-value cache (each field extracted at most once per event)
+/// and the arena. Not thread-safe; use one per evaluating thread.
+public final class EvalScratch {
+    /// Values extracted for the current event, back to back.
+    @usableFromInline var values: [FieldValue] = []
+    /// Per field slot: the generation it was filled in, and its range in `values`.
+    @usableFromInline var slotGeneration: [UInt32] = []
+    @usableFromInline var slotStart: [Int32] = []
+    @usableFromInline var slotCount: [Int32] = []
+    @usableFromInline var generation: UInt32 = 1
+    /// Set by transformer extractors: where their values start (after the inner field's).
+    @usableFromInline var pendingStart = -1
+    public let arena = ByteArena()
+    /// A NUL-terminated copy buffer for C matchers (regexec).
+    var cString: [CChar] = []
+
+    public init() {
+        values.reserveCapacity(256)
+    }
+
+    func ensureSlots(_ n: Int) {
+        if slotGeneration.count < n {
+            slotGeneration += [UInt32](repeating: 0, count: n - slotGeneration.count)
+            slotStart += [Int32](repeating: 0, count: n - slotStart.count)
+            slotCount += [Int32](repeating: 0, count: n - slotCount.count)
+        }
+    }
+
+    /// Starts a new event: forgets every cached value.
+    @inlinable public func beginEvent() {
+        generation &+= 1
+        if generation == 0 {
+            for i in slotGeneration.indices { slotGeneration[i] = 0 }
+            generation = 1
+        }
+        values.removeAll(keepingCapacity: true)
+        arena.reset()
+    }
+
+    /// Appends one value for the field being extracted (called by extractors).
+    @inlinable public func append(_ v: FieldValue) { values.append(v) }
+
+    /// Appends a string value that lives at least until the end of this event.
+    @inlinable public func append(bytes: UnsafeRawBufferPointer) { values.append(.bytes(bytes)) }
+
+    /// Copies `bytes` into the arena and appends them.
+    public func appendCopy<C: Collection>(_ bytes: C) where C.Element == UInt8 { values.append(.bytes(arena.copy(bytes))) }
+}
