@@ -107,6 +107,9 @@ public final class EvalScratch {
         arena.reset()
     }
 
+    /// The values extracted so far in this event, in order (for tools and tests).
+    public var extractedValues: ArraySlice<FieldValue> { values[...] }
+
     /// Appends one value for the field being extracted (called by extractors).
     @inlinable public func append(_ v: FieldValue) { values.append(v) }
 

@@ -1,1 +1,0 @@
-// LannerCollectorService module placeholder until its first file lands.

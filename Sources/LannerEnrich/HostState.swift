@@ -1,0 +1,275 @@
+import LannerWire
+
+/// One process (thread group) as the collector knows it, rebuilt from the sensor's snapshot and stream.
+public final class ProcessEntry {
+    public let pid: UInt32
+    public var ppid: UInt32
+    public var comm: ByteString
+    /// Full path of the executable (proc.exepath).
+    public var exePath: ByteString
+    /// argv[0] (proc.exe).
+    public var argv0: ByteString
+    /// argv[1...] (proc.args items).
+    public var args: [ByteString]
+    /// argv[1...] joined by spaces (proc.args).
+    public var argsJoined: ByteString
+    /// comm + " " + args (proc.cmdline, as Falco builds it).
+    public var cmdline: ByteString
+    public var cwd: ByteString
+    public var cgroup: ByteString
+    public var containerID: ByteString
+    public var uid: UInt32, gid: UInt32, euid: UInt32
+    public var loginuid: UInt32
+    public var vpid: UInt32, sid: UInt32, pgid: UInt32
+    public var tty: UInt32
+    public var capEffective: UInt64, capPermitted: UInt64
+    public var startNs: UInt64
+    public var exeFlags: UInt32
+    /// Still running (an exited process is kept while children still point at it).
+    public var alive = true
+    /// Known only from an event's pid: no snapshot or exec told us about it.
+    public var placeholder = false
+    /// Live processes whose parent this is.
+    var children = 0
+
+    init(pid: UInt32, ppid: UInt32) {
+        self.pid = pid
+        self.ppid = ppid
+        comm = .empty; exePath = .empty; argv0 = .empty; args = []; argsJoined = .empty; cmdline = .empty
+        cwd = .empty; cgroup = .empty; containerID = HostState.hostContainerID
+        uid = 0; gid = 0; euid = 0; loginuid = UInt32.max; vpid = pid; sid = 0; pgid = 0; tty = 0
+        capEffective = 0; capPermitted = 0; startNs = 0; exeFlags = 0
+    }
+
+    /// A child created by fork/clone: inherits everything but the pid.
+    func forked(pid child: UInt32, at ts: UInt64) -> ProcessEntry {
+        let c = ProcessEntry(pid: child, ppid: pid)
+        c.comm = comm; c.exePath = exePath; c.argv0 = argv0; c.args = args; c.argsJoined = argsJoined; c.cmdline = cmdline
+        c.cwd = cwd; c.cgroup = cgroup; c.containerID = containerID
+        c.uid = uid; c.gid = gid; c.euid = euid; c.loginuid = loginuid; c.sid = sid; c.pgid = pgid; c.tty = tty
+        c.capEffective = capEffective; c.capPermitted = capPermitted; c.exeFlags = exeFlags
+        c.vpid = child
+        c.startNs = ts
+        return c
+    }
+}
+
+/// A user of the host's user database.
+public final class UserEntry {
+    public let uid: UInt32
+    public var gid: UInt32
+    public var name: ByteString
+    public var home: ByteString
+    public var shell: ByteString
+
+    init(uid: UInt32, gid: UInt32, name: ByteString, home: ByteString, shell: ByteString) {
+        self.uid = uid
+        self.gid = gid
+        self.name = name
+        self.home = home
+        self.shell = shell
+    }
+}
+
+/// Everything the collector knows about one sensor's host: processes, users, groups. Pure state fed with
+/// records; bounded (`maxProcesses`); no I/O.
+public final class HostState {
+    public static let hostContainerID = ByteString("host")
+
+    public let hostname: ByteString
+    public private(set) var processes: [UInt32: ProcessEntry] = [:]
+    public private(set) var users: [UInt32: UserEntry] = [:]
+    public private(set) var groups: [UInt32: ByteString] = [:]
+    /// Thread id → thread group id, for threads other than the group leader.
+    var threads: [UInt32: UInt32] = [:]
+    public let maxProcesses: Int
+    /// Processes dropped to stay under `maxProcesses` (oldest exited first, then placeholders).
+    public private(set) var evicted = 0
+
+    public init(hostname: String, maxProcesses: Int = 65_536) {
+        self.hostname = ByteString(hostname)
+        self.maxProcesses = maxProcesses
+    }
+
+    public var liveProcessCount: Int { processes.values.reduce(0) { $0 + ($1.alive ? 1 : 0) } }
+
+    /// The process an event's header names, created as a placeholder when unknown.
+    public func process(for pid: UInt32) -> ProcessEntry {
+        if let p = processes[pid] { return p }
+        let p = ProcessEntry(pid: pid, ppid: 0)
+        p.placeholder = true
+        insert(p)
+        return p
+    }
+
+    public func user(_ uid: UInt32) -> UserEntry? { users[uid] }
+
+    /// The parent of `p`, if known.
+    @inline(__always) public func parent(of p: ProcessEntry) -> ProcessEntry? {
+        p.ppid == 0 || p.ppid == p.pid ? nil : processes[p.ppid]
+    }
+
+    /// The n-th ancestor (1 = parent).
+    public func ancestor(of p: ProcessEntry, _ n: Int) -> ProcessEntry? {
+        var cur: ProcessEntry? = p
+        var i = 0
+        while i < n, let c = cur {
+            cur = parent(of: c)
+            i += 1
+        }
+        return cur
+    }
+
+    func insert(_ p: ProcessEntry) {
+        if processes.count >= maxProcesses { evict() }
+        if let old = processes[p.pid] {
+            detach(old)
+        }
+        processes[p.pid] = p
+        if let parent = processes[p.ppid], p.ppid != p.pid { parent.children += 1 }
+    }
+
+    func detach(_ p: ProcessEntry) {
+        if let parent = processes[p.ppid], p.ppid != p.pid, parent.children > 0 {
+            parent.children -= 1
+            if !parent.alive && parent.children == 0 { remove(parent) }
+        }
+    }
+
+    func remove(_ p: ProcessEntry) {
+        guard processes[p.pid] === p else { return }
+        processes[p.pid] = nil
+        detach(p)
+    }
+
+    func evict() {
+        // Exited processes first, then placeholders; never live known processes unless nothing else is left.
+        if let victim = processes.values.first(where: { !$0.alive }) ?? processes.values.first(where: { $0.placeholder }) {
+            remove(victim)
+        } else if let any = processes.values.first {
+            remove(any)
+        }
+        evicted += 1
+    }
+
+    // MARK: - Applying records
+
+    /// Updates state for one record. Call before evaluating rules on exec/clone records (rules then see the
+    /// new process image), and after evaluating on exit records (see `applyExit`).
+    public func apply(_ r: RecordView) {
+        switch r.type {
+        case .execve, .execveat, .procinfo:
+            applyExec(r)
+        case .clone, .clone3, .fork, .vfork:
+            applyClone(r)
+        case .userinfo:
+            let uid = r.load(UInt32.self, at: Layout.User.uid)
+            users[uid] = UserEntry(uid: uid, gid: r.load(UInt32.self, at: Layout.User.gid),
+                                   name: ByteString(r.variable(Layout.User.name)),
+                                   home: ByteString(r.variable(Layout.User.home)),
+                                   shell: ByteString(r.variable(Layout.User.shell)))
+        case .groupinfo:
+            groups[r.load(UInt32.self, at: Layout.Group.gid)] = ByteString(r.variable(Layout.Group.name))
+        default:
+            break
+        }
+    }
+
+    func applyExec(_ r: RecordView) {
+        let res = r.load(Int64.self, at: Layout.Exec.res)
+        guard res >= 0 else { return }   // a failed exec changes nothing
+        let pid = r.pid
+        let ppid = r.load(UInt32.self, at: Layout.Exec.ppid)
+        let p: ProcessEntry
+        if let existing = processes[pid], existing.alive {
+            p = existing
+            if p.ppid != ppid {
+                detach(p)
+                p.ppid = ppid
+                if let parent = processes[ppid], ppid != pid { parent.children += 1 }
+            }
+        } else {
+            p = ProcessEntry(pid: pid, ppid: ppid)
+            insert(p)
+        }
+        p.placeholder = false
+        p.uid = r.load(UInt32.self, at: Layout.Exec.uid)
+        p.gid = r.load(UInt32.self, at: Layout.Exec.gid)
+        p.euid = r.load(UInt32.self, at: Layout.Exec.euid)
+        p.loginuid = r.load(UInt32.self, at: Layout.Exec.loginuid)
+        p.vpid = r.load(UInt32.self, at: Layout.Exec.vpid)
+        p.sid = r.load(UInt32.self, at: Layout.Exec.sid)
+        p.pgid = r.load(UInt32.self, at: Layout.Exec.pgid)
+        p.tty = r.load(UInt32.self, at: Layout.Exec.tty)
+        p.capEffective = r.load(UInt64.self, at: Layout.Exec.capEffective)
+        p.capPermitted = r.load(UInt64.self, at: Layout.Exec.capPermitted)
+        let start = r.load(UInt64.self, at: Layout.Exec.startNs)
+        if start != 0 || r.type == .procinfo { p.startNs = start }
+        p.exeFlags = r.load(UInt32.self, at: Layout.Exec.exeFlags)
+        p.comm = ByteString(r.variable(Layout.Exec.comm))
+        let exe = r.variable(Layout.Exec.exe)
+        p.exePath = ByteString(exe.isEmpty ? r.variable(Layout.Exec.filename) : exe)
+        let argv = r.variable(Layout.Exec.args)
+        var items: [ByteString] = []
+        var start0 = 0
+        for i in 0..<argv.count where argv[i] == 0 {
+            items.append(ByteString(UnsafeRawBufferPointer(rebasing: argv[start0..<i])))
+            start0 = i + 1
+        }
+        if start0 < argv.count { items.append(ByteString(UnsafeRawBufferPointer(rebasing: argv[start0..<argv.count]))) }
+        p.argv0 = items.first ?? p.comm
+        p.args = Array(items.dropFirst())
+        var joined: [UInt8] = []
+        for (i, a) in p.args.enumerated() {
+            if i > 0 { joined.append(0x20) }
+            joined.append(contentsOf: a.buffer)
+        }
+        p.argsJoined = ByteString(joined)
+        var cmd = Array(p.comm.buffer)
+        if !joined.isEmpty { cmd.append(0x20); cmd += joined }
+        p.cmdline = ByteString(cmd)
+        p.cwd = ByteString(r.variable(Layout.Exec.cwd))
+        let cg = r.variable(Layout.Exec.cgroup)
+        p.cgroup = ByteString(cg)
+        p.containerID = ContainerID.parse(cg).map { ByteString($0) } ?? HostState.hostContainerID
+    }
+
+    func applyClone(_ r: RecordView) {
+        let childTid = UInt32(truncatingIfNeeded: r.load(Int64.self, at: Layout.Clone.res))
+        let childPid = r.load(UInt32.self, at: Layout.Clone.childPid)
+        let isThread = r.load(UInt32.self, at: Layout.Clone.flags) & 1 != 0
+        if isThread {
+            if childTid != childPid { threads[childTid] = childPid }
+            return
+        }
+        let parent = process(for: r.pid)
+        if r.varCount > 0 {
+            // The parent's current name at fork time (it may have renamed itself since its exec).
+            let comm = r.variable(0)
+            if !comm.isEmpty && !Bytes.equal(comm, parent.comm.buffer) {
+                parent.comm = ByteString(comm)
+                var cmd = Array(parent.comm.buffer)
+                if !parent.argsJoined.isEmpty { cmd.append(0x20); cmd += parent.argsJoined.buffer }
+                parent.cmdline = ByteString(cmd)
+            }
+        }
+        if let existing = processes[childPid], existing.alive, !existing.placeholder { return }
+        insert(parent.forked(pid: childPid, at: r.ts))
+    }
+
+    /// Applies an exit record; call after rules were evaluated on it.
+    public func applyExit(_ r: RecordView) {
+        guard r.type == .procexit else { return }
+        let groupGone = r.load(UInt32.self, at: Layout.Exit.flags) & 1 != 0
+        if !groupGone {
+            threads[r.tid] = nil
+            return
+        }
+        guard let p = processes[r.pid] else { return }
+        p.alive = false
+        for (tid, tgid) in threads where tgid == r.pid { threads[tid] = nil }
+        if p.children == 0 { remove(p) }
+    }
+}
+
+import LannerRules

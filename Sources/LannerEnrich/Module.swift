@@ -1,1 +1,0 @@
-// LannerEnrich module placeholder until its first file lands.

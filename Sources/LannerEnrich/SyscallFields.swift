@@ -1,0 +1,239 @@
+import LannerRules
+import LannerWire
+
+/// Lanner's field provider for syscall events: every extractor reads the record or the host state and
+/// appends values without copying, except for values that must be built (rendered flags, times, tuples),
+/// which go into the scratch arena.
+public struct SyscallFields: FieldProvider {
+    public typealias Context = EventContext
+    public typealias Extractor = (EventContext, EvalScratch) -> Void
+
+    /// The Lanner event types rules can see, in code order (code = index).
+    public static let ruleEventTypes: [EventType] = EventType.allCases.filter { $0.falcoName != nil }
+    /// Code of each EventType raw value, -1 for internal records.
+    public static let codeByRawType: [Int] = {
+        var out = [Int](repeating: -1, count: Int(EventType.allCases.map(\.rawValue).max()!) + 1)
+        for (i, t) in ruleEventTypes.enumerated() { out[Int(t.rawValue)] = i }
+        return out
+    }()
+    static let typeNames: [ByteString] = EventType.allCases.map { ByteString($0.falcoName ?? $0.name) }
+
+    public let eventTypeNames: [String] = SyscallFields.ruleEventTypes.map { $0.falcoName! }
+
+    public init() {}
+
+    /// Whether Lanner supplies `field` (used by the loader for LOAD_UNSUPPORTED_FIELD).
+    public static func isSupported(_ field: ResolvedField) -> Bool { SyscallFields().extractor(for: field) != nil }
+
+    // MARK: - The table
+
+    public func extractor(for field: ResolvedField) -> Extractor? {
+        let index: Int? = { if case .index(let i) = field.argument { return i } else { return nil } }()
+        let key: String? = {
+            switch field.argument {
+            case .key(let k): return k
+            case .index(let i): return String(i)
+            case nil: return nil
+            }
+        }()
+        switch field.name {
+        // evt.*
+        case "evt.num": return { c, s in s.append(.uint(c.eventNumber)) }
+        case "evt.type": return { c, s in s.append(bytes: SyscallFields.typeNames[Int(c.record.type.rawValue) - 1].buffer) }
+        case "evt.dir": return { _, s in s.append(bytes: SyscallFields.exitDir.buffer) }
+        case "evt.category": return { c, s in s.append(bytes: SyscallFields.category(c.record.type).buffer) }
+        case "evt.rawtime", "evt.rawtime.ns": return { c, s in s.append(.int(Int64(c.timeNs))) }
+        case "evt.rawtime.s": return { c, s in s.append(.int(Int64(c.timeNs / 1_000_000_000))) }
+        case "evt.time": return { c, s in s.appendCopy(Render.timeOfDay(c.timeNs).utf8) }
+        case "evt.time.s": return { c, s in s.appendCopy(Render.timeOfDay(c.timeNs, nanos: false).utf8) }
+        case "evt.time.iso8601": return { c, s in s.appendCopy(Render.iso8601(c.timeNs).utf8) }
+        case "evt.datetime": return { c, s in s.appendCopy(Render.dateTime(c.timeNs).utf8) }
+        case "evt.datetime.s": return { c, s in s.appendCopy(Render.dateTime(c.timeNs, nanos: false).utf8) }
+        case "evt.hostname": return { c, s in s.append(bytes: c.host.hostname.buffer) }
+        case "evt.res": return { c, s in if c.hasResult { s.appendCopy(Render.result(c.res).utf8) } }
+        case "evt.rawres": return { c, s in if c.hasResult { s.append(.int(c.res)) } }
+        case "evt.failed": return { c, s in if c.hasResult { s.append(.bool(c.res < 0)) } }
+        case "evt.is_open_read": return { c, s in if c.isOpen { s.append(.bool(c.openFlags & 3 != 1)) } }
+        case "evt.is_open_write": return { c, s in if c.isOpen { s.append(.bool(c.openFlags & 3 != 0)) } }
+        case "evt.is_open_exec": return { c, s in if c.isOpen { s.append(.bool(c.openFlags & 0o10000000 != 0 && false)) } }
+        case "evt.is_open_create": return { c, s in if c.isOpen { s.append(.bool(c.openFlags & 0o100 != 0)) } }
+        case "evt.arg":
+            guard let key else { return nil }
+            return { c, s in SyscallFields.argument(key, c, s, raw: false) }
+        case "evt.rawarg":
+            guard let key else { return nil }
+            return { c, s in SyscallFields.argument(key, c, s, raw: true) }
+        case "evt.args": return { c, s in SyscallFields.allArguments(c, s) }
+        case "evt.source": return { _, s in s.append(bytes: SyscallFields.syscallSource.buffer) }
+
+        // proc.* — the acting process and its ancestors.
+        case "proc.pid": return { c, s in s.append(.int(Int64(c.process.pid))) }
+        case "proc.ppid": return { c, s in s.append(.int(Int64(c.process.ppid))) }
+        case "proc.vpid": return { c, s in s.append(.int(Int64(c.process.vpid))) }
+        case "proc.sid": return { c, s in s.append(.int(Int64(c.process.sid))) }
+        case "proc.vpgid", "proc.pgid": return { c, s in s.append(.int(Int64(c.process.pgid))) }
+        case "proc.is_sid_leader": return { c, s in s.append(.bool(c.process.sid == c.process.vpid)) }
+        case "proc.is_vpgid_leader", "proc.is_pgid_leader": return { c, s in s.append(.bool(c.process.pgid == c.process.vpid)) }
+        case "proc.tty": return { c, s in s.append(.int(Int64(c.process.tty))) }
+        case "proc.name": return Self.known { $0.comm }
+        case "proc.exe": return Self.known { $0.argv0 }
+        case "proc.exepath": return Self.known { $0.exePath }
+        case "proc.cmdline": return Self.known { $0.cmdline }
+        case "proc.cwd": return Self.known { $0.cwd }
+        case "proc.args":
+            if let index { return { c, s in if index < c.process.args.count { s.append(bytes: c.process.args[index].buffer) } } }
+            return { c, s in if !c.process.placeholder { s.append(bytes: c.process.argsJoined.buffer) } }
+        case "proc.duration":
+            return { c, s in if c.process.startNs > 0 { s.append(.int(Int64(c.record.ts) &- Int64(c.process.startNs))) } }
+        case "proc.start_ts":
+            return { c, s in if c.process.startNs > 0 { s.append(.int(Int64(c.timeNs) - (Int64(c.record.ts) - Int64(c.process.startNs)))) } }
+        case "proc.is_exe_upper_layer": return { c, s in s.append(.bool(c.process.exeFlags & 1 != 0)) }
+        case "proc.is_exe_from_memfd": return { c, s in s.append(.bool(c.process.exeFlags & 2 != 0)) }
+        case "proc.is_exe_writable": return { c, s in s.append(.bool(c.process.exeFlags & 4 != 0)) }
+        case "proc.pname": return Self.parent { $0.comm }
+        case "proc.pexe": return Self.parent { $0.argv0 }
+        case "proc.pexepath": return Self.parent { $0.exePath }
+        case "proc.pcmdline": return Self.parent { $0.cmdline }
+        case "proc.pvpid": return { c, s in if let p = c.host.parent(of: c.process) { s.append(.int(Int64(p.vpid))) } }
+        case "proc.sname":
+            return { c, s in
+                if let leader = c.host.processes[c.process.sid], !leader.placeholder { s.append(bytes: leader.comm.buffer) }
+            }
+        case "proc.aname": return Self.ancestors(index) { s, p in s.append(bytes: p.comm.buffer) }
+        case "proc.aexe": return Self.ancestors(index) { s, p in s.append(bytes: p.argv0.buffer) }
+        case "proc.aexepath": return Self.ancestors(index) { s, p in s.append(bytes: p.exePath.buffer) }
+        case "proc.acmdline": return Self.ancestors(index) { s, p in s.append(bytes: p.cmdline.buffer) }
+        case "proc.apid": return Self.ancestors(index) { s, p in s.append(.int(Int64(p.pid))) }
+
+        // thread.*
+        case "thread.tid": return { c, s in s.append(.int(Int64(c.record.tid))) }
+        case "thread.vtid": return { c, s in s.append(.int(Int64(c.record.tid))) }
+        case "thread.cap_effective": return { c, s in s.appendCopy(Render.capabilities(c.process.capEffective).utf8) }
+        case "thread.cap_permitted": return { c, s in s.appendCopy(Render.capabilities(c.process.capPermitted).utf8) }
+
+        // user.* and group.*
+        case "user.uid": return { c, s in s.append(.uint(UInt64(c.process.uid))) }
+        case "user.name": return { c, s in if let u = c.host.user(c.process.uid) { s.append(bytes: u.name.buffer) } }
+        case "user.homedir": return { c, s in if let u = c.host.user(c.process.uid) { s.append(bytes: u.home.buffer) } }
+        case "user.shell": return { c, s in if let u = c.host.user(c.process.uid) { s.append(bytes: u.shell.buffer) } }
+        case "user.loginuid": return { c, s in s.append(.int(c.process.loginuid == UInt32.max ? -1 : Int64(c.process.loginuid))) }
+        case "user.loginname":
+            return { c, s in
+                if c.process.loginuid != UInt32.max, let u = c.host.user(c.process.loginuid) { s.append(bytes: u.name.buffer) }
+            }
+        case "group.gid": return { c, s in s.append(.uint(UInt64(c.process.gid))) }
+        case "group.name": return { c, s in if let g = c.host.groups[c.process.gid] { s.append(bytes: g.buffer) } }
+
+        // container.* (ids from cgroups; metadata arrives with the runtime integration)
+        case "container.id":
+            return { c, s in
+                let id = c.process.containerID.buffer
+                s.append(bytes: id.count > 12 ? UnsafeRawBufferPointer(rebasing: id[0..<12]) : id)
+            }
+        case "container.full_id": return { c, s in s.append(bytes: c.process.containerID.buffer) }
+        case "container.name":
+            return { c, s in if c.process.containerID === HostState.hostContainerID { s.append(bytes: HostState.hostContainerID.buffer) } }
+        case "container.type":
+            return { c, s in if c.process.containerID === HostState.hostContainerID { s.append(bytes: HostState.hostContainerID.buffer) } }
+        case "container.privileged":
+            return { c, s in if c.process.containerID === HostState.hostContainerID { s.append(.bool(false)) } }
+        case "container.image", "container.image.repository", "container.image.tag", "container.image.id",
+             "container.image.digest", "container.mounts", "container.mount", "container.mount.source",
+             "container.mount.dest", "container.mount.mode", "container.mount.rdwr", "container.mount.propagation",
+             "container.start_ts", "container.label", "container.labels", "container.ip", "container.cni.json",
+             "container.duration":
+            // Known only for containers whose runtime metadata has arrived; host processes have none.
+            return { _, _ in }
+
+        // fd.* — the file or socket of the event.
+        case "fd.num": return { c, s in if let n = c.fdNum { s.append(.int(n)) } }
+        case "fd.name": return { c, s in c.fdName(s) }
+        case "fd.nameraw": return { c, s in if c.isOpen { s.append(bytes: c.record.variable(Layout.Open.nameraw)) } else { c.fdName(s) } }
+        case "fd.directory":
+            return { c, s in if c.isOpen { s.append(bytes: PathParts.directory(c.record.variable(Layout.Open.name))) } }
+        case "fd.filename":
+            return { c, s in if c.isOpen { s.append(bytes: PathParts.filename(c.record.variable(Layout.Open.name))) } }
+        case "fd.typechar": return { c, s in if let t = c.fdKind { s.append(bytes: t.char.buffer) } }
+        case "fd.type": return { c, s in if let t = c.fdKind { s.append(bytes: t.name.buffer) } }
+        case "fd.l4proto": return { c, s in if let p = c.l4proto { s.append(bytes: p.buffer) } }
+        case "fd.sockfamily": return { c, s in if let f = c.sockFamily { s.append(bytes: f.buffer) } }
+        case "fd.dev": return { c, s in if c.isOpen, c.res >= 0 { s.append(.uint(UInt64(c.record.load(UInt32.self, at: Layout.Open.dev)))) } }
+        case "fd.ino": return { c, s in if c.isOpen, c.res >= 0 { s.append(.uint(c.record.load(UInt64.self, at: Layout.Open.ino))) } }
+        case "fd.cip", "fd.lip", "fd.cnet", "fd.lnet": return { c, s in if let a = c.localAddress { s.append(.ip(a)) } }
+        case "fd.sip", "fd.rip", "fd.snet", "fd.rnet": return { c, s in if let a = c.remoteAddress { s.append(.ip(a)) } }
+        case "fd.ip", "fd.net":
+            return { c, s in
+                if let a = c.localAddress { s.append(.ip(a)) }
+                if let b = c.remoteAddress { s.append(.ip(b)) }
+            }
+        case "fd.cport", "fd.lport": return { c, s in if c.isInet { s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.sport)))) } }
+        case "fd.sport", "fd.rport": return { c, s in if c.isInet { s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.dport)))) } }
+        case "fd.port":
+            return { c, s in
+                if c.isInet {
+                    s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.sport))))
+                    s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.dport))))
+                }
+            }
+        case "fd.is_server": return { c, s in if c.record.type == .connect { s.append(.bool(false)) } }
+        case "fd.connected": return { c, s in if c.record.type == .connect { s.append(.bool(c.res == 0)) } }
+        case "fd.name_changed": return { c, s in if c.record.type == .connect { s.append(.bool(false)) } }
+        default:
+            return nil
+        }
+    }
+
+    // MARK: - Helpers
+
+    static let exitDir = ByteString("<")
+    static let syscallSource = ByteString("syscall")
+    static let categories = (process: ByteString("process"), file: ByteString("file"), net: ByteString("net"),
+                                                 other: ByteString("other"))
+
+    static func category(_ t: EventType) -> ByteString {
+        switch t {
+        case .execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit: return categories.process
+        case .open, .openat, .openat2, .creat: return categories.file
+        case .connect: return categories.net
+        default: return categories.other
+        }
+    }
+
+    /// A process string, present unless the process is only known by its pid.
+    static func known(_ get: @escaping (ProcessEntry) -> ByteString) -> Extractor {
+        { c, s in if !c.process.placeholder { s.append(bytes: get(c.process).buffer) } }
+    }
+
+    static func parent(_ get: @escaping (ProcessEntry) -> ByteString) -> Extractor {
+        { c, s in if let p = c.host.parent(of: c.process), !p.placeholder { s.append(bytes: get(p).buffer) } }
+    }
+
+    /// `proc.aname[n]` (n = 0 is the process itself, 1 its parent), or every ancestor without an index.
+    static func ancestors(_ index: Int?, _ put: @escaping (EvalScratch, ProcessEntry) -> Void) -> Extractor {
+        if let index {
+            return { c, s in if let a = c.host.ancestor(of: c.process, index), !a.placeholder { put(s, a) } }
+        }
+        return { c, s in
+            var cur = c.host.parent(of: c.process)
+            var depth = 0
+            while let p = cur, depth < 64 {
+                if !p.placeholder { put(s, p) }
+                cur = c.host.parent(of: p)
+                depth += 1
+            }
+        }
+    }
+}
+
+/// Directory and file name parts of a path, as slices of it.
+enum PathParts {
+    static func directory(_ p: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard let slash = p.lastIndex(of: 0x2f) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(rebasing: p[0..<(slash == 0 ? 1 : slash)])
+    }
+
+    static func filename(_ p: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard let slash = p.lastIndex(of: 0x2f) else { return p }
+        return UnsafeRawBufferPointer(rebasing: p[(slash + 1)..<p.count])
+    }
+}
