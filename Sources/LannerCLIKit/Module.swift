@@ -1,1 +1,0 @@
-// LannerCLIKit module placeholder until its first file lands.

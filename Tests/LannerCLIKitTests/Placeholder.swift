@@ -1,3 +1,0 @@
-import Testing
-
-@Test func lannerclikitPlaceholder() { #expect(Bool(true)) }
