@@ -1,1 +1,56 @@
-print("not yet built")
+// lanner-eventgen: does suspicious things harmlessly, so anyone can watch Lanner detect them.
+import Foundation
+import Glibc
+import LannerCLIKit
+
+func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
+
+let actionSpecs = Actions.all.map { CommandSpec($0.name, abstract: $0.summary + " (expect: \($0.rule))") }
+let spec = CommandSpec(
+    "lanner-eventgen", abstract: "does suspicious things harmlessly so you can watch Lanner work",
+    discussion: "Run as root with lanner-sensor and lanner-collector running; each action should raise the rule named.",
+    subcommands: actionSpecs + [
+        CommandSpec("all", abstract: "runs every action in turn", options: [
+            .value("pause-ms", "MS", help: "pause between actions (default 200)"),
+        ]),
+        CommandSpec("list", abstract: "lists the actions and the rules they should raise"),
+    ])
+
+// Hidden child entry points (the parent re-executes itself).
+let argv = Array(CommandLine.arguments.dropFirst())
+if argv.first == "__spawn-shell-child" { exit(Actions.spawnShellChild()) }
+if argv.first == "__connect", argv.count == 2, let port = UInt16(argv[1]) { exit(Actions.connectChild(port: port)) }
+
+func run(_ a: Action) -> Bool {
+    do {
+        let what = try a.run()
+        say("\(a.name): \(what) (expect: \(a.rule))")
+        return true
+    } catch {
+        FileHandle.standardError.write(Data("lanner-eventgen \(a.name): \(error)\n".utf8))
+        return false
+    }
+}
+
+do {
+    let cmd = try CommandParser.parse(argv, spec: spec)
+    switch cmd.leaf {
+    case "list":
+        for a in Actions.all { say("\(a.name)\t\(a.rule)") }
+    case "all":
+        let pause = try cmd.int("pause-ms", default: 200)
+        var ok = true
+        for a in Actions.all {
+            ok = run(a) && ok
+            usleep(UInt32(pause * 1000))
+        }
+        exit(ok ? 0 : 1)
+    default:
+        guard let a = Actions.all.first(where: { $0.name == cmd.leaf }) else { exit(2) }
+        exit(run(a) ? 0 : 1)
+    }
+} catch {
+    if case .helpRequested(let h) = error { say(h); exit(0) }
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    exit(2)
+}
