@@ -1,1 +1,0 @@
-// LannerHTTP2 module placeholder until its first file lands.

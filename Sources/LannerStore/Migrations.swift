@@ -1,0 +1,68 @@
+/// The alert database schema as an ordered list of steps. The file's `PRAGMA user_version` is the number of
+/// the last step applied; opening a writable store applies the missing ones, each in its own transaction.
+///
+/// Append new steps at the end; never edit or reorder a shipped one.
+enum Migrations {
+    struct Step {
+        /// The schema version this step produces (1, 2, 3, …: its position in `all`).
+        let version: Int
+        let summary: String
+        let sql: String
+    }
+
+    static let all: [Step] = [
+        Step(version: 1, summary: "alerts and the batch ledger", sql: """
+            CREATE TABLE alerts (
+                id           INTEGER PRIMARY KEY,
+                time_ns      INTEGER NOT NULL,
+                host         TEXT    NOT NULL,
+                sensor_id    TEXT    NOT NULL,
+                rule         TEXT    NOT NULL,
+                priority     INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 7),
+                source       TEXT    NOT NULL DEFAULT 'syscall',
+                output       TEXT    NOT NULL,
+                tags         TEXT    NOT NULL DEFAULT '[]',
+                fields       TEXT    NOT NULL DEFAULT '{}',
+                container_id TEXT,
+                count        INTEGER NOT NULL DEFAULT 1,
+                last_seen_ns INTEGER NOT NULL
+            );
+            CREATE INDEX alerts_time          ON alerts(time_ns);
+            CREATE INDEX alerts_rule_time     ON alerts(rule, time_ns);
+            CREATE INDEX alerts_host_time     ON alerts(host, time_ns);
+            CREATE INDEX alerts_priority_time ON alerts(priority, time_ns);
+            CREATE TABLE batches (
+                sensor_id   TEXT    NOT NULL,
+                sequence    INTEGER NOT NULL,
+                received_ns INTEGER NOT NULL,
+                events      INTEGER NOT NULL,
+                PRIMARY KEY (sensor_id, sequence)
+            ) WITHOUT ROWID;
+            """),
+    ]
+
+    /// The schema version this build writes and reads.
+    static var latest: Int { all.last?.version ?? 0 }
+
+    /// Brings `db` up to `latest`. Each step runs under `BEGIN IMMEDIATE` and re-reads the version inside the
+    /// transaction, so two processes opening the same new file do not both apply a step.
+    static func migrate(_ db: SQLite) throws(StoreError) {
+        let found = Int(try db.scalarInt("PRAGMA user_version"))
+        if found > latest { throw .schemaTooNew(path: db.path, found: found, supported: latest) }
+        if found == latest { return }
+        for step in all where step.version > found {
+            try db.exec("BEGIN IMMEDIATE")
+            do {
+                let now = Int(try db.scalarInt("PRAGMA user_version"))
+                if now < step.version {
+                    try db.exec(step.sql)
+                    try db.exec("PRAGMA user_version = \(step.version)")
+                }
+                try db.exec("COMMIT")
+            } catch {
+                try? db.exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// LannerStore module placeholder until its first file lands.

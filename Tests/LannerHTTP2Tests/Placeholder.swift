@@ -1,3 +1,0 @@
-import Testing
-
-@Test func lannerhttp2Placeholder() { #expect(Bool(true)) }
