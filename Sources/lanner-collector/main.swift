@@ -1,1 +1,60 @@
-print("not yet built")
+// lanner-collector: the central service (serve) and the command line users query it with.
+import Foundation
+import LannerCLIKit
+import LannerCollectorService
+
+let commonDB = OptionSpec.value("db", "PATH", help: "SQLite database (default: \(Defaults.database))")
+let rulesOption = OptionSpec.value("rules", "FILE|DIR", repeatable: true,
+                                   help: "rule file or directory of *.yaml, repeatable, loaded in order (default: \(Defaults.rules))")
+
+let spec = CommandSpec(
+    "lanner-collector", abstract: "Lanner's collector: takes sensors' event streams, evaluates rules, stores alerts",
+    subcommands: [
+        CommandSpec("serve", abstract: "run the collector service", options: [
+            .value("listen", "HOST:PORT", help: "address to serve h2c on (default 127.0.0.1:7601)"),
+            commonDB, rulesOption,
+            .value("token-file", "FILE", help: "file holding the bearer token sensors must send (or set LANNER_TOKEN)"),
+            .value("rule-matching", "all|first", help: "all: every matching rule alerts (default); first: Falco's first match wins"),
+            .value("min-priority", "PRIORITY", help: "load only rules at or above this priority"),
+            .flag("verbose", short: "v", help: "print ingest counters every 5 seconds and on exit"),
+        ]),
+        CommandSpec("alerts", abstract: "query stored alerts", subcommands: [
+            CommandSpec("list", abstract: "list alerts, newest first", options: [
+                commonDB,
+                .flag("json", help: "one JSON object per line, shaped like Falco's JSON output"),
+                .value("since", "WHEN", help: "only alerts after WHEN: 15m, 2h, 7d, RFC 3339 time, or Unix seconds"),
+                .value("until", "WHEN", help: "only alerts before WHEN"),
+                .value("rule", "NAME", help: "rule name, or a glob pattern (*, ?, [...])"),
+                .value("priority", "PRIORITY", help: "at least this severe (emergency … debug)"),
+                .value("host", "HOST", help: "only alerts from this host"),
+                .value("limit", "N", help: "at most N alerts (default 100)"),
+            ]),
+        ], defaultSubcommand: "list"),
+        CommandSpec("rules", abstract: "check and inspect rule files", subcommands: [
+            CommandSpec("validate", abstract: "load rule files and report every problem (exit 1 on errors)", options: [
+                .flag("quiet", short: "q", help: "errors only"),
+            ], arguments: [ArgumentSpec("file", variadic: true, help: "rule files or directories, loaded in order")]),
+            CommandSpec("list", abstract: "list the rules the files define", options: [rulesOption]),
+            CommandSpec("describe", abstract: "show a rule's expanded condition and event types", options: [rulesOption],
+                        arguments: [ArgumentSpec("name", help: "rule name")]),
+        ]),
+        CommandSpec("version", abstract: "print the version"),
+    ])
+
+do {
+    let cmd = try CommandParser.parse(Array(CommandLine.arguments.dropFirst()), spec: spec)
+    switch Array(cmd.path.dropFirst()) {
+    case ["serve"]: exit(try Commands.serve(cmd))
+    case ["alerts", "list"]: exit(try Commands.alertsList(cmd))
+    case ["rules", "validate"]: exit(try Commands.rulesValidate(cmd))
+    case ["rules", "list"]: exit(try Commands.rulesList(cmd))
+    case ["rules", "describe"]: exit(try Commands.rulesDescribe(cmd))
+    case ["version"]: print("lanner-collector \(Defaults.version)")
+    default: exit(2)
+    }
+} catch let e as CLIError {
+    if case .helpRequested(let h) = e { print(h, terminator: ""); exit(0) }
+    Commands.fail(e.description, code: 2)
+} catch {
+    Commands.fail("\(error)", code: 1)
+}
