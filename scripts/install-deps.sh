@@ -2,7 +2,7 @@
 # Installs the Debian packages Lanner needs to build, test and run. Idempotent:
 # does nothing when every package is already present. Needs root (or sudo).
 set -euo pipefail
-PKGS=(clang llvm libbpf-dev bpftool libnghttp2-dev libsqlite3-dev libyaml-dev pkg-config make
+PKGS=(clang llvm libbpf-dev bpftool libnghttp2-dev libsqlite3-dev libyaml-dev pkg-config make gcc libc6-dev linux-libc-dev
       libelf-dev zlib1g-dev nghttp2-client)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,252 @@
+import CBPF
+import Glibc
+
+/// The Lanner eBPF programs, loaded and attached, and the ring buffer they fill.
+///
+/// One lifecycle, one step per call (libbpf-bootstrap): open the object → size the maps → load →
+/// write the configuration maps → attach every program → create the ring-buffer consumer. `deinit`
+/// detaches and unloads everything.
+///
+/// ```swift
+/// guard let path = BPFProbe.defaultObjectPath() else { fatalError("run make -C sensor") }
+/// let probe = try BPFProbe(config: ProbeConfig(objectPath: path))
+/// while running {
+///     _ = try probe.poll(timeoutMs: 100) { record in try? encoder.append(record: record) }
+/// }
+/// ```
+///
+/// Records are the wire records of proto/events.yaml, exactly as the kernel wrote them.
+/// Not thread-safe: use one probe from one thread at a time.
+public final class BPFProbe {
+    /// Names of the attached programs, in attach order.
+    public let programNames: [String]
+    public let config: ProbeConfig
+
+    private let object: OpaquePointer
+    private var links: [OpaquePointer] = []
+    private var ring: OpaquePointer?
+    private let sink: RecordSink
+    private let interestFD: Int32
+    private let countersFD: Int32
+    private let eventSlots: UInt32
+    private let cpus: Int
+
+    /// Opens, loads and attaches the probe.
+    /// - Throws: `BPFError` naming the step that failed, with the errno text and what to do.
+    public init(config: ProbeConfig) throws(BPFError) {
+        try config.validate()
+        guard access(config.objectPath, R_OK) == 0 else { throw .objectNotFound(path: config.objectPath) }
+        let loaded = try Self.openAndLoad(config)
+        self.config = config
+        object = loaded.object
+        cpus = loaded.cpus
+        eventSlots = loaded.eventSlots
+        interestFD = loaded.interestFD
+        countersFD = loaded.countersFD
+        sink = RecordSink()
+        programNames = Self.programs(loaded.object).map { String(cString: bpf_program__name($0)) }
+        // From here on `self` is whole: a throw runs deinit, which detaches and closes everything.
+
+        // 4. configuration maps: before attach, so the first event already sees them
+        var key: UInt32 = 0
+        let cfgRC = config.configBytes().withUnsafeBytes {
+            bpf_map_update_elem(loaded.configFD, &key, $0.baseAddress, UInt64(BPF_ANY))
+        }
+        try Self.check(cfgRC) { .mapUpdate(map: "lanner_cfg", errno: $0) }
+        try writeInterest(Set(0..<UInt16(eventSlots)))
+
+        // 5. attach every program
+        for prog in Self.programs(object) {
+            guard let link = bpf_program__attach(prog) else {
+                throw .attach(program: String(cString: bpf_program__name(prog)),
+                              section: String(cString: bpf_program__section_name(prog)), errno: errno)
+            }
+            links.append(link)
+        }
+
+        // 6. the consumer
+        guard let rb = ring_buffer__new(loaded.eventsFD, onRecord, Unmanaged.passUnretained(sink).toOpaque(), nil) else {
+            throw .ringBuffer(errno: errno)
+        }
+        ring = rb
+    }
+
+    private struct Loaded {
+        var object: OpaquePointer
+        var cpus: Int
+        var eventSlots: UInt32
+        var eventsFD, configFD, interestFD, countersFD: Int32
+    }
+
+    /// Steps 1-3: open, size the maps, load. Closes the object itself when a step fails.
+    private static func openAndLoad(_ config: ProbeConfig) throws(BPFError) -> Loaded {
+        _ = BPFLog.installed
+        _ = BPFLog.drain()
+        // 1. open
+        guard let obj = bpf_object__open_file(config.objectPath, nil) else {
+            throw .open(path: config.objectPath, errno: errno)
+        }
+        do throws(BPFError) {
+            // 2. size the maps (before load)
+            let ncpu = libbpf_num_possible_cpus()
+            guard ncpu > 0 else { throw .objectMismatch("cannot count possible CPUs (errno \(-ncpu))") }
+            let events = try map(obj, "lanner_events")
+            let cfg = try map(obj, "lanner_cfg", valueSize: ProbeConfig.configSize)
+            let interest = try map(obj, "lanner_interest", valueSize: 4)
+            let counters = try map(obj, "lanner_counters", valueSize: 8)
+            let scratch = try map(obj, "lanner_scratch")
+            try check(bpf_map__set_max_entries(events, UInt32(config.ringBufferBytes))) { .resize(map: "lanner_events", errno: $0) }
+            try check(bpf_map__set_max_entries(scratch, UInt32(ncpu))) { .resize(map: "lanner_scratch", errno: $0) }
+            guard bpf_map__max_entries(counters) >= UInt32(KernelCounters.count) else {
+                throw .objectMismatch("lanner_counters has \(bpf_map__max_entries(counters)) slots, expected \(KernelCounters.count)")
+            }
+            // 3. load
+            let rc = bpf_object__load(obj)
+            if rc != 0 { throw .load(errno: -rc, log: BPFLog.drain()) }
+            return Loaded(object: obj, cpus: Int(ncpu), eventSlots: bpf_map__max_entries(interest),
+                          eventsFD: bpf_map__fd(events), configFD: bpf_map__fd(cfg),
+                          interestFD: bpf_map__fd(interest), countersFD: bpf_map__fd(counters))
+        } catch {
+            bpf_object__close(obj)
+            throw error
+        }
+    }
+
+    deinit {
+        if let ring { ring_buffer__free(ring) }
+        for l in links { bpf_link__destroy(l) }
+        bpf_object__close(object)
+    }
+
+    /// Waits up to `timeoutMs` for the kernel to signal data, then drains whatever the ring holds
+    /// (`ring_buffer__consume` after the poll: records below the wake-up threshold never stay behind).
+    ///
+    /// - Parameter body: called once per record with the raw record bytes, valid only during the call.
+    /// - Returns: the number of records delivered.
+    /// - Throws: `BPFError.poll` when the ring buffer fails (an interrupted wait is not an error).
+    /// - Complexity: no allocation per record.
+    public func poll(timeoutMs: Int32, _ body: (UnsafeRawBufferPointer) -> Void) throws(BPFError) -> Int {
+        guard let ring else { return 0 }
+        return try withoutActuallyEscaping(body) { (escapable) throws(BPFError) -> Int in
+            sink.body = escapable
+            sink.delivered = 0
+            defer { sink.body = nil }
+            let p = ring_buffer__poll(ring, timeoutMs)
+            if p < 0 && p != -EINTR { throw .poll(errno: -p) }
+            let c = ring_buffer__consume(ring)
+            if c < 0 && c != -EINTR { throw .poll(errno: -c) }
+            return sink.delivered
+        }
+    }
+
+    /// Kernel counters, summed over CPUs, with the per-CPU values in `perCPU`.
+    public func counters() -> KernelCounters {
+        var total = KernelCounters()
+        var perCPU = [KernelCounters](repeating: KernelCounters(), count: cpus)
+        var values = [UInt64](repeating: 0, count: cpus)
+        for i in 0..<KernelCounters.count {
+            var key = UInt32(i)
+            let rc = values.withUnsafeMutableBytes { bpf_map_lookup_elem(countersFD, &key, $0.baseAddress) }
+            guard rc == 0 else { continue }
+            var sum: UInt64 = 0
+            for c in 0..<cpus {
+                sum &+= values[c]
+                perCPU[c].set(i, values[c])
+            }
+            total.set(i, sum)
+        }
+        total.perCPU = perCPU
+        return total
+    }
+
+    /// Switches event types on and off, live: ids in `enabled` are captured, every other id is dropped
+    /// by the first check of each program.
+    /// - Throws: `BPFError.mapUpdate` when the kernel refuses the map write.
+    public func setInterest(_ enabled: Set<UInt16>) throws(BPFError) {
+        try writeInterest(enabled)
+    }
+
+    private func writeInterest(_ enabled: Set<UInt16>) throws(BPFError) {
+        for id in 0..<eventSlots {
+            var key = id
+            var value: UInt32 = enabled.contains(UInt16(id)) ? 1 : 0
+            try Self.check(bpf_map_update_elem(interestFD, &key, &value, UInt64(BPF_ANY))) {
+                .mapUpdate(map: "lanner_interest", errno: $0)
+            }
+        }
+    }
+
+    /// Where lanner.bpf.o is looked for, in order: `$LANNER_BPF_OBJECT`; next to the executable;
+    /// `<executable dir>/../../sensor/build/` (SwiftPM's `.build/debug` → the repository), and the same
+    /// one level further up (the symlink resolved: `.build/<triple>/debug`); `/usr/lib/lanner/`.
+    /// - Returns: the first readable candidate, or nil.
+    public static func defaultObjectPath() -> String? {
+        candidateObjectPaths().first { access($0, R_OK) == 0 }
+    }
+
+    /// Every place `defaultObjectPath()` looks, in order.
+    public static func candidateObjectPaths() -> [String] {
+        var out: [String] = []
+        if let env = getenv("LANNER_BPF_OBJECT"), env.pointee != 0 { out.append(String(cString: env)) }
+        if let exe = executablePath() {
+            let dir = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            out.append(dir + "/lanner.bpf.o")
+            out.append(dir + "/../../sensor/build/lanner.bpf.o")
+            out.append(dir + "/../../../sensor/build/lanner.bpf.o")
+        }
+        out.append("/usr/lib/lanner/lanner.bpf.o")
+        return out
+    }
+
+    private static func executablePath() -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = buf.withUnsafeMutableBufferPointer { readlink("/proc/self/exe", $0.baseAddress!, $0.count - 1) }
+        guard n > 0 else { return nil }
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    // MARK: - the error funnel
+
+    /// libbpf 1.x returns 0 or -errno; everything goes through here.
+    private static func check(_ rc: Int32, _ error: (Int32) -> BPFError) throws(BPFError) {
+        if rc < 0 { throw error(-rc) }
+    }
+
+    private static func map(_ obj: OpaquePointer, _ name: String, valueSize: Int? = nil) throws(BPFError) -> OpaquePointer {
+        guard let m = bpf_object__find_map_by_name(obj, name) else {
+            throw .objectMismatch("map \(name) is missing")
+        }
+        if let valueSize, Int(bpf_map__value_size(m)) != valueSize {
+            throw .objectMismatch("map \(name) has \(bpf_map__value_size(m))-byte values, sensor/lanner_abi.h says \(valueSize)")
+        }
+        return m
+    }
+
+    private static func programs(_ obj: OpaquePointer) -> [OpaquePointer] {
+        var out: [OpaquePointer] = []
+        var p = bpf_object__next_program(obj, nil)
+        while let prog = p {
+            out.append(prog)
+            p = bpf_object__next_program(obj, prog)
+        }
+        return out
+    }
+}
+
+@available(*, unavailable)
+extension BPFProbe: Sendable {}
+
+/// The state the C callback reaches through its context pointer during one `poll`.
+private final class RecordSink {
+    var body: ((UnsafeRawBufferPointer) -> Void)?
+    var delivered = 0
+}
+
+/// ring_buffer_sample_fn: capture-free, recovers the sink from the context pointer.
+private let onRecord: ring_buffer_sample_fn = { ctx, data, size in
+    guard let ctx, let data else { return 0 }
+    let sink = Unmanaged<RecordSink>.fromOpaque(ctx).takeUnretainedValue()
+    sink.delivered += 1
+    sink.body?(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}

@@ -1,1 +1,0 @@
-// LannerSensorAgent module placeholder until its first file lands.

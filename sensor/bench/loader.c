@@ -1,0 +1,146 @@
+/* bench-loader: loads a BPF object the way BPFProbe.swift does, attaches every program and drains the
+ * ring buffer in a loop until SIGINT/SIGTERM or --seconds. For bench/overhead.sh and for debugging:
+ *
+ *   bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1]
+ *
+ * OBJ without a lanner_events map (bench/empty.bpf.o) is only attached. At the end it prints one line:
+ *   records=N bytes=N emitted=N ringbuf_full=N read_failures=N scratch_busy=N path_truncated=N cpu_s=F */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/types.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gen/lanner_events.h"
+#include "lanner_abi.h"
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
+static unsigned long long n_records, n_bytes;
+static int dump;
+
+static const int fixed_size[LANNER_EVT_MAX] = {
+	[LANNER_EVT_EXECVE] = LANNER_EVT_EXECVE_FIXED_SIZE, [LANNER_EVT_EXECVEAT] = LANNER_EVT_EXECVEAT_FIXED_SIZE,
+	[LANNER_EVT_CLONE] = LANNER_EVT_CLONE_FIXED_SIZE, [LANNER_EVT_CLONE3] = LANNER_EVT_CLONE3_FIXED_SIZE,
+	[LANNER_EVT_FORK] = LANNER_EVT_FORK_FIXED_SIZE, [LANNER_EVT_VFORK] = LANNER_EVT_VFORK_FIXED_SIZE,
+	[LANNER_EVT_PROCEXIT] = LANNER_EVT_PROCEXIT_FIXED_SIZE, [LANNER_EVT_OPEN] = LANNER_EVT_OPEN_FIXED_SIZE,
+	[LANNER_EVT_OPENAT] = LANNER_EVT_OPENAT_FIXED_SIZE, [LANNER_EVT_OPENAT2] = LANNER_EVT_OPENAT2_FIXED_SIZE,
+	[LANNER_EVT_CREAT] = LANNER_EVT_CREAT_FIXED_SIZE, [LANNER_EVT_CONNECT] = LANNER_EVT_CONNECT_FIXED_SIZE,
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	n_records++;
+	n_bytes += size;
+	if (!dump)
+		return 0;
+	const struct lanner_hdr *h = data;
+	printf("type=%u len=%u pid=%u tid=%u ts=%llu", h->type, h->len, h->pid, h->tid, (unsigned long long)h->ts);
+	if (h->type < LANNER_EVT_MAX && fixed_size[h->type]) {
+		const unsigned char *p = data;
+		printf(" fixed=");
+		for (int i = sizeof(*h); i < fixed_size[h->type]; i++)
+			printf("%02x", p[i]);
+		size_t off = fixed_size[h->type];
+		while (off + 2 <= size) {
+			unsigned n = p[off] | p[off + 1] << 8;
+			printf(" [");
+			for (unsigned i = 0; i < n && off + 2 + i < size; i++) {
+				unsigned char c = p[off + 2 + i];
+				putchar(c >= 32 && c < 127 ? c : (c == 0 ? '|' : '?'));
+			}
+			printf("]");
+			off += 2 + n;
+		}
+	}
+	printf("\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1]\n");
+		return 2;
+	}
+	double seconds = 0;
+	long long wakeup = 256 << 10;
+	int ignore_self = 1;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--dump")) dump = 1;
+		else if (!strcmp(argv[i], "--wakeup") && i + 1 < argc) wakeup = atoll(argv[++i]);
+		else if (!strcmp(argv[i], "--ignore-self") && i + 1 < argc) ignore_self = atoi(argv[++i]);
+	}
+	struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
+	if (!obj) { perror("open"); return 1; }
+	struct bpf_map *events = bpf_object__find_map_by_name(obj, "lanner_events");
+	struct bpf_map *scratch = bpf_object__find_map_by_name(obj, "lanner_scratch");
+	if (scratch) bpf_map__set_max_entries(scratch, libbpf_num_possible_cpus());
+	if (bpf_object__load(obj)) { perror("load"); return 1; }
+	struct bpf_map *cfgm = bpf_object__find_map_by_name(obj, "lanner_cfg");
+	struct bpf_map *interest = bpf_object__find_map_by_name(obj, "lanner_interest");
+	struct bpf_map *counters = bpf_object__find_map_by_name(obj, "lanner_counters");
+	if (cfgm) {
+		struct lanner_config c = { .wakeup_bytes = wakeup, .argv_limit = 4096 };
+		if (ignore_self) { c.n_ignored = 1; c.ignored_tgids[0] = getpid(); }
+		__u32 k = 0;
+		bpf_map_update_elem(bpf_map__fd(cfgm), &k, &c, BPF_ANY);
+	}
+	if (interest)
+		for (__u32 k = 0; k < bpf_map__max_entries(interest); k++) {
+			__u32 on = 1;
+			bpf_map_update_elem(bpf_map__fd(interest), &k, &on, BPF_ANY);
+		}
+	struct bpf_program *prog;
+	int nprog = 0;
+	bpf_object__for_each_program(prog, obj) {
+		if (!bpf_program__attach(prog)) {
+			fprintf(stderr, "attach %s: %s\n", bpf_program__name(prog), strerror(errno));
+			return 1;
+		}
+		nprog++;
+	}
+	struct ring_buffer *rb = events ? ring_buffer__new(bpf_map__fd(events), on_record, NULL, NULL) : NULL;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	fprintf(stderr, "bench-loader: %d programs attached, pid %d\n", nprog, getpid());
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!stop) {
+		if (rb) {
+			ring_buffer__poll(rb, 100);
+			ring_buffer__consume(rb);
+		} else {
+			usleep(100000);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (seconds > 0 && (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 >= seconds)
+			break;
+	}
+	if (rb) ring_buffer__consume(rb);
+	unsigned long long sum[LANNER_CNT_MAX] = {0};
+	if (counters) {
+		int ncpu = libbpf_num_possible_cpus();
+		__u64 vals[ncpu];
+		for (__u32 k = 0; k < LANNER_CNT_MAX; k++)
+			if (!bpf_map_lookup_elem(bpf_map__fd(counters), &k, vals))
+				for (int c = 0; c < ncpu; c++) sum[k] += vals[c];
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("records=%llu bytes=%llu emitted=%llu ringbuf_full=%llu read_failures=%llu scratch_busy=%llu path_truncated=%llu cpu_s=%.3f\n",
+	       n_records, n_bytes, sum[0], sum[1], sum[2], sum[3], sum[4],
+	       ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	fflush(stdout);
+	return 0;
+}
