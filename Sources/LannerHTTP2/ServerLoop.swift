@@ -63,6 +63,7 @@ final class ServerLoop {
     private var dirty: [ServerConnection] = []
     private let readBuffer: UnsafeMutableRawBufferPointer
     private var listenerPausedUntil: UInt64?
+    private var didRun = false
 
     private static let listenerID: UInt64 = 0
     private static let wakeID: UInt64 = 1
@@ -96,10 +97,13 @@ final class ServerLoop {
 
     deinit {
         readBuffer.deallocate()
+        // Never run (the thread could not start): the epoll descriptor is ours; the listener stays the server's.
+        if !didRun { _ = Glibc.close(epollFD) }
     }
 
     /// Runs until `shared.requestStop()`, then closes every connection, the listener and the epoll descriptor.
     func run() {
+        didRun = true
         let capacity = 256
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
         defer { events.deallocate() }
