@@ -212,6 +212,8 @@ int BPF_PROG(lanner_sched_fork, struct task_struct *parent, struct task_struct *
 	e->child_pid = ctgid;
 	/* Parameter: flags (u32): bit 0 = a thread of the same process */
 	e->flags = ctgid == BPF_CORE_READ(parent, tgid) ? 1 : 0;
+	/* Parameter: comm (str): the parent's name now (prctl(PR_SET_NAME) renames without an exec) */
+	extract__comm_field(&r, parent);
 	ringbuf__submit(&r);
 	scratch__release(s);
 	return 0;

@@ -23,7 +23,7 @@ enum Golden {
     static let openat = OpenEvent(
         type: .openat, pid: 4242, tid: 4242, ts: 123_460_000, res: 3, flags: 0o2000000, mode: 0, dirfd: -100,
         dev: 0x800001, ino: 131_075, name: b("/etc/hostname"), nameraw: b("/etc/hostname"))
-    static let clone = CloneEvent(type: .clone, pid: 4200, tid: 4200, ts: 123_400_000, res: 4242, childPid: 4242, flags: 0)
+    static let clone = CloneEvent(type: .clone, pid: 4200, tid: 4200, ts: 123_400_000, res: 4242, childPid: 4242, flags: 0, comm: b("bash"))
     static let exit = ProcexitEvent(pid: 4242, tid: 4242, ts: 123_470_000, status: 0, flags: 1)
     static let connect = ConnectEvent(
         pid: 4243, tid: 4243, ts: 123_480_000, res: 0, fd: 3, family: 2, socktype: 1, sport: 40_000, dport: 8080,

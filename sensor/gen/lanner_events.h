@@ -90,7 +90,7 @@ struct lanner_evt_clone {
 } __attribute__((packed));
 #define LANNER_EVT_CLONE_FIXED_SIZE 36
 _Static_assert(sizeof(struct lanner_evt_clone) == 36, "lanner_evt_clone size");
-#define LANNER_EVT_CLONE_NVAR 0
+#define LANNER_EVT_CLONE_NVAR 1	/* comm:str */
 
 /* 4 clone3: as clone, through clone3 */
 struct lanner_evt_clone3 {
@@ -101,7 +101,7 @@ struct lanner_evt_clone3 {
 } __attribute__((packed));
 #define LANNER_EVT_CLONE3_FIXED_SIZE 36
 _Static_assert(sizeof(struct lanner_evt_clone3) == 36, "lanner_evt_clone3 size");
-#define LANNER_EVT_CLONE3_NVAR 0
+#define LANNER_EVT_CLONE3_NVAR 1	/* comm:str */
 
 /* 5 fork: as clone, through fork */
 struct lanner_evt_fork {
@@ -112,7 +112,7 @@ struct lanner_evt_fork {
 } __attribute__((packed));
 #define LANNER_EVT_FORK_FIXED_SIZE 36
 _Static_assert(sizeof(struct lanner_evt_fork) == 36, "lanner_evt_fork size");
-#define LANNER_EVT_FORK_NVAR 0
+#define LANNER_EVT_FORK_NVAR 1	/* comm:str */
 
 /* 6 vfork: as clone, through vfork */
 struct lanner_evt_vfork {
@@ -123,7 +123,7 @@ struct lanner_evt_vfork {
 } __attribute__((packed));
 #define LANNER_EVT_VFORK_FIXED_SIZE 36
 _Static_assert(sizeof(struct lanner_evt_vfork) == 36, "lanner_evt_vfork size");
-#define LANNER_EVT_VFORK_NVAR 0
+#define LANNER_EVT_VFORK_NVAR 1	/* comm:str */
 
 /* 7 procexit: a task exited (sched_process_exit) */
 struct lanner_evt_procexit {

@@ -178,21 +178,25 @@ public enum EventType: UInt16, Sendable, CaseIterable {
             WireField(name: "res", type: .i64, position: 20),
             WireField(name: "child_pid", type: .u32, position: 28),
             WireField(name: "flags", type: .u32, position: 32),
+            WireField(name: "comm", type: .str, position: 0),
         ]
         case .clone3: return [
             WireField(name: "res", type: .i64, position: 20),
             WireField(name: "child_pid", type: .u32, position: 28),
             WireField(name: "flags", type: .u32, position: 32),
+            WireField(name: "comm", type: .str, position: 0),
         ]
         case .fork: return [
             WireField(name: "res", type: .i64, position: 20),
             WireField(name: "child_pid", type: .u32, position: 28),
             WireField(name: "flags", type: .u32, position: 32),
+            WireField(name: "comm", type: .str, position: 0),
         ]
         case .vfork: return [
             WireField(name: "res", type: .i64, position: 20),
             WireField(name: "child_pid", type: .u32, position: 28),
             WireField(name: "flags", type: .u32, position: 32),
+            WireField(name: "comm", type: .str, position: 0),
         ]
         case .procexit: return [
             WireField(name: "status", type: .i64, position: 20),
@@ -447,8 +451,10 @@ public struct CloneEvent: Sendable, Equatable, WireEncodable {
     public var childPid: UInt32
     /// bit 0: the child is a thread of the same process
     public var flags: UInt32
+    /// the parent's task name at fork time (it may have renamed itself since its exec)
+    public var comm: ArraySlice<UInt8>
 
-    public init(type: EventType = .clone, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, childPid: UInt32 = 0, flags: UInt32 = 0) {
+    public init(type: EventType = .clone, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, childPid: UInt32 = 0, flags: UInt32 = 0, comm: ArraySlice<UInt8> = []) {
         self.type = type
         self.pid = pid
         self.tid = tid
@@ -456,6 +462,7 @@ public struct CloneEvent: Sendable, Equatable, WireEncodable {
         self.res = res
         self.childPid = childPid
         self.flags = flags
+        self.comm = comm
     }
 
     /// Decodes a record whose type is one of `types`.
@@ -470,12 +477,14 @@ public struct CloneEvent: Sendable, Equatable, WireEncodable {
         self.res = r.load(Int64.self, at: 20)
         self.childPid = r.load(UInt32.self, at: 28)
         self.flags = r.load(UInt32.self, at: 32)
+        var cursor = 36
+        self.comm = try r.variable(at: &cursor, field: "comm")
     }
 
     /// Appends this record in wire form.
     /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
     public func encode(into w: inout ByteWriter) throws(WireError) {
-        let length = 36
+        let length = 36 + 2 + comm.count
         guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
         w.write(UInt16(length))
         w.write(type.rawValue)
@@ -485,6 +494,8 @@ public struct CloneEvent: Sendable, Equatable, WireEncodable {
         w.write(res)
         w.write(childPid)
         w.write(flags)
+        w.write(UInt16(comm.count))
+        w.write(bytes: comm)
     }
 }
 

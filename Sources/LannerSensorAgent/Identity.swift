@@ -1,0 +1,50 @@
+import Foundation
+import Glibc
+import LannerWire
+
+/// Who and where this sensor is: its persistent id, the host's boot, and the host name.
+public struct SensorIdentity: Sendable {
+    public var sensorID: ID128
+    public var bootID: ID128
+    /// Wall-clock time of this boot, ns since the Unix epoch (event ts + this = event time).
+    public var bootTimeUnixNs: UInt64
+    public var hostname: String
+
+    /// Reads (or creates, in `stateDirectory`) the sensor id and reads the boot facts.
+    /// - Throws: when the state directory cannot be created or the id file cannot be written.
+    public static func load(stateDirectory: String, hostname override: String? = nil) throws -> SensorIdentity {
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        let idPath = (stateDirectory as NSString).appendingPathComponent("sensor-id")
+        var id: ID128
+        if let text = try? String(contentsOfFile: idPath, encoding: .utf8), let parsed = ID128(hex: text) {
+            id = parsed
+        } else {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            var rng = SystemRandomNumberGenerator()
+            for i in 0..<16 { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+            bytes[6] = (bytes[6] & 0x0f) | 0x40   // UUID v4
+            bytes[8] = (bytes[8] & 0x3f) | 0x80
+            id = ID128(bytes: bytes)
+            try (id.description + "\n").write(toFile: idPath, atomically: true, encoding: .utf8)
+        }
+        let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)).flatMap(ID128.init(hex:)) ?? .zero
+        return SensorIdentity(sensorID: id, bootID: boot, bootTimeUnixNs: bootTimeUnixNs(), hostname: override ?? hostName())
+    }
+
+    /// CLOCK_REALTIME − CLOCK_BOOTTIME, read back to back.
+    public static func bootTimeUnixNs() -> UInt64 {
+        var rt = timespec(), bt = timespec()
+        clock_gettime(CLOCK_REALTIME, &rt)
+        clock_gettime(CLOCK_BOOTTIME, &bt)
+        let r = UInt64(rt.tv_sec) * 1_000_000_000 + UInt64(rt.tv_nsec)
+        let b = UInt64(bt.tv_sec) * 1_000_000_000 + UInt64(bt.tv_nsec)
+        return r &- b
+    }
+
+    public static func hostName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count - 1)
+        let name = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(name.utf8.prefix(BatchHeader.maxHostname)).map { String($0) } ?? name
+    }
+}
