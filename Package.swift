@@ -31,12 +31,12 @@ let package = Package(
         .target(name: "LannerCLIKit"),                                 // tiny command-line parser
         .target(name: "LannerSensorAgent", dependencies: ["CBPF", "LannerWire", "LannerHTTP2"]),
         .target(name: "LannerCollectorService",
-                dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2"]),
+                dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore"]),
 
         // Executables: wiring only.
-        .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit"]),
+        .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore"]),
         .executableTarget(name: "lanner-collector",
-                          dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit"]),
+                          dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore"]),
         .executableTarget(name: "lanner-eventgen", dependencies: ["LannerCLIKit"]),
         .executableTarget(name: "lanner-schemagen", dependencies: ["LannerSchemaGen"]),
 

@@ -69,18 +69,9 @@ enum Commands {
         config.statsInterval = cmd.flag("verbose") ? 5 : 0
         let server = try CollectorServer(config: config)
         try server.start()
-        // Stop cleanly on SIGINT/SIGTERM: finish queued batches, close the store.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let stop = DispatchSemaphore(value: 0)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { stop.signal() }
-            s.resume()
-            return s
-        }
-        stop.wait()
-        _ = sources
+        // Stop cleanly on SIGINT/SIGTERM (blocked since main started): finish queued batches, close the store.
+        let sig = Signals.waitForTermination()
+        FileHandle.standardError.write(Data("lanner-collector: \(sig == SIGINT ? "SIGINT" : "SIGTERM"), stopping\n".utf8))
         server.stop()
         let s = server.currentStats
         FileHandle.standardError.write(Data("lanner-collector: stopped after \(s.batchesAccepted) batches, \(s.events) events, \(s.alerts) alerts\n".utf8))

@@ -2,6 +2,9 @@
 import Foundation
 import LannerCLIKit
 import LannerCollectorService
+import LannerCore
+
+Signals.blockTermination()
 
 let commonDB = OptionSpec.value("db", "PATH", help: "SQLite database (default: \(Defaults.database))")
 let rulesOption = OptionSpec.value("rules", "FILE|DIR", repeatable: true,

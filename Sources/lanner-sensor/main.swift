@@ -2,7 +2,10 @@
 import Foundation
 import Glibc
 import LannerCLIKit
+import LannerCore
 import LannerSensorAgent
+
+Signals.blockTermination()
 
 let spec = CommandSpec(
     "lanner-sensor", abstract: "captures syscalls with eBPF and ships them to lanner-collector",
@@ -55,17 +58,8 @@ do {
 
     let agent: Agent
     do { agent = try Agent(config: config) } catch { fail("\(error)", 1) }
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    signal(SIGPIPE, SIG_IGN)
-    let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-        let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        s.setEventHandler { agent.requestStop() }
-        s.resume()
-        return s
-    }
+    Signals.onTermination { _ in agent.requestStop() }
     let left = agent.run()
-    _ = sources
     exit(left == 0 ? 0 : 3)
 } catch {
     if let e = error as? CLIError, case .helpRequested(let h) = e { print(h, terminator: ""); exit(0) }

@@ -1,0 +1,36 @@
+# Lanner — the two commands README.md names, and their parts.
+#   make demo   collector + sensor + event generator on this machine, alerts printed (root)
+#   make test   every test, end-to-end ones included (root)
+SHELL := /bin/bash
+SWIFT ?= swift
+
+.PHONY: all deps sensor build debug demo test clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+sensor: deps
+	@$(MAKE) --no-print-directory -C sensor all
+
+# Release binaries, with the eBPF object next to them.
+build: sensor
+	$(SWIFT) build -c release
+	@cp sensor/build/lanner.bpf.o "$$($(SWIFT) build -c release --show-bin-path)/lanner.bpf.o"
+
+debug: sensor
+	$(SWIFT) build
+	@cp sensor/build/lanner.bpf.o "$$($(SWIFT) build --show-bin-path)/lanner.bpf.o"
+
+demo: build
+	@bash scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)"
+
+test: debug
+	@$(MAKE) --no-print-directory -C sensor check test-tools
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+clean:
+	$(MAKE) -C sensor clean 2>/dev/null || rm -rf sensor/build
+	rm -rf .build state

@@ -1,0 +1,45 @@
+import Glibc
+
+/// Clean shutdown on SIGINT / SIGTERM without signal handlers: the signals are blocked in every thread and
+/// one thread waits for them with sigwait. Call `blockTermination()` first thing in `main`, before any
+/// thread exists, so every later thread inherits the mask.
+public enum Signals {
+    static func set() -> sigset_t {
+        var s = sigset_t()
+        sigemptyset(&s)
+        sigaddset(&s, SIGINT)
+        sigaddset(&s, SIGTERM)
+        return s
+    }
+
+    /// Blocks SIGINT and SIGTERM in the calling thread (and the threads it creates); ignores SIGPIPE.
+    public static func blockTermination() {
+        var s = set()
+        pthread_sigmask(SIG_BLOCK, &s, nil)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Waits in the calling thread for SIGINT or SIGTERM and returns which arrived.
+    public static func waitForTermination() -> Int32 {
+        var s = set()
+        var sig: Int32 = 0
+        while sigwait(&s, &sig) != 0 {}
+        return sig
+    }
+
+    /// Calls `handler` on a dedicated thread when SIGINT or SIGTERM arrives (each time one does).
+    public static func onTermination(_ handler: @escaping @Sendable (Int32) -> Void) {
+        let box = Unmanaged.passRetained(HandlerBox(handler)).toOpaque()
+        var tid = pthread_t()
+        pthread_create(&tid, nil, { raw in
+            let h = Unmanaged<HandlerBox>.fromOpaque(raw!).takeRetainedValue()
+            while true { h.handler(Signals.waitForTermination()) }
+        }, box)
+        pthread_detach(tid)
+    }
+
+    final class HandlerBox {
+        let handler: @Sendable (Int32) -> Void
+        init(_ h: @escaping @Sendable (Int32) -> Void) { handler = h }
+    }
+}
