@@ -40,19 +40,21 @@ let package = Package(
         .executableTarget(name: "lanner-eventgen", dependencies: ["LannerCLIKit"]),
         .executableTarget(name: "lanner-schemagen", dependencies: ["LannerSchemaGen"]),
 
-        // Tests: one target per module, plus end to end.
+        // Tests: one target per module, plus end to end; LannerTestSupport builds real records for them.
+        .target(name: "LannerTestSupport", dependencies: ["LannerWire"], path: "Tests/LannerTestSupport"),
         .testTarget(name: "LannerCoreTests", dependencies: ["LannerCore"]),
         .testTarget(name: "LannerWireTests", dependencies: ["LannerWire"]),
         .testTarget(name: "LannerYAMLTests", dependencies: ["LannerYAML"]),
         .testTarget(name: "LannerRulesTests", dependencies: ["LannerRules", "LannerCore", "LannerYAML"]),
-        .testTarget(name: "LannerEnrichTests", dependencies: ["LannerEnrich", "LannerWire", "LannerRules"]),
+        .testTarget(name: "LannerEnrichTests", dependencies: ["LannerEnrich", "LannerWire", "LannerRules", "LannerCore", "LannerTestSupport"]),
         .testTarget(name: "LannerStoreTests", dependencies: ["LannerStore", "LannerCore"]),
         .testTarget(name: "LannerHTTP2Tests", dependencies: ["LannerHTTP2"]),
         .testTarget(name: "LannerCLIKitTests", dependencies: ["LannerCLIKit"]),
         .testTarget(name: "LannerSensorAgentTests", dependencies: ["LannerSensorAgent", "LannerWire"]),
         .testTarget(name: "LannerCollectorServiceTests",
-                    dependencies: ["LannerCollectorService", "LannerWire", "LannerStore", "LannerHTTP2"]),
+                    dependencies: ["LannerCollectorService", "LannerWire", "LannerStore", "LannerHTTP2", "LannerRules",
+                                   "LannerEnrich", "LannerCore", "LannerTestSupport"]),
         .testTarget(name: "LannerSchemaTests", dependencies: ["LannerSchemaGen", "LannerWire"]),
-        .testTarget(name: "LannerEndToEndTests", dependencies: ["LannerStore"]),
+        .testTarget(name: "LannerEndToEndTests", dependencies: ["LannerStore", "LannerHTTP2", "LannerWire", "LannerCore", "LannerTestSupport"]),
     ]
 )

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+import LannerCollectorService
+import LannerEnrich
+import LannerRules
+import LannerTestSupport
+import LannerWire
+
+/// The pure middle: batches in, alerts out, with the default ruleset.
+@Suite struct AnalyzerTests {
+    static func rules() throws -> [CompiledRule] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("rules/lanner_rules.yaml")
+        var cfg = RuleLoader.Configuration()
+        cfg.isSupported = { SyscallFields.isSupported($0) }
+        let r = RuleLoader.load([RuleFile(name: "lanner_rules.yaml", text: try String(contentsOf: url, encoding: .utf8))], config: cfg)
+        #expect(r.report.errors.isEmpty)
+        return r.activeRules
+    }
+
+    static func run(_ records: [[UInt8]], matching: RuleMatching = .all) throws -> [Alert] {
+        let a = Analyzer(rules: try rules(), matching: matching)
+        let body = Rec.batch(records)
+        return a.process(try BatchDecoder.decode(body), body: body)
+    }
+
+    static let family: [[UInt8]] = [
+        Rec.user(uid: 0, name: "root"),
+        Rec.exec(.procinfo, pid: 1, ppid: 0, comm: "systemd", exe: "/usr/lib/systemd/systemd", args: ["/sbin/init"]),
+        Rec.exec(.procinfo, pid: 50, ppid: 1, comm: "nginx", exe: "/usr/sbin/nginx", args: ["nginx", "-g", "daemon off;"]),
+        Rec.exec(.procinfo, pid: 60, ppid: 1, comm: "bash", exe: "/usr/bin/bash", args: ["bash"]),
+    ]
+
+    @Test func sensitiveReadRaisesOneAlertWithFalcoShapedFields() throws {
+        let alerts = try Self.run(Self.family + [
+            Rec.clone(parent: 60, child: 70, comm: "bash"),
+            Rec.exec(pid: 70, ppid: 60, comm: "python3", exe: "/usr/bin/python3.11", args: ["python3", "steal.py"]),
+            Rec.open(pid: 70, name: "/etc/shadow", flags: 0o2000000),
+        ])
+        #expect(alerts.count == 1)
+        let a = try #require(alerts.first)
+        #expect(a.rule == "Sensitive file opened for reading by untrusted program")
+        #expect(a.priority == .warning)
+        #expect(a.hostname == "test-host")
+        #expect(a.output.contains("file=/etc/shadow process=python3 exe=/usr/bin/python3.11 command=python3 steal.py parent=bash user=root"))
+        let fields = try JSONSerialization.jsonObject(with: Data(a.fieldsJSON.utf8)) as! [String: Any]
+        #expect(fields["fd.name"] as? String == "/etc/shadow")
+        #expect(fields["proc.name"] as? String == "python3")
+        #expect(fields["user.uid"] as? Int == 0)
+        #expect(fields["container.id"] as? String == "host")
+        #expect(a.timeNs == 1_796_000_000_000_000_000 + 1500)
+        #expect(a.tags.contains("mitre_credential_access"))
+    }
+
+    @Test func shellFromAWebServerButNotFromBash() throws {
+        let alerts = try Self.run(Self.family + [
+            Rec.clone(parent: 50, child: 80),
+            Rec.exec(pid: 80, ppid: 50, comm: "sh", exe: "/usr/bin/dash", args: ["sh", "-c", "id"]),
+            Rec.clone(parent: 60, child: 81),
+            Rec.exec(pid: 81, ppid: 60, comm: "sh", exe: "/usr/bin/dash", args: ["sh", "-c", "ls"]),
+        ])
+        #expect(alerts.map(\.rule) == ["Shell spawned by an unexpected parent"])
+        #expect(alerts.first?.output.contains("parent=nginx") == true)
+    }
+
+    @Test func connectsAndWritesBelowBin() throws {
+        let alerts = try Self.run(Self.family + [
+            Rec.clone(parent: 60, child: 90),
+            Rec.exec(pid: 90, ppid: 60, comm: "cat", exe: "/usr/bin/cat", args: ["cat"]),
+            Rec.connect(pid: 90, sport: 40000, dport: 4444),
+            Rec.open(pid: 60, name: "/usr/bin/ls", flags: 0o1101),
+        ])
+        #expect(alerts.map(\.rule) == ["Outbound connection by a program that has no business on the network",
+                                       "File written below a binary directory"])
+        #expect(alerts[0].output.contains("connection=127.0.0.1:40000->127.0.0.1:4444 proto=tcp process=cat"))
+        #expect(alerts[1].output.contains("flags=O_WRONLY|O_CREAT|O_TRUNC"))
+    }
+
+    @Test func benignActivityRaisesNothing() throws {
+        let alerts = try Self.run(Self.family + [
+            Rec.clone(parent: 60, child: 95),
+            Rec.exec(pid: 95, ppid: 60, comm: "cat", exe: "/usr/bin/cat", args: ["cat", "/etc/hostname"]),
+            Rec.open(pid: 95, name: "/etc/hostname"),
+            Rec.exit(pid: 95),
+        ])
+        #expect(alerts.isEmpty)
+    }
+
+    @Test func stateCarriesAcrossBatchesOfOneSensor() throws {
+        let a = Analyzer(rules: try Self.rules(), matching: .all)
+        let first = Rec.batch(Self.family, seq: 1)
+        #expect(a.process(try BatchDecoder.decode(first), body: first).isEmpty)
+        let second = Rec.batch([Rec.clone(parent: 50, child: 99), Rec.exec(pid: 99, ppid: 50, comm: "bash", exe: "/usr/bin/bash", args: ["bash"])], seq: 2)
+        #expect(a.process(try BatchDecoder.decode(second), body: second).map(\.rule) == ["Shell spawned by an unexpected parent"])
+        #expect(a.eventsEvaluated == 2)
+    }
+}

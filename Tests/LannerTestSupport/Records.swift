@@ -1,0 +1,63 @@
+import LannerWire
+
+/// Builds real wire records for tests, through the generated encoders.
+public enum Rec {
+    public static func b(_ s: String) -> ArraySlice<UInt8> { ArraySlice(s.utf8) }
+
+    public static func argv(_ a: [String]) -> ArraySlice<UInt8> { ArraySlice(a.flatMap { Array($0.utf8) + [0] }) }
+
+    public static func exec(_ type: EventType = .execve, pid: UInt32, ppid: UInt32, comm: String, exe: String, args: [String],
+                     cwd: String = "/root", uid: UInt32 = 0, loginuid: UInt32 = UInt32.max, tty: UInt32 = 0,
+                     cgroup: String = "/user.slice", ts: UInt64 = 1000, res: Int64 = 0) -> [UInt8] {
+        let e = ExecveEvent(type: type, pid: pid, tid: pid, ts: ts, res: res, ppid: ppid, uid: uid, gid: uid, euid: uid,
+                            loginuid: loginuid, vpid: pid, sid: pid, pgid: pid, tty: tty, capEffective: 0x1ff, capPermitted: 0x1ff,
+                            startNs: ts, exeFlags: 0, comm: b(comm), exe: b(exe), filename: b(exe), args: argv(args),
+                            cwd: b(cwd), cgroup: b(cgroup))
+        var w = ByteWriter()
+        try! e.encode(into: &w)
+        return w.bytes
+    }
+
+    public static func clone(parent: UInt32, child: UInt32, thread: Bool = false, comm: String = "", ts: UInt64 = 1000) -> [UInt8] {
+        var w = ByteWriter()
+        try! CloneEvent(pid: parent, tid: parent, ts: ts, res: Int64(child), childPid: thread ? parent : child,
+                        flags: thread ? 1 : 0, comm: b(comm)).encode(into: &w)
+        return w.bytes
+    }
+
+    public static func exit(pid: UInt32, tid: UInt32? = nil, group: Bool = true, ts: UInt64 = 2000) -> [UInt8] {
+        var w = ByteWriter()
+        try! ProcexitEvent(pid: pid, tid: tid ?? pid, ts: ts, status: 0, flags: group ? 1 : 0).encode(into: &w)
+        return w.bytes
+    }
+
+    public static func open(_ type: EventType = .openat, pid: UInt32, name: String, raw: String? = nil, flags: UInt32 = 0,
+                     res: Int64 = 3, ts: UInt64 = 1500) -> [UInt8] {
+        var w = ByteWriter()
+        try! OpenEvent(type: type, pid: pid, tid: pid, ts: ts, res: res, flags: flags, mode: 0, dirfd: -100, dev: 1, ino: 2,
+                       name: b(name), nameraw: b(raw ?? name)).encode(into: &w)
+        return w.bytes
+    }
+
+    public static func connect(pid: UInt32, sport: UInt16, dport: UInt16, res: Int64 = 0, daddr: [UInt8] = [127, 0, 0, 1]) -> [UInt8] {
+        var w = ByteWriter()
+        let pad = [UInt8](repeating: 0, count: 12)
+        try! ConnectEvent(pid: pid, tid: pid, ts: 1600, res: res, fd: 5, family: 2, socktype: 1, sport: sport, dport: dport,
+                          saddr: ArraySlice([127, 0, 0, 1] + pad), daddr: ArraySlice(daddr + pad), path: []).encode(into: &w)
+        return w.bytes
+    }
+
+    public static func user(uid: UInt32, name: String) -> [UInt8] {
+        var w = ByteWriter()
+        try! UserinfoEvent(pid: 0, tid: 0, ts: 0, uid: uid, gid: uid, name: b(name), home: b("/home/" + name), shell: b("/bin/bash")).encode(into: &w)
+        return w.bytes
+    }
+
+    /// A batch of these records.
+    public static func batch(_ records: [[UInt8]], seq: UInt64 = 1, host: String = "test-host") -> [UInt8] {
+        var enc = BatchEncoder()
+        for r in records { try! enc.append(record: r) }
+        return try! enc.finish(header: BatchHeader(sequence: seq, bootTimeUnixNs: 1_796_000_000_000_000_000, sensorID: ID128(hex: "11111111111111111111111111111111")!,
+                                                   bootID: ID128(hex: "22222222222222222222222222222222")!, hostname: host, sensorVersion: "test"))
+    }
+}
