@@ -1,8 +1,9 @@
 /* bench-loader: loads a BPF object the way BPFProbe.swift does, attaches every program and drains the
  * ring buffer in a loop until SIGINT/SIGTERM or --seconds. For bench/overhead.sh and for debugging:
  *
- *   bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1]
+ *   bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1] [--only PREFIX] [--skip PREFIX]
  *
+ * --only / --skip attach only the programs whose name starts (or does not start) with PREFIX.
  * OBJ without a lanner_events map (bench/empty.bpf.o) is only attached. At the end it prints one line:
  *   records=N bytes=N emitted=N ringbuf_full=N read_failures=N scratch_busy=N path_truncated=N cpu_s=F */
 #define _GNU_SOURCE
@@ -75,11 +76,14 @@ int main(int argc, char **argv)
 	double seconds = 0;
 	long long wakeup = 256 << 10;
 	int ignore_self = 1;
+	const char *only = NULL, *skip = NULL;
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--dump")) dump = 1;
 		else if (!strcmp(argv[i], "--wakeup") && i + 1 < argc) wakeup = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "--ignore-self") && i + 1 < argc) ignore_self = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+		else if (!strcmp(argv[i], "--skip") && i + 1 < argc) skip = argv[++i];
 	}
 	struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
 	if (!obj) { perror("open"); return 1; }
@@ -104,6 +108,9 @@ int main(int argc, char **argv)
 	struct bpf_program *prog;
 	int nprog = 0;
 	bpf_object__for_each_program(prog, obj) {
+		const char *name = bpf_program__name(prog);
+		if ((only && strncmp(name, only, strlen(only))) || (skip && !strncmp(name, skip, strlen(skip))))
+			continue;
 		if (!bpf_program__attach(prog)) {
 			fprintf(stderr, "attach %s: %s\n", bpf_program__name(prog), strerror(errno));
 			return 1;
