@@ -202,6 +202,33 @@ struct BPFProbeTests {
         #expect(str(unix.path) == "/tmp/lanner-no-such.sock")
     }
 
+    @Test(.enabled(if: access("/proc/net/if_inet6", R_OK) == 0, "no IPv6 on this host"))
+    func connectOverIPv6() throws {
+        let listener = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var addr = sockaddr_in6()
+        addr.sin6_family = sa_family_t(AF_INET6)
+        addr.sin6_addr = in6addr_loopback
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
+                bind(listener, p, len) == 0 && listen(listener, 8) == 0 && getsockname(listener, p, &len) == 0
+            }
+        }
+        try #require(bound, "bind [::1]:0")
+        let port = UInt16(bigEndian: addr.sin6_port)
+        let probe = try SensorEnv.probe()
+        _ = try drain(probe)
+        let w = spawn(SensorEnv.workload, ["lanner-workload", "connect6", String(port)])
+        #expect(wait(w.pid) == 0)
+        let got = try drain(probe)
+        let c = try #require(try got.of(pid: UInt32(w.pid), types: [.connect]).map { try ConnectEvent($0) }.first)
+        let lo6 = [UInt8](repeating: 0, count: 15) + [1]
+        #expect(c.res == 0 && c.family == 10 && c.socktype == 1)
+        #expect(c.dport == port && Array(c.daddr) == lo6)
+        #expect(Array(c.saddr) == lo6 && c.sport != 0)
+    }
+
     @Test func forkThreadAndExits() throws {
         let probe = try SensorEnv.probe()
         _ = try drain(probe)
@@ -302,53 +329,35 @@ struct BPFProbeTests {
         #expect(!on.of(pid: UInt32(w2.pid), types: [.openat]).isEmpty)
     }
 
-    /// A burst of opens with a consumer draining: the ring never overflows.
+    /// A burst of opens with a consumer draining: the ring never overflows. Prints the Swift consumer's
+    /// CPU time per record (a measurement, not an assertion).
     @Test func openLoopLosesNothing() throws {
         let probe = try SensorEnv.probe()
         _ = try drain(probe)
         let before = probe.counters()
+        let cpu0 = threadCPUNanoseconds()
+        let t0 = ProcessInfo.processInfo.systemUptime
         let w = spawn(SensorEnv.workload, ["lanner-workload", "openloop", "50000"])
         var seen = 0
+        var bytes = 0
         var status: Int32 = 0
         while true {
             seen += try probe.poll(timeoutMs: 10) { raw in
-                _ = raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+                bytes &+= Int(raw.loadUnaligned(fromByteOffset: 0, as: UInt16.self))
             }
             if waitpid(w.pid, &status, WNOHANG) == w.pid { break }
         }
-        let rest = try drain(probe)
-        let mine = rest.of(pid: UInt32(w.pid), types: [.openat]).count
+        seen += try probe.poll(timeoutMs: 0) { raw in bytes &+= raw.count }
+        let elapsed = ProcessInfo.processInfo.systemUptime - t0
+        let cpu = threadCPUNanoseconds() - cpu0
         let after = probe.counters()
         #expect(status == 0)
-        #expect(after.ringbufFull == before.ringbufFull)
+        #expect(after.ringbufFull == before.ringbufFull, "no record lost to a full ring")
         #expect(after.scratchBusy == before.scratchBusy)
         #expect(after.emitted - before.emitted >= 50000)
-        #expect(seen + rest.records.count >= 50000, "\(seen) + \(mine)")
-    }
-
-    /// The kernel's EXECVE record and the /proc snapshot's PROCINFO record of the same process agree
-    /// field by field, so the collector can treat both alike.
-    @Test func kernelExecAgreesWithProcSnapshot() throws {
-        let probe = try SensorEnv.probe()
-        _ = try drain(probe)
-        let child = spawn("/bin/sleep", ["sleep", "5"])
-        defer { kill(child.pid, SIGKILL); _ = wait(child.pid) }
-        var snap: ExecveEvent?
-        for _ in 0..<400 {
-            snap = ProcSnapshot.event(pid: UInt32(child.pid))
-            if let s = snap, str(s.comm) == "sleep", !s.args.isEmpty { break }
-            usleep(5000)
-        }
-        let p = try #require(snap)
-        let got = try drain(probe)
-        let k = try #require(try got.of(pid: UInt32(child.pid), types: [.execve]).map { try ExecveEvent($0) }.last)
-        #expect(k.ppid == p.ppid && k.uid == p.uid && k.gid == p.gid && k.euid == p.euid)
-        #expect(k.loginuid == p.loginuid && k.vpid == p.vpid && k.sid == p.sid && k.pgid == p.pgid && k.tty == p.tty)
-        #expect(k.capEffective == p.capEffective && k.capPermitted == p.capPermitted)
-        #expect(k.comm == p.comm && k.exe == p.exe && k.args == p.args && k.cwd == p.cwd && k.cgroup == p.cgroup)
-        #expect(k.exeFlags == p.exeFlags)
-        let tick = 1_000_000_000 / UInt64(sysconf(Int32(_SC_CLK_TCK)))
-        #expect(k.startNs >= p.startNs && k.startNs - p.startNs < tick, "starttime is in clock ticks in /proc")
+        #expect(seen >= 50000)
+        print("openLoopLosesNothing: \(seen) records, \(bytes) bytes in \(String(format: "%.2f", elapsed)) s; "
+            + "consumer \(cpu / UInt64(max(seen, 1))) ns CPU per record (poll + callback)")
     }
 
     @Test func defaultObjectPathFindsTheBuild() throws {
@@ -361,6 +370,12 @@ struct BPFProbeTests {
             #expect(realPath(found) == realPath(SensorEnv.objectPath))
         }
     }
+}
+
+func threadCPUNanoseconds() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }
 
 /// The kernel's internal dev_t (MAJOR << 20 | MINOR) from stat's st_dev (glibc's encoding).

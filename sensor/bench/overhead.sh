@@ -23,7 +23,12 @@ make -s bench
 B=build
 OUT=$(mktemp)
 ERR=$(mktemp)
-trap 'rm -f "$OUT" "$ERR"' EXIT
+LOADER=
+cleanup() {
+	[ -z "$LOADER" ] || kill -INT "$LOADER" 2>/dev/null || true
+	rm -f "$OUT" "$ERR" "${ROWS:-}"
+}
+trap cleanup EXIT
 
 # run MODE CONFIG -> "ops loader-summary"
 run() {
@@ -37,6 +42,7 @@ run() {
 	: >"$ERR"
 	taskset -c 1 $B/bench-loader "${args[@]}" >"$OUT" 2>"$ERR" &
 	local lp=$! i=0
+	LOADER=$lp
 	until grep -q attached "$ERR"; do
 		sleep 0.05
 		i=$((i + 1))
@@ -46,9 +52,11 @@ run() {
 	ops=$(taskset -c 0 $B/bench-loop "$mode" "$SECS")
 	kill -INT $lp
 	wait $lp
+	LOADER=
 	echo "$ops $(tail -1 "$OUT")"
 }
 
+ROWS=$(mktemp)
 printf "%-8s %-7s %-6s %12s %7s  %s\n" round loop config ops/s ratio "lanner: records, drops, consumer CPU"
 for r in $(seq 1 "$ROUNDS"); do
 	for mode in getppid open; do
@@ -66,7 +74,17 @@ for r in $(seq 1 "$ROUNDS"); do
 					printf "records=%s ringbuf_full=%s busy=%s consumer_cpu=%.1f%%", v["records"], v["ringbuf_full"], v["scratch_busy"], 100 * v["cpu_s"] / s }')
 			fi
 			printf "%-8s %-7s %-6s %12s %7s  %s\n" "$r" "$mode" "$cfg" "$ops" "$ratio" "$extra"
+			echo "$mode $cfg $ops $ratio" >>"$ROWS"
 		done
+	done
+done
+
+echo
+echo "medians over $ROUNDS rounds (ratio = median of the per-round ratios)"
+for mode in getppid open; do
+	for cfg in none empty rawtp lanner; do
+		awk -v m="$mode" -v c="$cfg" '$1 == m && $2 == c { print $3, $4 }' "$ROWS" | sort -n -k1 | awk '{ o[NR] = $1 } END { printf "%s ", o[int((NR + 1) / 2)] }'
+		awk -v m="$mode" -v c="$cfg" '$1 == m && $2 == c { print $4 }' "$ROWS" | sort -n | awk -v m="$mode" -v c="$cfg" '{ r[NR] = $1 } END { printf "%-7s %-6s ratio %s\n", m, c, r[int((NR + 1) / 2)] }'
 	done
 done
 
@@ -78,14 +96,16 @@ for mode in getppid open; do
 	: >"$ERR"
 	taskset -c 1 $B/bench-loader $B/lanner.bpf.o >"$OUT" 2>"$ERR" &
 	lp=$!
+	LOADER=$lp
 	until grep -q attached "$ERR"; do sleep 0.05; done
 	ops=$(taskset -c 0 $B/bench-loop "$mode" "$SECS")
 	echo "  $mode loop: $ops ops/s"
 	for id in $(bpftool prog show | grep -E "^[0-9]+: .*name lanner_" | cut -d: -f1); do
-		bpftool prog show id "$id" | head -1
+		bpftool prog show id "$id" 2>/dev/null | head -1 || true
 	done | grep run_cnt | sed -E 's/^[0-9]+: [a-z_]+ +name ([a-z_0-9]+).*run_time_ns ([0-9]+) run_cnt ([0-9]+).*/\1 \2 \3/' |
 		awk '$3 > 0 { printf "    %-24s %7.0f ns/run  %9d runs\n", $1, $2 / $3, $3 }'
 	kill -INT $lp
 	wait $lp
+	LOADER=
 done
 sysctl -qw kernel.bpf_stats_enabled="$prev"

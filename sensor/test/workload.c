@@ -3,6 +3,7 @@
  *
  *   lanner-workload opens DIR        DIR holds a.txt, sub/x and link -> sub (the test creates them)
  *   lanner-workload connect PORT     TCP and UDP connect to 127.0.0.1:PORT, AF_UNIX connect to a missing path
+ *   lanner-workload connect6 PORT    TCP connect to [::1]:PORT
  *   lanner-workload fork             fork a child that exits 7, and one thread
  *   lanner-workload memfd-exec       copy /bin/true into a memfd and fexecve it (execveat, AT_EMPTY_PATH)
  *   lanner-workload openloop N       N times open/read/close of /etc/hostname (bench)
@@ -98,6 +99,17 @@ static int do_connect(const char *port_s)
 	return 0;
 }
 
+static int do_connect6(const char *port_s)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(atoi(port_s)) };
+	inet_pton(AF_INET6, "::1", &a.sin6_addr);
+	int s = socket(AF_INET6, SOCK_STREAM, 0);
+	if (s < 0) return fail(1, "socket");
+	if (connect(s, (struct sockaddr *)&a, sizeof(a))) return fail(2, "tcp6 connect");
+	close(s);
+	return 0;
+}
+
 static void *thread_main(void *arg)
 {
 	return arg;
@@ -150,12 +162,14 @@ int main(int argc, char **argv, char **envp)
 		return opens(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "connect"))
 		return do_connect(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "connect6"))
+		return do_connect6(argv[2]);
 	if (argc >= 2 && !strcmp(argv[1], "fork"))
 		return do_fork();
 	if (argc >= 2 && !strcmp(argv[1], "memfd-exec"))
 		return memfd_exec(envp);
 	if (argc >= 3 && !strcmp(argv[1], "openloop"))
 		return openloop(atol(argv[2]));
-	fprintf(stderr, "usage: lanner-workload opens DIR | connect PORT | fork | memfd-exec | openloop N\n");
+	fprintf(stderr, "usage: lanner-workload opens DIR | connect PORT | connect6 PORT | fork | memfd-exec | openloop N\n");
 	return 100;
 }
