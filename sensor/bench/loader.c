@@ -1,8 +1,9 @@
 /* bench-loader: loads a BPF object the way BPFProbe.swift does, attaches every program and drains the
  * ring buffer in a loop until SIGINT/SIGTERM or --seconds. For bench/overhead.sh and for debugging:
  *
- *   bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1] [--only PREFIX] [--skip PREFIX]
+ *   bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1] [--only PREFIX] [--skip PREFIX] [--hex]
  *
+ * --dump prints each record (header, fixed part in hex, variable fields as text); --hex adds the raw bytes.
  * --only / --skip attach only the programs whose name starts (or does not start) with PREFIX.
  * OBJ without a lanner_events map (bench/empty.bpf.o) is only attached. At the end it prints one line:
  *   records=N bytes=N emitted=N ringbuf_full=N read_failures=N scratch_busy=N path_truncated=N cpu_s=F */
@@ -26,7 +27,7 @@ static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
 static unsigned long long n_records, n_bytes;
-static int dump;
+static int dump, hex;
 
 static const int fixed_size[LANNER_EVT_MAX] = {
 	[LANNER_EVT_EXECVE] = LANNER_EVT_EXECVE_FIXED_SIZE, [LANNER_EVT_EXECVEAT] = LANNER_EVT_EXECVEAT_FIXED_SIZE,
@@ -63,6 +64,11 @@ static int on_record(void *ctx, void *data, size_t size)
 			off += 2 + n;
 		}
 	}
+	if (hex) {
+		printf("\n  raw=");
+		for (size_t i = 0; i < size; i++)
+			printf("%02x", ((const unsigned char *)data)[i]);
+	}
 	printf("\n");
 	return 0;
 }
@@ -80,6 +86,7 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--dump")) dump = 1;
+		else if (!strcmp(argv[i], "--hex")) dump = hex = 1;
 		else if (!strcmp(argv[i], "--wakeup") && i + 1 < argc) wakeup = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "--ignore-self") && i + 1 < argc) ignore_self = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -75,7 +76,27 @@ static int opens(const char *dir)
 	/* 12: absolute */
 	if ((fd = sys_openat(AT_FDCWD, "/etc/hostname", O_RDONLY, 0)) < 0) return fail(12, "/etc/hostname");
 	close(fd);
+	/* 13: across mounts (devtmpfs, proc; /proc/self resolves to /proc/PID) */
+	if ((fd = sys_openat(AT_FDCWD, "/dev/null", O_WRONLY, 0)) < 0) return fail(13, "/dev/null");
+	close(fd);
+	if ((fd = sys_openat(AT_FDCWD, "/proc/self/status", O_RDONLY, 0)) < 0) return fail(13, "/proc/self/status");
+	close(fd);
+	/* 14: reopening a pipe and a memfd through /proc/self/fd: pseudo files */
+	int p[2];
+	if (pipe(p)) return fail(14, "pipe");
+	struct stat st;
+	fstat(p[0], &st);
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", p[0]);
+	if ((fd = sys_openat(AT_FDCWD, link, O_RDONLY | O_NONBLOCK, 0)) < 0) return fail(14, "pipe reopen");
+	printf("pipe-ino=%lu\n", (unsigned long)st.st_ino);
+	close(fd);
+	int m = memfd_create("lanner-mfd", 0);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", m);
+	if (m < 0 || (fd = sys_openat(AT_FDCWD, link, O_RDONLY, 0)) < 0) return fail(14, "memfd reopen");
+	close(fd);
 	close(dfd);
+	fflush(stdout);
 	return 0;
 }
 
