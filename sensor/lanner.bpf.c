@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Lanner kernel side: one program per hook, each a list of fields that mirrors proto/events.yaml.
  *
  * Hooks (see sensor/README.md for why):

@@ -106,12 +106,16 @@ struct BPFProbeTests {
         // this process opens files too: none of them may show up
         let own = open(dir + "/a.txt", O_RDONLY)
         close(own)
-        let w = spawn(SensorEnv.workload, ["lanner-workload", "opens", dir])
+        let outPath = dir + "/workload.out"
+        let w = spawn(SensorEnv.workload, ["lanner-workload", "opens", dir], captureTo: outPath)
         #expect(wait(w.pid) == 0)
         let got = try drain(probe)
         #expect(got.of(pid: UInt32(getpid())).isEmpty, "the sensor's own process is filtered in the kernel")
+        let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let pipeIno = out.split(separator: "\n").first { $0.hasPrefix("pipe-ino=") }.map { String($0.dropFirst(9)) } ?? "?"
 
-        let ours = Set(["a.txt", "sub", "x", "link/x", "sub/../a.txt", "missing.txt", "missing2", "sub/x", "new.txt", "/etc/hostname"])
+        let ours = Set(["a.txt", "sub", "x", "link/x", "sub/../a.txt", "missing.txt", "missing2", "sub/x", "new.txt", "/etc/hostname",
+                        "/dev/null", "/proc/self/status"])
         let opens = try got.of(pid: UInt32(w.pid), types: [.open, .openat, .openat2, .creat]).map { try OpenEvent($0) }
             .filter { ours.contains(str($0.nameraw)) }
         struct Want { var type: EventType; var raw: String; var name: String; var ok: Bool; var res: Int64 = 0 }
@@ -128,6 +132,8 @@ struct BPFProbeTests {
             Want(type: .open, raw: "a.txt", name: dir + "/a.txt", ok: true),
             Want(type: .creat, raw: "new.txt", name: dir + "/new.txt", ok: true),
             Want(type: .openat, raw: "/etc/hostname", name: realPath("/etc/hostname"), ok: true),
+            Want(type: .openat, raw: "/dev/null", name: "/dev/null", ok: true),
+            Want(type: .openat, raw: "/proc/self/status", name: "/proc/\(w.pid)/status", ok: true),
         ]
         try #require(opens.count == want.count, "\(opens.map { "\($0.type.name) \(str($0.nameraw)) \($0.res)" })")
         let subFD = opens[1].res
@@ -138,6 +144,7 @@ struct BPFProbeTests {
             if w.ok {
                 #expect(o.res >= 3, "\(w.raw)")
                 var st = stat()
+                if w.name.hasPrefix("/proc/") { continue } // gone with the workload
                 #expect(stat(w.name, &st) == 0)
                 #expect(o.ino == UInt64(st.st_ino), "\(w.raw)")
                 #expect(o.dev == kernelDev(UInt64(st.st_dev)), "\(w.raw)")
@@ -152,6 +159,11 @@ struct BPFProbeTests {
         #expect(opens[0].flags & UInt32(O_CLOEXEC) != 0)
         #expect(opens[1].flags & UInt32(O_DIRECTORY) != 0)
         #expect(opens[10].flags == UInt32(O_CREAT | O_WRONLY | O_TRUNC) && opens[10].mode == 0o640)
+
+        // pseudo files reopened through /proc/self/fd/N: named as the kernel's d_dname would
+        let reopened = try got.of(pid: UInt32(w.pid), types: [.openat]).map { try OpenEvent($0) }
+            .filter { str($0.nameraw).hasPrefix("/proc/self/fd/") }
+        #expect(reopened.map { str($0.name) } == ["pipe:[\(pipeIno)]", "memfd:lanner-mfd"])
 
         let c = probe.counters()
         #expect(c.emitted > 0)
@@ -358,6 +370,31 @@ struct BPFProbeTests {
         #expect(seen >= 50000)
         print("openLoopLosesNothing: \(seen) records, \(bytes) bytes in \(String(format: "%.2f", elapsed)) s; "
             + "consumer \(cpu / UInt64(max(seen, 1))) ns CPU per record (poll + callback)")
+    }
+
+    /// The kernel's EXECVE record and the /proc snapshot's PROCINFO record of the same process agree
+    /// field by field, so the collector can treat both alike.
+    @Test func kernelExecAgreesWithProcSnapshot() throws {
+        let probe = try SensorEnv.probe()
+        _ = try drain(probe)
+        let child = spawn("/bin/sleep", ["sleep", "5"])
+        defer { kill(child.pid, SIGKILL); _ = wait(child.pid) }
+        var snap: ExecveEvent?
+        for _ in 0..<400 {
+            snap = ProcSnapshot.event(pid: UInt32(child.pid))
+            if let s = snap, str(s.comm) == "sleep", !s.args.isEmpty { break }
+            usleep(5000)
+        }
+        let p = try #require(snap)
+        let got = try drain(probe)
+        let k = try #require(try got.of(pid: UInt32(child.pid), types: [.execve]).map { try ExecveEvent($0) }.last)
+        #expect(k.ppid == p.ppid && k.uid == p.uid && k.gid == p.gid && k.euid == p.euid)
+        #expect(k.loginuid == p.loginuid && k.vpid == p.vpid && k.sid == p.sid && k.pgid == p.pgid && k.tty == p.tty)
+        #expect(k.capEffective == p.capEffective && k.capPermitted == p.capPermitted)
+        #expect(k.comm == p.comm && k.exe == p.exe && k.args == p.args && k.cwd == p.cwd && k.cgroup == p.cgroup)
+        #expect(k.exeFlags == p.exeFlags)
+        let tick = 1_000_000_000 / UInt64(sysconf(Int32(_SC_CLK_TCK)))
+        #expect(k.startNs >= p.startNs && k.startNs - p.startNs < tick, "starttime is in clock ticks in /proc")
     }
 
     @Test func defaultObjectPathFindsTheBuild() throws {

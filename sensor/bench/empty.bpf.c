@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* The cost floor for bench/overhead.sh: Lanner's hooks with programs that return at once, plus a
  * raw_tracepoint/sys_exit variant with a syscall-id filter (attached only when asked for: see
  * bench/overhead.sh, which loads the object with `--only`). */
