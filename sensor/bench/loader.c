@@ -1,8 +1,10 @@
 /* bench-loader: loads a BPF object the way BPFProbe.swift does, attaches every program and drains the
  * ring buffer in a loop until SIGINT/SIGTERM or --seconds. For bench/overhead.sh and for debugging:
  *
- *   bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1] [--only PREFIX] [--skip PREFIX] [--hex]
+ *   bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1] [--only PREFIX] [--skip PREFIX] [--hex] [--stats]
  *
+ * --stats prints, at the end, each attached program's run count and ns per run (needs
+ * kernel.bpf_stats_enabled=1 while it runs); only this loader's programs, whoever else has probes loaded.
  * --dump prints each record (header, fixed part in hex, variable fields as text); --hex adds the raw bytes.
  * --only / --skip attach only the programs whose name starts (or does not start) with PREFIX.
  * OBJ without a lanner_events map (bench/empty.bpf.o) is only attached. At the end it prints one line:
@@ -27,7 +29,7 @@ static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
 static unsigned long long n_records, n_bytes;
-static int dump, hex;
+static int dump, hex, stats;
 
 static const int fixed_size[LANNER_EVT_MAX] = {
 	[LANNER_EVT_EXECVE] = LANNER_EVT_EXECVE_FIXED_SIZE, [LANNER_EVT_EXECVEAT] = LANNER_EVT_EXECVEAT_FIXED_SIZE,
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--dump")) dump = 1;
 		else if (!strcmp(argv[i], "--hex")) dump = hex = 1;
+		else if (!strcmp(argv[i], "--stats")) stats = 1;
 		else if (!strcmp(argv[i], "--wakeup") && i + 1 < argc) wakeup = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "--ignore-self") && i + 1 < argc) ignore_self = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
@@ -151,6 +154,16 @@ int main(int argc, char **argv)
 		for (__u32 k = 0; k < LANNER_CNT_MAX; k++)
 			if (!bpf_map_lookup_elem(bpf_map__fd(counters), &k, vals))
 				for (int c = 0; c < ncpu; c++) sum[k] += vals[c];
+	}
+	if (stats) {
+		bpf_object__for_each_program(prog, obj) {
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+			if (bpf_program__fd(prog) < 0 || bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) || !info.run_cnt)
+				continue;
+			fprintf(stderr, "    %-24s %7.0f ns/run %10llu runs\n", bpf_program__name(prog),
+				(double)info.run_time_ns / info.run_cnt, (unsigned long long)info.run_cnt);
+		}
 	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);

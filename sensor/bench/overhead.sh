@@ -92,20 +92,18 @@ echo
 echo "per-program cost (kernel.bpf_stats_enabled=1)"
 prev=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
+trap 'sysctl -qw kernel.bpf_stats_enabled="$prev"; cleanup' EXIT
 for mode in getppid open; do
 	: >"$ERR"
-	taskset -c 1 $B/bench-loader $B/lanner.bpf.o >"$OUT" 2>"$ERR" &
+	taskset -c 1 $B/bench-loader $B/lanner.bpf.o --stats >"$OUT" 2>"$ERR" &
 	lp=$!
 	LOADER=$lp
 	until grep -q attached "$ERR"; do sleep 0.05; done
 	ops=$(taskset -c 0 $B/bench-loop "$mode" "$SECS")
-	echo "  $mode loop: $ops ops/s"
-	for id in $(bpftool prog show | grep -E "^[0-9]+: .*name lanner_" | cut -d: -f1); do
-		bpftool prog show id "$id" 2>/dev/null | head -1 || true
-	done | grep run_cnt | sed -E 's/^[0-9]+: [a-z_]+ +name ([a-z_0-9]+).*run_time_ns ([0-9]+) run_cnt ([0-9]+).*/\1 \2 \3/' |
-		awk '$3 > 0 { printf "    %-24s %7.0f ns/run  %9d runs\n", $1, $2 / $3, $3 }'
 	kill -INT $lp
 	wait $lp
 	LOADER=
+	echo "  $mode loop: $ops ops/s"
+	grep "ns/run" "$ERR"
 done
 sysctl -qw kernel.bpf_stats_enabled="$prev"
