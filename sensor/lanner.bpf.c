@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Lanner kernel side: one program per hook, each a list of fields that mirrors proto/events.yaml.
  *
  * Hooks (see sensor/README.md for why):
@@ -55,7 +55,7 @@ static __always_inline void exec__emit(struct lanner_scratch *s, struct task_str
 	struct rec r;
 	struct lanner_evt_execve *e = exec__begin(&r, s, type, t, 0);
 	struct task_root tr = path__task_root(t);
-	struct file *f = BPF_CORE_READ(bprm, file);
+	struct file *f = bprm->file;
 	e->exe_flags = extract__exe_flags(f);
 
 	/* Parameter: exe (str) */
@@ -293,9 +293,9 @@ static __always_inline void open__emit(struct lanner_scratch *s, long ret, __u16
 	e->dirfd = dirfd;
 	/* Parameter: dev (u32), ino (u64): kernel dev_t (MAJOR << 20 | MINOR) and inode of the opened file */
 	if (f) {
-		struct inode *ino = BPF_CORE_READ(f, f_inode);
-		e->dev = BPF_CORE_READ(ino, i_sb, s_dev);
-		e->ino = BPF_CORE_READ(ino, i_ino);
+		struct inode *ino = f->f_inode;
+		e->dev = ino->i_sb->s_dev;
+		e->ino = ino->i_ino;
 	} else {
 		e->dev = 0;
 		e->ino = 0;

@@ -4,11 +4,12 @@
  * whose map value sizes differ from the ones below.
  *
  * Maps (BTF-defined in sensor/maps.h):
- *   lanner_events    RINGBUF        wire records; size set before load (power of two, default 16 MiB)
- *   lanner_cfg       ARRAY[1]      struct lanner_config
- *   lanner_interest  ARRAY[LANNER_EVT_MAX] __u32: 1 = capture this event id, 0 = switched off
- *   lanner_counters  PERCPU_ARRAY[LANNER_CNT_MAX] __u64 per CPU: enum lanner_counter
- *   lanner_scratch   ARRAY[ncpu]    per-CPU record and path workspace (kernel only; max_entries = possible CPUs)
+ *   lanner_events    RINGBUF                 wire records; size set before load (power of two, default 16 MiB)
+ *   lanner_cfg       ARRAY[1]                struct lanner_config
+ *   lanner_interest  ARRAY[LANNER_EVT_MAX]   __u32: 1 = capture this event id, 0 = switched off
+ *   lanner_counters  PERCPU_ARRAY[LANNER_CNT_MAX]  __u64 per CPU: enum lanner_counter
+ *   lanner_scratch   ARRAY[ncpu]             per-CPU record and path workspace (kernel only; max_entries = possible CPUs)
+ *   lanner_execveat  LRU_HASH                threads inside execveat (kernel only)
  */
 #ifndef LANNER_ABI_H
 #define LANNER_ABI_H

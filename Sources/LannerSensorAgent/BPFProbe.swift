@@ -58,8 +58,9 @@ public final class BPFProbe {
         // 5. attach every program
         for prog in Self.programs(object) {
             guard let link = bpf_program__attach(prog) else {
+                let e = errno // before anything else can overwrite it
                 throw .attach(program: String(cString: bpf_program__name(prog)),
-                              section: String(cString: bpf_program__section_name(prog)), errno: errno)
+                              section: String(cString: bpf_program__section_name(prog)), errno: e)
             }
             links.append(link)
         }
@@ -84,7 +85,8 @@ public final class BPFProbe {
         _ = BPFLog.drain()
         // 1. open
         guard let obj = bpf_object__open_file(config.objectPath, nil) else {
-            throw .open(path: config.objectPath, errno: errno)
+            let e = errno
+            throw .open(path: config.objectPath, errno: e)
         }
         do throws(BPFError) {
             // 2. size the maps (before load)

@@ -1,8 +1,12 @@
 /* bench-loader: loads a BPF object the way BPFProbe.swift does, attaches every program and drains the
  * ring buffer in a loop until SIGINT/SIGTERM or --seconds. For bench/overhead.sh and for debugging:
  *
- *   bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1]
+ *   bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1] [--only PREFIX] [--skip PREFIX] [--hex] [--stats]
  *
+ * --stats prints, at the end, each attached program's run count and ns per run (needs
+ * kernel.bpf_stats_enabled=1 while it runs); only this loader's programs, whoever else has probes loaded.
+ * --dump prints each record (header, fixed part in hex, variable fields as text); --hex adds the raw bytes.
+ * --only / --skip attach only the programs whose name starts (or does not start) with PREFIX.
  * OBJ without a lanner_events map (bench/empty.bpf.o) is only attached. At the end it prints one line:
  *   records=N bytes=N emitted=N ringbuf_full=N read_failures=N scratch_busy=N path_truncated=N cpu_s=F */
 #define _GNU_SOURCE
@@ -25,7 +29,7 @@ static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
 static unsigned long long n_records, n_bytes;
-static int dump;
+static int dump, hex, stats;
 
 static const int fixed_size[LANNER_EVT_MAX] = {
 	[LANNER_EVT_EXECVE] = LANNER_EVT_EXECVE_FIXED_SIZE, [LANNER_EVT_EXECVEAT] = LANNER_EVT_EXECVEAT_FIXED_SIZE,
@@ -62,6 +66,11 @@ static int on_record(void *ctx, void *data, size_t size)
 			off += 2 + n;
 		}
 	}
+	if (hex) {
+		printf("\n  raw=");
+		for (size_t i = 0; i < size; i++)
+			printf("%02x", ((const unsigned char *)data)[i]);
+	}
 	printf("\n");
 	return 0;
 }
@@ -75,11 +84,16 @@ int main(int argc, char **argv)
 	double seconds = 0;
 	long long wakeup = 256 << 10;
 	int ignore_self = 1;
+	const char *only = NULL, *skip = NULL;
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--dump")) dump = 1;
+		else if (!strcmp(argv[i], "--hex")) dump = hex = 1;
+		else if (!strcmp(argv[i], "--stats")) stats = 1;
 		else if (!strcmp(argv[i], "--wakeup") && i + 1 < argc) wakeup = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "--ignore-self") && i + 1 < argc) ignore_self = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+		else if (!strcmp(argv[i], "--skip") && i + 1 < argc) skip = argv[++i];
 	}
 	struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
 	if (!obj) { perror("open"); return 1; }
@@ -104,6 +118,9 @@ int main(int argc, char **argv)
 	struct bpf_program *prog;
 	int nprog = 0;
 	bpf_object__for_each_program(prog, obj) {
+		const char *name = bpf_program__name(prog);
+		if ((only && strncmp(name, only, strlen(only))) || (skip && !strncmp(name, skip, strlen(skip))))
+			continue;
 		if (!bpf_program__attach(prog)) {
 			fprintf(stderr, "attach %s: %s\n", bpf_program__name(prog), strerror(errno));
 			return 1;
@@ -113,6 +130,8 @@ int main(int argc, char **argv)
 	struct ring_buffer *rb = events ? ring_buffer__new(bpf_map__fd(events), on_record, NULL, NULL) : NULL;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	struct rusage ru0;
+	getrusage(RUSAGE_SELF, &ru0); /* consumer CPU is counted from here: loading and verifying is not */
 	fprintf(stderr, "bench-loader: %d programs attached, pid %d\n", nprog, getpid());
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -136,11 +155,22 @@ int main(int argc, char **argv)
 			if (!bpf_map_lookup_elem(bpf_map__fd(counters), &k, vals))
 				for (int c = 0; c < ncpu; c++) sum[k] += vals[c];
 	}
+	if (stats) {
+		bpf_object__for_each_program(prog, obj) {
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+			if (bpf_program__fd(prog) < 0 || bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) || !info.run_cnt)
+				continue;
+			fprintf(stderr, "    %-24s %7.0f ns/run %10llu runs\n", bpf_program__name(prog),
+				(double)info.run_time_ns / info.run_cnt, (unsigned long long)info.run_cnt);
+		}
+	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("records=%llu bytes=%llu emitted=%llu ringbuf_full=%llu read_failures=%llu scratch_busy=%llu path_truncated=%llu cpu_s=%.3f\n",
 	       n_records, n_bytes, sum[0], sum[1], sum[2], sum[3], sum[4],
-	       ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	       (ru.ru_utime.tv_sec - ru0.ru_utime.tv_sec) + (ru.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+		       ((ru.ru_utime.tv_usec - ru0.ru_utime.tv_usec) + (ru.ru_stime.tv_usec - ru0.ru_stime.tv_usec)) / 1e6);
 	fflush(stdout);
 	return 0;
 }

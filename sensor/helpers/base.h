@@ -47,6 +47,9 @@
 #define LANNER_HUGETLBFS_MAGIC 0x958458f6
 #define LANNER_OVERLAYFS_SUPER_MAGIC 0x794c7630
 
+/* kfunc (Linux 6.2+): a read-only BTF pointer of type btf_id at obj, for direct loads. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 #define lanner__container_of(ptr, type, member) \
 	((type *)((void *)(ptr) - bpf_core_field_offset(type, member)))
 

@@ -12,26 +12,27 @@ static __always_inline struct pt_regs *extract__user_regs(struct task_struct *t)
 	return (struct pt_regs *)bpf_task_pt_regs(t);
 }
 
-#define extract__arg0(regs) BPF_CORE_READ((regs), di)
-#define extract__arg1(regs) BPF_CORE_READ((regs), si)
-#define extract__arg2(regs) BPF_CORE_READ((regs), dx)
-#define extract__arg3(regs) BPF_CORE_READ((regs), r10)
+#define extract__arg0(regs) ((regs)->di)
+#define extract__arg1(regs) ((regs)->si)
+#define extract__arg2(regs) ((regs)->dx)
+#define extract__arg3(regs) ((regs)->r10)
 
+/* The open file behind fd (a BTF pointer), or NULL. */
 static __always_inline struct file *extract__file_from_fd(struct task_struct *t, long fd)
 {
 	if (fd < 0)
 		return NULL;
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct fdtable *fdt = t->files->fdt;
 	if (!fdt)
 		return NULL;
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	unsigned int max = fdt->max_fds;
 	if (fd >= max)
 		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+	struct file **fds = fdt->fd;
+	void *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return NULL;
-	return f;
+	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
 }
 
 /* The id of a struct pid in the namespace at `level` (0 = the initial namespace). */

@@ -12,6 +12,9 @@
  *   a pseudo dentry (its own parent, not a mount root: memfd, dma-buf) or a tree that is not
  *   mounted in any namespace (internal kernel mounts, lazily unmounted trees):
  *                              the components without the leading slash, e.g. "memfd:NAME"
+ * Kernel memory is read with direct loads through BTF pointers (the JIT turns them into fault-safe
+ * loads; a bpf_probe_read_kernel call costs ~25 ns each, and a path needs several per component);
+ * the struct mount behind a vfsmount is reached with the bpf_rdonly_cast kfunc (Linux 6.2+).
  * Limits: 64 components and LANNER_PATH_MAX bytes (longer paths keep their leading components and
  * count LANNER_CNT_PATH_TRUNCATED); no " (deleted)" suffix; names are read without the rename lock,
  * so a path renamed during the walk can mix old and new components (as with every BPF path walk). */
@@ -33,10 +36,10 @@ enum {
 struct path_walk {
 	struct lanner_scratch *s;
 	struct dentry *d;
-	struct vfsmount *mnt;
-	struct dentry *mnt_root;
-	struct dentry *root_d;
-	struct vfsmount *root_mnt;
+	struct mount *m;
+	struct dentry *mnt_root;    /* m->mnt.mnt_root */
+	struct dentry *root_d;      /* the task's root: compared only */
+	unsigned long root_m;       /* the task's root mount, as struct mount address: compared only */
 	__u32 state;
 };
 
@@ -45,23 +48,23 @@ static long path__walk_step(__u32 i, void *ctx)
 	struct path_walk *w = ctx;
 	struct lanner_scratch *s = w->s;
 	struct dentry *d = w->d;
-	if (d == w->root_d && w->mnt == w->root_mnt) {
+	struct mount *m = w->m;
+	if (d == w->root_d && (unsigned long)m == w->root_m) {
 		w->state = WALK_ROOT;
 		return 1;
 	}
 	if (d == w->mnt_root) {
-		struct mount *m = lanner__container_of(w->mnt, struct mount, mnt);
-		struct mount *parent = BPF_CORE_READ(m, mnt_parent);
+		struct mount *parent = m->mnt_parent;
 		if (!parent || parent == m) {
 			w->state = WALK_TOP;
 			return 1;
 		}
-		w->d = BPF_CORE_READ(m, mnt_mountpoint);
-		w->mnt = (struct vfsmount *)((void *)parent + bpf_core_field_offset(struct mount, mnt));
-		w->mnt_root = BPF_CORE_READ(parent, mnt.mnt_root);
+		w->d = m->mnt_mountpoint;
+		w->m = parent;
+		w->mnt_root = parent->mnt.mnt_root;
 		return 0;
 	}
-	struct dentry *up = BPF_CORE_READ(d, d_parent);
+	struct dentry *up = d->d_parent;
 	if (!up) {
 		w->state = WALK_TOP;
 		return 1;
@@ -71,11 +74,9 @@ static long path__walk_step(__u32 i, void *ctx)
 		w->state = WALK_TRUNC;
 		return 1;
 	}
-	struct qstr q = {};
-	bpf_core_read(&q, sizeof(q), &d->d_name);
 	__u32 k = n & (LANNER_PATH_COMPONENTS - 1);
-	s->comp_name[k] = (__u64)q.name;
-	s->comp_len[k] = q.len;
+	s->comp_name[k] = (__u64)d->d_name.name;
+	s->comp_len[k] = d->d_name.len;
 	s->ncomp = n + 1;
 	if (up == d) {
 		/* A root that is not its mount's root: a pseudo dentry (d_alloc_pseudo: memfd, dma-buf, ...)
@@ -116,37 +117,59 @@ static long path__emit_step(__u32 i, void *ctx)
 	return 0;
 }
 
-/* Appends the absolute path of (dentry, mnt) relative to root (the task's fs->root). */
-static __always_inline void path__append(struct rec *r, struct dentry *d, struct vfsmount *mnt,
-					 struct dentry *root_d, struct vfsmount *root_mnt)
+/* The struct mount around a vfsmount, as a BTF pointer. */
+static __always_inline struct mount *path__real_mount(struct vfsmount *mnt)
+{
+	return bpf_rdonly_cast((void *)mnt - bpf_core_field_offset(struct mount, mnt), bpf_core_type_id_kernel(struct mount));
+}
+
+/* The task's root, for the walks below. */
+struct task_root {
+	struct dentry *d;
+	unsigned long m; /* struct mount address */
+};
+
+static __always_inline struct task_root path__task_root(struct task_struct *t)
+{
+	struct task_root tr = {};
+	struct fs_struct *fs = t->fs;
+	if (fs) {
+		tr.d = fs->root.dentry;
+		tr.m = (unsigned long)fs->root.mnt - bpf_core_field_offset(struct mount, mnt);
+	}
+	return tr;
+}
+
+/* Appends the absolute path of (dentry, mnt) relative to the task's root. */
+static __always_inline void path__append(struct rec *r, struct dentry *d, struct vfsmount *mnt, struct task_root *tr)
 {
 	if (!d || !mnt) {
 		counters__inc(LANNER_CNT_READ_FAILURES);
 		return;
 	}
-	unsigned long magic = BPF_CORE_READ(d, d_sb, s_magic);
+	unsigned long magic = d->d_sb->s_magic;
 	if (magic == LANNER_PIPEFS_MAGIC || magic == LANNER_SOCKFS_MAGIC) {
 		if (magic == LANNER_PIPEFS_MAGIC)
 			store__append_lit(r, "pipe:[");
 		else
 			store__append_lit(r, "socket:[");
-		store__append_u64(r, BPF_CORE_READ(d, d_inode, i_ino));
+		store__append_u64(r, d->d_inode->i_ino);
 		store__append_byte(r, ']');
 		return;
 	}
 	if (magic == LANNER_ANON_INODE_FS_MAGIC) {
 		store__append_lit(r, "anon_inode:");
-		store__append_kstr(r, BPF_CORE_READ(d, d_name.name), 256);
+		store__append_kstr(r, d->d_name.name, 256);
 		return;
 	}
 
 	struct path_walk w = {
 		.s = r->s,
 		.d = d,
-		.mnt = mnt,
-		.mnt_root = BPF_CORE_READ(mnt, mnt_root),
-		.root_d = root_d,
-		.root_mnt = root_mnt,
+		.m = path__real_mount(mnt),
+		.mnt_root = mnt->mnt_root,
+		.root_d = tr->d,
+		.root_m = tr->m,
 	};
 	r->s->ncomp = 0;
 	bpf_loop(LANNER_PATH_WALK, path__walk_step, &w, 0);
@@ -155,8 +178,7 @@ static __always_inline void path__append(struct rec *r, struct dentry *d, struct
 	bool slash = w.state != WALK_DETACHED;
 	if (w.state == WALK_TOP) {
 		/* Top of a tree: a mount namespace's root, or a tree mounted nowhere (kern_mount, detached). */
-		struct mount *m = lanner__container_of(w.mnt, struct mount, mnt);
-		unsigned long ns = (unsigned long)BPF_CORE_READ(m, mnt_ns);
+		unsigned long ns = (unsigned long)w.m->mnt_ns;
 		if (ns == 0 || ns >= (unsigned long)-4095)
 			slash = false;
 	}
@@ -177,46 +199,21 @@ static __always_inline void path__append(struct rec *r, struct dentry *d, struct
 		counters__inc(LANNER_CNT_PATH_TRUNCATED);
 }
 
-static __always_inline void path__append_path(struct rec *r, const struct path *p, struct dentry *root_d,
-					      struct vfsmount *root_mnt)
-{
-	struct path pp = {};
-	bpf_core_read(&pp, sizeof(pp), p);
-	path__append(r, pp.dentry, pp.mnt, root_d, root_mnt);
-}
-
-/* The task's root, for the walks above. */
-struct task_root {
-	struct dentry *d;
-	struct vfsmount *mnt;
-};
-
-static __always_inline struct task_root path__task_root(struct task_struct *t)
-{
-	struct task_root tr = {};
-	struct fs_struct *fs = BPF_CORE_READ(t, fs);
-	if (fs) {
-		tr.d = BPF_CORE_READ(fs, root.dentry);
-		tr.mnt = BPF_CORE_READ(fs, root.mnt);
-	}
-	return tr;
-}
-
 static __always_inline void path__append_file(struct rec *r, struct file *f, struct task_root *tr)
 {
 	if (!f) {
 		counters__inc(LANNER_CNT_READ_FAILURES);
 		return;
 	}
-	path__append_path(r, &f->f_path, tr->d, tr->mnt);
+	path__append(r, f->f_path.dentry, f->f_path.mnt, tr);
 }
 
 static __always_inline void path__append_cwd(struct rec *r, struct task_struct *t, struct task_root *tr)
 {
-	struct fs_struct *fs = BPF_CORE_READ(t, fs);
+	struct fs_struct *fs = t->fs;
 	if (!fs)
 		return; /* exiting task or kernel thread without fs */
-	path__append_path(r, &fs->pwd, tr->d, tr->mnt);
+	path__append(r, fs->pwd.dentry, fs->pwd.mnt, tr);
 }
 
 /* ---- cgroup path: kernfs node names up to the hierarchy root ---- */
@@ -225,11 +222,13 @@ struct kernfs_node___pre615 {
 	struct kernfs_node___pre615 *parent;
 } __attribute__((preserve_access_index));
 
-static __always_inline struct kernfs_node *path__kn_parent(struct kernfs_node *kn)
+/* Not inlined on purpose: inlined, clang merged the two CO-RE branches of several call sites so that
+ * the poisoned one (the field missing on this kernel) became reachable for the verifier. */
+static __noinline struct kernfs_node *path__kn_parent(struct kernfs_node *kn)
 {
 	if (bpf_core_field_exists(kn->__parent))
-		return BPF_CORE_READ(kn, __parent);
-	return (struct kernfs_node *)BPF_CORE_READ((struct kernfs_node___pre615 *)kn, parent);
+		return kn->__parent;
+	return (struct kernfs_node *)((struct kernfs_node___pre615 *)kn)->parent;
 }
 
 #define LANNER_CGROUP_DEPTH 32
@@ -248,7 +247,7 @@ static long path__cg_walk_step(__u32 i, void *ctx)
 		return 1; /* the root's own name is not part of the path */
 	struct lanner_scratch *s = w->s;
 	__u32 n = s->ncomp;
-	s->comp_name[n & (LANNER_PATH_COMPONENTS - 1)] = (__u64)BPF_CORE_READ(kn, name);
+	s->comp_name[n & (LANNER_PATH_COMPONENTS - 1)] = (__u64)kn->name;
 	s->ncomp = n + 1;
 	w->kn = up;
 	return 0;
@@ -284,15 +283,15 @@ static __always_inline bool path__kn_is_root(struct kernfs_node *kn)
  * where the task is not at the root; "/" when it is at the root everywhere. */
 static __always_inline void path__append_cgroup(struct rec *r, struct task_struct *t)
 {
-	struct css_set *cs = BPF_CORE_READ(t, cgroups);
-	struct kernfs_node *kn = BPF_CORE_READ(cs, dfl_cgrp, kn);
+	struct css_set *cs = t->cgroups;
+	struct kernfs_node *kn = cs->dfl_cgrp->kn;
 	if (path__kn_is_root(kn)) {
 #pragma unroll
 		for (int i = 0; i < CGROUP_SUBSYS_COUNT; i++) {
-			struct cgroup_subsys_state *css = BPF_CORE_READ(cs, subsys[i]);
+			struct cgroup_subsys_state *css = cs->subsys[i];
 			if (!css)
 				continue;
-			struct kernfs_node *k2 = BPF_CORE_READ(css, cgroup, kn);
+			struct kernfs_node *k2 = css->cgroup->kn;
 			if (k2 && !path__kn_is_root(k2)) {
 				kn = k2;
 				break;

@@ -3,6 +3,7 @@
  *
  *   lanner-workload opens DIR        DIR holds a.txt, sub/x and link -> sub (the test creates them)
  *   lanner-workload connect PORT     TCP and UDP connect to 127.0.0.1:PORT, AF_UNIX connect to a missing path
+ *   lanner-workload connect6 PORT    TCP connect to [::1]:PORT
  *   lanner-workload fork             fork a child that exits 7, and one thread
  *   lanner-workload memfd-exec       copy /bin/true into a memfd and fexecve it (execveat, AT_EMPTY_PATH)
  *   lanner-workload openloop N       N times open/read/close of /etc/hostname (bench)
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -74,7 +76,27 @@ static int opens(const char *dir)
 	/* 12: absolute */
 	if ((fd = sys_openat(AT_FDCWD, "/etc/hostname", O_RDONLY, 0)) < 0) return fail(12, "/etc/hostname");
 	close(fd);
+	/* 13: across mounts (devtmpfs, proc; /proc/self resolves to /proc/PID) */
+	if ((fd = sys_openat(AT_FDCWD, "/dev/null", O_WRONLY, 0)) < 0) return fail(13, "/dev/null");
+	close(fd);
+	if ((fd = sys_openat(AT_FDCWD, "/proc/self/status", O_RDONLY, 0)) < 0) return fail(13, "/proc/self/status");
+	close(fd);
+	/* 14: reopening a pipe and a memfd through /proc/self/fd: pseudo files */
+	int p[2];
+	if (pipe(p)) return fail(14, "pipe");
+	struct stat st;
+	fstat(p[0], &st);
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", p[0]);
+	if ((fd = sys_openat(AT_FDCWD, link, O_RDONLY | O_NONBLOCK, 0)) < 0) return fail(14, "pipe reopen");
+	printf("pipe-ino=%lu\n", (unsigned long)st.st_ino);
+	close(fd);
+	int m = memfd_create("lanner-mfd", 0);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", m);
+	if (m < 0 || (fd = sys_openat(AT_FDCWD, link, O_RDONLY, 0)) < 0) return fail(14, "memfd reopen");
+	close(fd);
 	close(dfd);
+	fflush(stdout);
 	return 0;
 }
 
@@ -95,6 +117,17 @@ static int do_connect(const char *port_s)
 	close(s);
 	close(u);
 	close(x);
+	return 0;
+}
+
+static int do_connect6(const char *port_s)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(atoi(port_s)) };
+	inet_pton(AF_INET6, "::1", &a.sin6_addr);
+	int s = socket(AF_INET6, SOCK_STREAM, 0);
+	if (s < 0) return fail(1, "socket");
+	if (connect(s, (struct sockaddr *)&a, sizeof(a))) return fail(2, "tcp6 connect");
+	close(s);
 	return 0;
 }
 
@@ -150,12 +183,14 @@ int main(int argc, char **argv, char **envp)
 		return opens(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "connect"))
 		return do_connect(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "connect6"))
+		return do_connect6(argv[2]);
 	if (argc >= 2 && !strcmp(argv[1], "fork"))
 		return do_fork();
 	if (argc >= 2 && !strcmp(argv[1], "memfd-exec"))
 		return memfd_exec(envp);
 	if (argc >= 3 && !strcmp(argv[1], "openloop"))
 		return openloop(atol(argv[2]));
-	fprintf(stderr, "usage: lanner-workload opens DIR | connect PORT | fork | memfd-exec | openloop N\n");
+	fprintf(stderr, "usage: lanner-workload opens DIR | connect PORT | connect6 PORT | fork | memfd-exec | openloop N\n");
 	return 100;
 }
