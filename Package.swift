@@ -41,11 +41,11 @@ let package = Package(
         .executableTarget(name: "lanner-schemagen", dependencies: ["LannerSchemaGen"]),
 
         // Tests: one target per module, plus end to end; LannerTestSupport builds real records for them.
-        .target(name: "LannerTestSupport", dependencies: ["LannerWire"], path: "Tests/LannerTestSupport"),
+        .target(name: "LannerTestSupport", dependencies: ["LannerWire", "LannerRules"], path: "Tests/LannerTestSupport"),
         .testTarget(name: "LannerCoreTests", dependencies: ["LannerCore"]),
         .testTarget(name: "LannerWireTests", dependencies: ["LannerWire"]),
         .testTarget(name: "LannerYAMLTests", dependencies: ["LannerYAML"]),
-        .testTarget(name: "LannerRulesTests", dependencies: ["LannerRules", "LannerCore", "LannerYAML"]),
+        .testTarget(name: "LannerRulesTests", dependencies: ["LannerRules", "LannerCore", "LannerYAML", "LannerTestSupport"]),
         .testTarget(name: "LannerEnrichTests", dependencies: ["LannerEnrich", "LannerWire", "LannerRules", "LannerCore", "LannerTestSupport"]),
         .testTarget(name: "LannerStoreTests", dependencies: ["LannerStore", "LannerCore"]),
         .testTarget(name: "LannerHTTP2Tests", dependencies: ["LannerHTTP2"]),
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "LannerSensorAgentTests", dependencies: ["LannerSensorAgent", "LannerWire"]),
         .testTarget(name: "LannerCollectorServiceTests",
                     dependencies: ["LannerCollectorService", "LannerWire", "LannerStore", "LannerHTTP2", "LannerRules",
-                                   "LannerEnrich", "LannerCore", "LannerTestSupport"]),
+                                   "LannerEnrich", "LannerCore", "LannerTestSupport", "LannerYAML"]),
         .testTarget(name: "LannerSchemaTests", dependencies: ["LannerSchemaGen", "LannerWire"]),
         .testTarget(name: "LannerEndToEndTests", dependencies: ["LannerStore", "LannerHTTP2", "LannerWire", "LannerCore", "LannerTestSupport"]),
     ]

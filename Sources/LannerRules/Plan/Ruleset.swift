@@ -289,6 +289,7 @@ public final class Ruleset<Provider: FieldProvider> {
 
     // MARK: - Checks
 
+
     struct RuntimeCheck {
         var slot: Int32
         var op: CheckOp
@@ -296,6 +297,9 @@ public final class Ruleset<Provider: FieldProvider> {
         /// List fields: `in` = every value in the set, `intersects` = any. Ancestor fields: any value.
         var isList: Bool
         var anyValue: Bool
+        /// Either-end fields (fd.ip, fd.net, fd.port, fd.proto): `=`/`in` hold when either end matches,
+        /// `!=` only when both ends differ (libsinsp's compare_ip / compare_net / compare_port).
+        var eitherEnd: Bool
         var rhs: RuntimeRHS
     }
 
@@ -337,8 +341,9 @@ public final class Ruleset<Provider: FieldProvider> {
                 }
             }
         }
+        let either = ch.lhs.transformers.isEmpty && eitherEndFields.contains(ch.lhs.field.name)
         checks.append(RuntimeCheck(slot: s, op: ch.op, modifier: ch.modifier, isList: ch.lhs.isList,
-                                   anyValue: ch.lhs.matchesAnyAncestor || ch.lhs.isList, rhs: rhs))
+                                   anyValue: ch.lhs.matchesAnyAncestor || ch.lhs.isList || either, eitherEnd: either, rhs: rhs))
         return checks.count - 1
     }
 
@@ -360,6 +365,10 @@ public final class Ruleset<Provider: FieldProvider> {
                 any = any || hit
             }
             return c.op == .in ? all : any
+        }
+        if c.eitherEnd && c.op == .ne {
+            for k in start..<(start + count) where !test(scratch.values[k], c, scratch, rhsStart, rhsCount) { return false }
+            return true
         }
         if c.anyValue {
             for k in start..<(start + count) where test(scratch.values[k], c, scratch, rhsStart, rhsCount) { return true }
@@ -582,13 +591,16 @@ public final class Ruleset<Provider: FieldProvider> {
     }
 }
 
+/// Fields that stand for both ends of a connection.
+let eitherEndFields: Set<String> = ["fd.ip", "fd.net", "fd.port", "fd.proto"]
+
 /// A compiled POSIX extended regular expression, matched against the whole value.
 final class RegexBox: @unchecked Sendable {
     var re = regex_t()
     let ok: Bool
 
     init(_ pattern: String) {
-        ok = regcomp(&re, "^(" + pattern + ")$", REG_EXTENDED | REG_NOSUB) == 0
+        ok = RegexTranslation.compile(pattern, into: &re)
     }
 
     deinit { if ok { regfree(&re) } }
