@@ -36,7 +36,7 @@ let package = Package(
         // Executables: wiring only.
         .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore"]),
         .executableTarget(name: "lanner-collector",
-                          dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore"]),
+                          dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore", "LannerEnrich"]),
         .executableTarget(name: "lanner-eventgen", dependencies: ["LannerCLIKit"]),
         .executableTarget(name: "lanner-schemagen", dependencies: ["LannerSchemaGen"]),
 

@@ -36,6 +36,8 @@ public final class Ruleset<Provider: FieldProvider> {
     var slotOperands: [FieldOperand] = []
     var slotExtractors: [(Context, EvalScratch) -> Void] = []
     var checks: [RuntimeCheck] = []
+    /// The Falco-printed text of each check, for `explain`.
+    var checkTexts: [String] = []
     var code: [Instruction] = []
     /// Per event type code: (rule index, start of its program in `code`), in rule order.
     var buckets: [[(rule: Int32, start: Int32)]] = []
@@ -341,6 +343,7 @@ public final class Ruleset<Provider: FieldProvider> {
                 }
             }
         }
+        checkTexts.append(ch.text)
         let either = ch.lhs.transformers.isEmpty && eitherEndFields.contains(ch.lhs.field.name)
         checks.append(RuntimeCheck(slot: s, op: ch.op, modifier: ch.modifier, isList: ch.lhs.isList,
                                    anyValue: ch.lhs.matchesAnyAncestor || ch.lhs.isList || either, eitherEnd: either, rhs: rhs))
@@ -578,10 +581,12 @@ public final class Ruleset<Provider: FieldProvider> {
                 let c = checks[Int(i)]
                 let (s, n) = values(c.slot, ctx, scratch)
                 let shown = n == 0 ? "<NA>" : scratch.values[s..<(s + n)].map(Ruleset.valueText).joined(separator: ",")
-                lines.append("  \(acc ? "true " : "false") \(slotOperands[Int(c.slot)]) \(c.op.rawValue)… (value: \(shown))")
+                lines.append("  \(acc ? "true " : "false") \(checkTexts[Int(i)])   (\(slotOperands[Int(c.slot)]) = \(shown))")
             case .jumpIfFalse(let t): if !acc { pc = Int(t); continue }
             case .jumpIfTrue(let t): if acc { pc = Int(t); continue }
-            case .not: acc = !acc
+            case .not:
+                acc = !acc
+                lines.append("        not → \(acc)")
             case .constant(let b): acc = b
             case .end:
                 return "rule '\(rule.name)': \(acc ? "matched" : "did not match")\n" + lines.joined(separator: "\n")
