@@ -32,6 +32,7 @@ public enum Capture {
         case unsupportedVersion(UInt16, UInt16)
         case truncated(offset: Int, needed: Int, available: Int)
         case batch(index: Int, offset: Int, WireError)
+        case compressed(String)
 
         public var description: String {
             switch self {
@@ -39,17 +40,24 @@ public enum Capture {
             case .unsupportedVersion(let a, let b): return "capture format \(a).\(b) is not supported (this build reads major \(Capture.major))"
             case .truncated(let o, let n, let a): return "capture truncated at byte \(o): a batch of \(n) bytes, \(a) left"
             case .batch(let i, let o, let e): return "batch \(i) at byte \(o): \(e)"
+            case .compressed(let e): return "compressed capture: \(e)"
             }
         }
     }
 
-    /// True when `bytes` starts like a capture file.
-    public static func isCapture(_ bytes: [UInt8]) -> Bool { bytes.count >= 4 && Array(bytes[0..<4]) == magic }
+    /// True when `bytes` starts like a capture file (or a zstd frame, as compressed captures do).
+    public static func isCapture(_ bytes: [UInt8]) -> Bool {
+        (bytes.count >= 4 && Array(bytes[0..<4]) == magic) || Zstd.isCompressed(bytes)
+    }
 
-    /// Splits a capture into batch bodies, validating each.
+    /// Splits a capture (plain, or a zstd-compressed file) into batch bodies, validating each.
     /// - Throws: `Failure` naming the batch and byte offset.
-    public static func batches(_ bytes: [UInt8]) throws(Failure) -> [(batch: Batch, body: [UInt8])] {
-        guard isCapture(bytes) else { throw .notACapture }
+    public static func batches(_ input: [UInt8]) throws(Failure) -> [(batch: Batch, body: [UInt8])] {
+        var bytes = input
+        if Zstd.isCompressed(input) {
+            do { bytes = try Zstd.decompress(input) } catch { throw .compressed(error.description) }
+        }
+        guard bytes.count >= 4, Array(bytes[0..<4]) == magic else { throw .notACapture }
         guard bytes.count >= fileHeaderSize else { throw .truncated(offset: 0, needed: fileHeaderSize, available: bytes.count) }
         let maj = UInt16(bytes[4]) | UInt16(bytes[5]) << 8, min = UInt16(bytes[6]) | UInt16(bytes[7]) << 8
         guard maj == major else { throw .unsupportedVersion(maj, min) }
