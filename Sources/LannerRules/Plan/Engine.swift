@@ -139,6 +139,7 @@ final class RuleEngine {
         let range = candidates(eventType)
         if range.isEmpty { return }
         scratch.ensureSlots(extractors.count)
+        scratch.ensureChecks(checkCount)
         for k in range {
             let e = bucketEntries[k]
             if run(Int(e.start), ctx, scratch) {
@@ -155,7 +156,15 @@ final class RuleEngine {
         while true {
             let ins = code[pc]
             switch ins.op {
-            case .check: acc = evalCheck(Int(ins.arg), ctx, scratch)
+            case .check:
+                let i = Int(ins.arg)
+                if scratch.checkGeneration[i] == scratch.generation {
+                    acc = scratch.checkResult[i]
+                } else {
+                    acc = evalCheck(i, ctx, scratch)
+                    scratch.checkGeneration[i] = scratch.generation
+                    scratch.checkResult[i] = acc
+                }
             case .jumpIfFalse: if !acc { pc = Int(ins.arg); continue }
             case .jumpIfTrue: if acc { pc = Int(ins.arg); continue }
             case .not: acc = !acc

@@ -187,7 +187,8 @@ public final class Ruleset<Provider: FieldProvider> {
         let extract: ErasedExtractor
         if op.transformers.isEmpty {
             if let typed = provider.extractor(for: op.field) {
-                extract = { obj, scratch in typed(unsafeDowncast(obj, to: Context.self), scratch) }
+                let contextType = Context.self   // captured once: no witness lookup per call
+                extract = { obj, scratch in typed(unsafeDowncast(obj, to: contextType), scratch) }
             } else {
                 extract = { _, _ in }
             }
@@ -213,8 +214,15 @@ public final class Ruleset<Provider: FieldProvider> {
 
     // MARK: - Checks
 
+    /// Identical checks (same operand, same canonical text) share one entry, so their result is computed once
+    /// per event however many rules repeat them (Falco's macros make that common).
+    var checkIndex: [String: Int32] = [:]
+
     func compileCheck(_ ch: Check) -> Int32 {
         let s = slot(for: ch.lhs)
+        let key = "\(s)|\(ch.text)"
+        if let existing = checkIndex[key] { return existing }
+        defer { checkIndex[key] = Int32(engine.checkCount - 1) }
         checkTexts.append(ch.text)
         let either = ch.lhs.transformers.isEmpty && eitherEndFields.contains(ch.lhs.field.name)
         var rc = RuntimeCheck(slot: s, op: ch.op, modifier: ch.modifier == nil ? 0 : (ch.modifier == .allof ? 2 : 1),

@@ -59,11 +59,18 @@ public final class ByteArena {
         return p
     }
 
-    /// Copies `bytes` into the arena.
+    /// Copies `bytes` into the arena (one memcpy when they are contiguous).
     public func copy<C: Collection>(_ bytes: C) -> UnsafeRawBufferPointer where C.Element == UInt8 {
-        let p = allocate(bytes.count)
-        var i = 0
-        for b in bytes { p[i] = b; i += 1 }
+        let n = bytes.count
+        let p = allocate(n)
+        let done: Bool? = bytes.withContiguousStorageIfAvailable { src in
+            if n > 0 { p.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: n) }
+            return true
+        }
+        if done == nil {
+            var i = 0
+            for b in bytes { p[i] = b; i += 1 }
+        }
         return UnsafeRawBufferPointer(p)
     }
 }
@@ -80,6 +87,11 @@ public final class EvalScratch {
     @usableFromInline var slotStart: UnsafeMutablePointer<Int32>
     @usableFromInline var slotCount: UnsafeMutablePointer<Int32>
     @usableFromInline var slotCapacity = 0
+    /// Per check: the generation its result was computed in, and the result (identical checks across rules
+    /// are evaluated once per event).
+    @usableFromInline var checkGeneration: UnsafeMutablePointer<UInt32>
+    @usableFromInline var checkResult: UnsafeMutablePointer<Bool>
+    @usableFromInline var checkCapacity = 0
     @usableFromInline var generation: UInt32 = 1
     /// Set by transformer extractors: where their values start (after the inner field's).
     @usableFromInline var pendingStart = -1
@@ -92,6 +104,8 @@ public final class EvalScratch {
         slotGeneration = .allocate(capacity: 1)
         slotStart = .allocate(capacity: 1)
         slotCount = .allocate(capacity: 1)
+        checkGeneration = .allocate(capacity: 1)
+        checkResult = .allocate(capacity: 1)
     }
 
     deinit {
@@ -99,6 +113,22 @@ public final class EvalScratch {
         slotGeneration.deallocate()
         slotStart.deallocate()
         slotCount.deallocate()
+        checkGeneration.deallocate()
+        checkResult.deallocate()
+    }
+
+    func ensureChecks(_ n: Int) {
+        guard checkCapacity < n else { return }
+        let cap = max(n, checkCapacity * 2, 64)
+        let g = UnsafeMutablePointer<UInt32>.allocate(capacity: cap)
+        let r = UnsafeMutablePointer<Bool>.allocate(capacity: cap)
+        g.initialize(repeating: 0, count: cap)
+        r.initialize(repeating: false, count: cap)
+        checkGeneration.deallocate()
+        checkResult.deallocate()
+        checkGeneration = g
+        checkResult = r
+        checkCapacity = cap
     }
 
     func ensureSlots(_ n: Int) {
@@ -123,6 +153,7 @@ public final class EvalScratch {
         generation &+= 1
         if generation == 0 {
             slotGeneration.update(repeating: 0, count: slotCapacity)
+            checkGeneration.update(repeating: 0, count: checkCapacity)
             generation = 1
         }
         count = 0
