@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "lanner-eventgen", targets: ["lanner-eventgen"]),
         .executable(name: "lanner-schemagen", targets: ["lanner-schemagen"]),
         .executable(name: "lanner-bench", targets: ["lanner-bench"]),
+        // For Fuzz/ (a separate package that depends on this one).
+        .library(name: "LannerRulesLibrary", targets: ["LannerRules"]),
     ],
     targets: [
         // C libraries from Debian, one system-library target each.
