@@ -31,6 +31,10 @@ public final class ProcessEntry {
     public var placeholder = false
     /// Live processes whose parent this is.
     var children = 0
+    /// Thread ids of the group's other threads (not the leader), as far as the stream told us.
+    public internal(set) var threadIDs: Set<UInt32> = []
+    /// Waiting in the host's eviction queue (exited or placeholder).
+    var queued = false
 
     init(pid: UInt32, ppid: UInt32) {
         self.pid = pid
@@ -80,11 +84,21 @@ public final class HostState {
     public private(set) var processes: [UInt32: ProcessEntry] = [:]
     public private(set) var users: [UInt32: UserEntry] = [:]
     public private(set) var groups: [UInt32: ByteString] = [:]
-    /// Thread id → thread group id, for threads other than the group leader.
+    /// Thread id → thread group id, for threads other than the group leader; bounded by `maxProcesses`.
     var threads: [UInt32: UInt32] = [:]
     public let maxProcesses: Int
     /// Processes dropped to stay under `maxProcesses` (oldest exited first, then placeholders).
     public private(set) var evicted = 0
+    /// Thread clones not tracked because the thread table was full.
+    public private(set) var untrackedThreads = 0
+    /// Eviction candidates in the order they became candidates: processes that exited (kept while children
+    /// point at them) and placeholders. Entries may be stale (the process was removed or came back to life);
+    /// `evict` skips those. `queueHead` is the first unread index.
+    private var evictionQueue: [ProcessEntry] = []
+    private var queueHead = 0
+    /// Ancestor walks (`proc.aname[n]`, `proc.aname`) stop after this many steps: pid reuse can make the
+    /// parent chain a cycle, and no real process tree is this deep.
+    public static let maxAncestorDepth = 256
 
     public init(hostname: String, maxProcesses: Int = 65_536) {
         self.hostname = ByteString(hostname)
@@ -99,6 +113,7 @@ public final class HostState {
         let p = ProcessEntry(pid: pid, ppid: 0)
         p.placeholder = true
         insert(p)
+        enqueue(p)
         return p
     }
 
@@ -109,8 +124,9 @@ public final class HostState {
         p.ppid == 0 || p.ppid == p.pid ? nil : processes[p.ppid]
     }
 
-    /// The n-th ancestor (1 = parent).
+    /// The n-th ancestor (1 = parent); nil past `maxAncestorDepth`.
     public func ancestor(of p: ProcessEntry, _ n: Int) -> ProcessEntry? {
+        guard n <= Self.maxAncestorDepth else { return nil }
         var cur: ProcessEntry? = p
         var i = 0
         while i < n, let c = cur {
@@ -123,33 +139,62 @@ public final class HostState {
     func insert(_ p: ProcessEntry) {
         if processes.count >= maxProcesses { evict() }
         if let old = processes[p.pid] {
+            forget(old)
             detach(old)
         }
         processes[p.pid] = p
         if let parent = processes[p.ppid], p.ppid != p.pid { parent.children += 1 }
     }
 
+    /// Tells `p`'s parent it lost a child, and removes every exited ancestor that no longer has children
+    /// (iteratively: a chain of exited processes may be as long as the table).
     func detach(_ p: ProcessEntry) {
-        if let parent = processes[p.ppid], p.ppid != p.pid, parent.children > 0 {
+        var cur = p
+        while cur.ppid != cur.pid, let parent = processes[cur.ppid], parent.children > 0 {
             parent.children -= 1
-            if !parent.alive && parent.children == 0 { remove(parent) }
+            guard !parent.alive && parent.children == 0 else { return }
+            forget(parent)
+            cur = parent
         }
     }
 
     func remove(_ p: ProcessEntry) {
         guard processes[p.pid] === p else { return }
-        processes[p.pid] = nil
+        forget(p)
         detach(p)
     }
 
+    /// Drops `p` and its threads from the tables (its parent's child count is the caller's business).
+    private func forget(_ p: ProcessEntry) {
+        if processes[p.pid] === p { processes[p.pid] = nil }
+        for tid in p.threadIDs where threads[tid] == p.pid { threads[tid] = nil }
+        p.threadIDs = []
+    }
+
+    private func enqueue(_ p: ProcessEntry) {
+        guard !p.queued else { return }
+        p.queued = true
+        evictionQueue.append(p)
+    }
+
+    /// Removes one process to make room: the oldest exited or placeholder entry still in the table, or, when
+    /// every entry is a live known process, any one. Amortised O(1).
     func evict() {
-        // Exited processes first, then placeholders; never live known processes unless nothing else is left.
-        if let victim = processes.values.first(where: { !$0.alive }) ?? processes.values.first(where: { $0.placeholder }) {
-            remove(victim)
-        } else if let any = processes.values.first {
-            remove(any)
+        defer { evicted += 1 }
+        while queueHead < evictionQueue.count {
+            let victim = evictionQueue[queueHead]
+            queueHead += 1
+            victim.queued = false
+            if queueHead > 4096 && queueHead * 2 > evictionQueue.count {
+                evictionQueue.removeFirst(queueHead)
+                queueHead = 0
+            }
+            if processes[victim.pid] === victim && (!victim.alive || victim.placeholder) {
+                remove(victim)
+                return
+            }
         }
-        evicted += 1
+        if let any = processes.values.first { remove(any) }
     }
 
     // MARK: - Applying records
@@ -239,7 +284,13 @@ public final class HostState {
         let childPid = r.load(UInt32.self, at: Layout.Clone.childPid)
         let isThread = r.load(UInt32.self, at: Layout.Clone.flags) & 1 != 0
         if isThread {
-            if childTid != childPid { threads[childTid] = childPid }
+            guard childTid != childPid else { return }
+            guard threads.count < maxProcesses || threads[childTid] != nil else { untrackedThreads += 1; return }
+            let group = process(for: childPid)
+            if let before = threads.updateValue(childPid, forKey: childTid), before != childPid {
+                processes[before]?.threadIDs.remove(childTid)
+            }
+            group.threadIDs.insert(childTid)
             return
         }
         let parent = process(for: r.pid)
@@ -262,13 +313,14 @@ public final class HostState {
         guard r.type == .procexit else { return }
         let groupGone = r.load(UInt32.self, at: Layout.Exit.flags) & 1 != 0
         if !groupGone {
-            threads[r.tid] = nil
+            if let tgid = threads.removeValue(forKey: r.tid) { processes[tgid]?.threadIDs.remove(r.tid) }
             return
         }
         guard let p = processes[r.pid] else { return }
         p.alive = false
-        for (tid, tgid) in threads where tgid == r.pid { threads[tid] = nil }
-        if p.children == 0 { remove(p) }
+        for tid in p.threadIDs where threads[tid] == p.pid { threads[tid] = nil }
+        p.threadIDs = []
+        if p.children == 0 { remove(p) } else { enqueue(p) }
     }
 }
 

@@ -226,7 +226,7 @@ public struct SyscallFields: FieldProvider {
         return { c, s in
             var cur = c.host.parent(of: c.process)
             var depth = 0
-            while let p = cur, depth < 64 {
+            while let p = cur, depth < HostState.maxAncestorDepth {
                 if !p.placeholder { put(s, p) }
                 cur = c.host.parent(of: p)
                 depth += 1

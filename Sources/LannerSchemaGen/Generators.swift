@@ -179,8 +179,8 @@ public enum Generators {
             o += "    /// Decodes a record whose type is one of `types`.\n"
             o += "    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.\n"
             o += "    public init(_ r: EventRecord) throws(WireError) {\n"
-            o += "        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: \(swiftString(e.name)), got: r.rawType) }\n"
-            o += "        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, length: r.length, minimum: t.fixedSize) }\n"
+            o += "        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: \(swiftString(e.name)), got: r.rawType, offset: r.start) }\n"
+            o += "        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }\n"
             o += "        self.type = t\n        self.pid = r.pid\n        self.tid = r.tid\n        self.ts = r.ts\n"
             var off = s.headerSize
             for f in fixed {

@@ -37,6 +37,8 @@ public struct BatchHeader: Sendable, Equatable {
     public static let fixedSize = 88
     public static let maxHostname = 255
     public static let maxSensorVersion = 64
+    /// Header flag bits this format version defines (bit 0, zstd-compressed records, is reserved: refused until supported).
+    public static let knownFlags: UInt32 = 0
 
     public var versionMajor: UInt16 = WireSchema.major
     public var versionMinor: UInt16 = WireSchema.minor
@@ -185,24 +187,35 @@ public enum BatchDecoder {
         guard headerLen >= BatchHeader.fixedSize + 4, headerLen <= body.count else {
             throw WireError.headerLength(declared: headerLen, minimum: BatchHeader.fixedSize + 4, available: body.count)
         }
+        let flags = r.load(UInt32.self, at: 12)
+        guard flags & ~BatchHeader.knownFlags == 0 else {
+            throw WireError.unsupportedFlags(flags: flags, known: BatchHeader.knownFlags)
+        }
         let hr = EventRecord(storage: body, start: 0, length: headerLen)
         var cursor = BatchHeader.fixedSize
+        let hostAt = cursor
         let host = try hr.variable(at: &cursor, field: "hostname")
+        let versionAt = cursor
         let version = try hr.variable(at: &cursor, field: "sensor version")
         guard host.count <= BatchHeader.maxHostname else {
-            throw WireError.stringTooLong(field: "hostname", length: host.count, limit: BatchHeader.maxHostname)
+            throw WireError.headerStringTooLong(field: "hostname", offset: hostAt, length: host.count, limit: BatchHeader.maxHostname)
         }
         guard version.count <= BatchHeader.maxSensorVersion else {
-            throw WireError.stringTooLong(field: "sensor version", length: version.count, limit: BatchHeader.maxSensorVersion)
+            throw WireError.headerStringTooLong(field: "sensor version", offset: versionAt, length: version.count,
+                                                limit: BatchHeader.maxSensorVersion)
+        }
+        guard let hostname = String(validating: host, as: UTF8.self) else { throw WireError.invalidUTF8(field: "hostname", offset: hostAt) }
+        guard let sensorVersion = String(validating: version, as: UTF8.self) else {
+            throw WireError.invalidUTF8(field: "sensor version", offset: versionAt)
         }
         var header = BatchHeader(
             sequence: r.load(UInt64.self, at: 16), bootTimeUnixNs: r.load(UInt64.self, at: 24),
             kernelDrops: r.load(UInt64.self, at: 32), userDrops: r.load(UInt64.self, at: 40),
             sensorID: ID128(bytes: Array(body[56..<72])), bootID: ID128(bytes: Array(body[72..<88])),
-            hostname: String(decoding: host, as: UTF8.self), sensorVersion: String(decoding: version, as: UTF8.self))
+            hostname: hostname, sensorVersion: sensorVersion)
         header.versionMajor = major
         header.versionMinor = minor
-        header.flags = r.load(UInt32.self, at: 12)
+        header.flags = flags
         let declaredCount = Int(r.load(UInt32.self, at: 48))
         let recordsLen = Int(r.load(UInt32.self, at: 52))
         guard recordsLen == body.count - headerLen else {

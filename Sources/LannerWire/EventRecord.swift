@@ -72,7 +72,7 @@ public struct EventRecord: Sendable {
     /// `allowTrailing` (set for batches of a newer minor version) accepts fields appended after ours.
     public func validate(allowTrailing: Bool = false) throws(WireError) {
         guard let t = eventType else { return }
-        guard length >= t.fixedSize else { throw WireError.recordTooShort(type: rawType, length: length, minimum: t.fixedSize) }
+        guard length >= t.fixedSize else { throw WireError.recordTooShort(type: rawType, offset: start, length: length, minimum: t.fixedSize) }
         var cursor = t.fixedSize
         for f in t.fields where f.isVariable { _ = try variable(at: &cursor, field: f.name) }
         if cursor != length && !allowTrailing { throw WireError.trailingBytes(type: rawType, offset: start + cursor, count: length - cursor) }

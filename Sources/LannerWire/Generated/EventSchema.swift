@@ -369,8 +369,8 @@ public struct ExecveEvent: Sendable, Equatable, WireEncodable {
     /// Decodes a record whose type is one of `types`.
     /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
     public init(_ r: EventRecord) throws(WireError) {
-        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "execve", got: r.rawType) }
-        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, length: r.length, minimum: t.fixedSize) }
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "execve", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
         self.type = t
         self.pid = r.pid
         self.tid = r.tid
@@ -468,8 +468,8 @@ public struct CloneEvent: Sendable, Equatable, WireEncodable {
     /// Decodes a record whose type is one of `types`.
     /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
     public init(_ r: EventRecord) throws(WireError) {
-        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "clone", got: r.rawType) }
-        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, length: r.length, minimum: t.fixedSize) }
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "clone", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
         self.type = t
         self.pid = r.pid
         self.tid = r.tid
@@ -524,8 +524,8 @@ public struct ProcexitEvent: Sendable, Equatable, WireEncodable {
     /// Decodes a record whose type is one of `types`.
     /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
     public init(_ r: EventRecord) throws(WireError) {
-        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "procexit", got: r.rawType) }
-        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, length: r.length, minimum: t.fixedSize) }
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "procexit", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
         self.type = t
         self.pid = r.pid
         self.tid = r.tid
@@ -592,8 +592,8 @@ public struct OpenEvent: Sendable, Equatable, WireEncodable {
     /// Decodes a record whose type is one of `types`.
     /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
     public init(_ r: EventRecord) throws(WireError) {
-        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "open", got: r.rawType) }
-        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, length: r.length, minimum: t.fixedSize) }
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "open", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
         self.type = t
         self.pid = r.pid
         self.tid = r.tid
@@ -678,8 +678,8 @@ public struct ConnectEvent: Sendable, Equatable, WireEncodable {
     /// Decodes a record whose type is one of `types`.
     /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
     public init(_ r: EventRecord) throws(WireError) {
-        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "connect", got: r.rawType) }
-        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, length: r.length, minimum: t.fixedSize) }
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "connect", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
         self.type = t
         self.pid = r.pid
         self.tid = r.tid
@@ -748,8 +748,8 @@ public struct UserinfoEvent: Sendable, Equatable, WireEncodable {
     /// Decodes a record whose type is one of `types`.
     /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
     public init(_ r: EventRecord) throws(WireError) {
-        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "userinfo", got: r.rawType) }
-        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, length: r.length, minimum: t.fixedSize) }
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "userinfo", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
         self.type = t
         self.pid = r.pid
         self.tid = r.tid
@@ -806,8 +806,8 @@ public struct GroupinfoEvent: Sendable, Equatable, WireEncodable {
     /// Decodes a record whose type is one of `types`.
     /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
     public init(_ r: EventRecord) throws(WireError) {
-        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "groupinfo", got: r.rawType) }
-        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, length: r.length, minimum: t.fixedSize) }
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "groupinfo", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
         self.type = t
         self.pid = r.pid
         self.tid = r.tid
