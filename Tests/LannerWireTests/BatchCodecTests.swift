@@ -61,7 +61,7 @@ import Testing
 
     @Test func decodingTheWrongStructIsATypedError() throws {
         let batch = try BatchDecoder.decode(try Golden.body(Golden.cases[0]))
-        #expect(throws: WireError.wrongEventType(expected: "open", got: 1)) { try OpenEvent(batch.records[0]) }
+        #expect(throws: WireError.wrongEventType(expected: "open", got: 1, offset: batch.records[0].start)) { try OpenEvent(batch.records[0]) }
     }
 
     @Test func oversizeRecordIsRefusedByTheEncoder() throws {
