@@ -27,6 +27,26 @@ import LannerTestSupport
         #expect(r.rules.count == 93 + 4)
     }
 
+    /// Loading Falco's files next to ours must not replace one of Falco's lists or macros (or ours).
+    @Test func listAndMacroNamesDoNotCollideWithFalcos() throws {
+        func names(_ text: String) -> Set<String> {
+            Set(text.split(separator: "\n").compactMap { line -> String? in
+                for kind in ["- macro: ", "- list: "] where line.hasPrefix(kind) {
+                    return String(line.dropFirst(kind.count)).trimmingCharacters(in: .whitespaces)
+                }
+                return nil
+            })
+        }
+        let ours = names(try Self.defaultRules().text)
+        #expect(ours.count > 10)
+        #expect(ours.allSatisfy { $0.hasPrefix("lanner_") })
+        for f in ["falco-rules/falco_rules.yaml", "falco-rules/falco-incubating_rules.yaml", "falco-rules/falco-sandbox_rules.yaml"] {
+            let theirs = names(try Peer.file(f).text)
+            #expect(theirs.count > 10)
+            #expect(ours.isDisjoint(with: theirs), "\(f) also defines \(ours.intersection(theirs).sorted())")
+        }
+    }
+
     @Test(arguments: [
         ("open", ["proc.name": "lanner-eventgen", "fd.name": "/etc/shadow", "fd.directory": "/etc", "evt.is_open_read": true,
                   "fd.typechar": "f", "fd.num": 3] as [String: any Sendable], "Sensitive file opened for reading by untrusted program"),
