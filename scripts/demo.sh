@@ -24,7 +24,9 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null && echo "demo: process $pid did not stop on SIGINT; killed" >&2
         wait "$pid" 2>/dev/null || true
     done
-    if [ $rc -ne 0 ]; then
+    if [ $rc -eq 130 ]; then
+        echo "demo: interrupted; everything it started is stopped (logs: $STATE/collector.log, $STATE/sensor.log)" >&2
+    elif [ $rc -ne 0 ]; then
         echo "demo: failed (exit $rc); logs:" >&2
         tail -n 20 "$STATE"/collector.log "$STATE"/sensor.log 2>/dev/null >&2 || true
     fi

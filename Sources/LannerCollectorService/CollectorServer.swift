@@ -9,7 +9,7 @@ import LannerWire
 public struct CollectorConfig: Sendable {
     public var host = "127.0.0.1"
     public var port: UInt16 = 7601
-    public var databasePath = "state/lanner.db"
+    public var databasePath = "/var/lib/lanner/lanner.db"
     /// Bearer token sensors must present.
     public var token: String
     public var rules: [CompiledRule]
@@ -52,13 +52,14 @@ public final class CollectorServer: @unchecked Sendable {
     private let statsLock = NSLock()
     private var stats = CollectorStats()
     private let done = DispatchSemaphore(value: 0)
+    private let rejections = RateLimitedLog(interval: 10)
+    private var stopped = false
 
     /// Opens the store (creating and migrating it) and binds the port. Call `start()` to serve.
     public init(config: CollectorConfig) throws {
         self.config = config
         queue = IngestQueue(limit: config.queueLimit)
-        let dir = (config.databasePath as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        try Self.prepareDatabaseFile(config.databasePath)
         // Open once here so a bad path or file fails at startup, not on the first batch.
         _ = try AlertStore(path: config.databasePath)
         server = try H2Server(host: config.host, port: config.port, log: { config.log("http2: " + $0) }) { [unowned self] req, respond in
@@ -67,6 +68,26 @@ public final class CollectorServer: @unchecked Sendable {
     }
 
     public var port: UInt16 { server.boundPort }
+
+    /// Alerts name hosts, users and command lines: the database and its directory are for the collector's user
+    /// only. Creates a missing directory 0700 and a missing file 0600 (SQLite gives -wal/-shm the file's mode);
+    /// refuses a directory where the file should be.
+    static func prepareDatabaseFile(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            if isDir.boolValue { throw CollectorError.databaseIsDirectory(path) }
+            return
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) } else if errno != EEXIST {
+            throw CollectorError.cannotCreateDatabase(path, String(cString: strerror(errno)))
+        }
+    }
 
     public var currentStats: CollectorStats {
         statsLock.lock()
@@ -111,7 +132,13 @@ public final class CollectorServer: @unchecked Sendable {
     }
 
     /// Stops accepting, finishes queued batches, closes the store.
+    /// Idempotent.
     public func stop() {
+        statsLock.lock()
+        let first = !stopped
+        stopped = true
+        statsLock.unlock()
+        guard first else { return }
         server.stop()
         queue.close()
         done.wait()
@@ -126,6 +153,8 @@ public final class CollectorServer: @unchecked Sendable {
         case ("POST", "/v1/batches"):
             guard authorized(req) else {
                 bump { $0.unauthorized += 1 }
+                let why = req.headers.contains { $0.name == "authorization" } ? "wrong bearer token" : "no bearer token"
+                rejections.log("401", "lanner-collector: refused a batch from \(req.peer): \(why)", config.log)
                 respond(.json(401, "{\"error\":\"missing or wrong bearer token\"}", headers: [("www-authenticate", "Bearer")]))
                 return
             }
@@ -134,7 +163,7 @@ public final class CollectorServer: @unchecked Sendable {
                 batch = try BatchDecoder.decode(req.body, maxBatchBytes: config.maxBatchBytes)
             } catch {
                 bump { $0.batchesRejected += 1 }
-                config.log("lanner-collector: rejected batch from \(req.peer): \(error)")
+                rejections.log("400", "lanner-collector: rejected batch from \(req.peer): \(error)", config.log)
                 respond(.json(400, "{\"error\":\(JSON.quoted("malformed batch: \(error)"))}"))
                 return
             }
@@ -171,6 +200,7 @@ public final class CollectorServer: @unchecked Sendable {
             }
         }
         if config.statsInterval > 0 { logStats() }
+        store.close()
         done.signal()
     }
 
@@ -276,5 +306,42 @@ final class IngestQueue: @unchecked Sendable {
         isClosed = true
         cond.broadcast()
         cond.unlock()
+    }
+}
+
+/// Why the collector could not start, said so that the user can fix it.
+public enum CollectorError: Error, CustomStringConvertible {
+    case databaseIsDirectory(String)
+    case cannotCreateDatabase(String, String)
+
+    public var description: String {
+        switch self {
+        case .databaseIsDirectory(let p): return "--db \(p) is a directory; give the path of the database file (e.g. \(p)/lanner.db)"
+        case .cannotCreateDatabase(let p, let why): return "cannot create the database \(p): \(why)"
+        }
+    }
+}
+
+/// Logs at most one line per key per `interval` seconds and says how many were held back, so that a
+/// misconfigured or hostile client cannot flood the log.
+final class RateLimitedLog: @unchecked Sendable {
+    private let interval: Double
+    private let lock = NSLock()
+    private var last: [String: (time: Double, held: Int)] = [:]
+
+    init(interval: Double) { self.interval = interval }
+
+    func log(_ key: String, _ line: @autoclosure () -> String, _ sink: (String) -> Void, now: Double = Date().timeIntervalSince1970) {
+        lock.lock()
+        let prev = last[key]
+        if let prev, now - prev.time < interval {
+            last[key] = (prev.time, prev.held + 1)
+            lock.unlock()
+            return
+        }
+        last[key] = (now, 0)
+        lock.unlock()
+        let held = prev?.held ?? 0
+        sink(line() + (held > 0 ? " (and \(held) more like it since the last such line)" : ""))
     }
 }

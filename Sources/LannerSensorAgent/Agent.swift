@@ -67,10 +67,20 @@ public final class Agent: @unchecked Sendable {
         return next
     }
 
+    /// The first call starts a clean stop (drain, flush, wait up to `shutdownTimeout` for acknowledgements);
+    /// a second call gives up waiting for the collector.
     public func requestStop() {
         stopLock.lock()
+        let again = stopping
         stopping = true
         stopLock.unlock()
+        if again {
+            config.log("lanner-sensor: stopping now, without waiting for the collector")
+            uploader?.finish(by: Date())
+        } else {
+            config.log("lanner-sensor: stopping: flushing and waiting up to \(Int(config.shutdownTimeout)) s for the collector "
+                       + "to acknowledge what was captured (signal again to quit at once)")
+        }
     }
 
     var isStopping: Bool {
@@ -148,7 +158,7 @@ public final class Agent: @unchecked Sendable {
         let left = spool.pending.batches
         if config.statsInterval > 0 { logStats() }
         if left > 0 {
-            config.log("lanner-sensor: \(left) batch(es) were not acknowledged by the collector before exit")
+            config.log("lanner-sensor: \(left) batch(es) were not acknowledged by the collector before exit (exit status 3)")
         }
         return left
     }

@@ -125,6 +125,14 @@ public final class Uploader: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// 30 s, or what is left before the shutdown deadline (at least 200 ms).
+    var requestTimeoutMs: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let stopAt else { return 30_000 }
+        return max(200, min(30_000, Int(stopAt.timeIntervalSinceNow * 1000)))
+    }
+
     var pastDeadline: Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -150,7 +158,7 @@ public final class Uploader: @unchecked Sendable {
                 }
                 let resp = try client!.request(method: "POST", path: "/v1/batches", headers: [
                     ("authorization", "Bearer " + token), ("content-type", "application/x-lanner-batch"),
-                ], body: batch.body, timeout: .seconds(30))
+                ], body: batch.body, timeout: .milliseconds(requestTimeoutMs))
                 switch resp.status {
                 case 200:
                     spool.acknowledge(batch.sequence)
@@ -179,7 +187,9 @@ public final class Uploader: @unchecked Sendable {
                 client?.close()
                 client = nil
             }
-            Thread.sleep(forTimeInterval: backoff)
+            // Back off, but notice a shutdown deadline while waiting.
+            let wake = Date().addingTimeInterval(backoff)
+            while Date() < wake && !pastDeadline { Thread.sleep(forTimeInterval: min(0.05, backoff)) }
             backoff = min(backoff * 2, 5)
         }
         client?.close()

@@ -60,6 +60,14 @@ public final class AlertStore {
         }
     }
 
+    /// Finalizes the prepared statements and closes the database now, rather than when the store is released
+    /// (a process that exits without releasing it leaves the -wal and -shm files behind). Do not use the store
+    /// afterwards.
+    public func close() {
+        statements.removeAll()
+        db.close()
+    }
+
     /// The schema version this build reads and writes.
     public static var schemaVersion: Int { Migrations.latest }
 

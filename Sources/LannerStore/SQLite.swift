@@ -31,9 +31,15 @@ final class SQLite {
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
     }
 
-    deinit {
-        // Statements are finalized by their own deinit before this runs (they hold a strong reference to us);
-        // close_v2 would defer the close until then anyway.
+    private var closed = false
+
+    deinit { close() }
+
+    /// Closes the connection (the last connection's close also checkpoints and removes the -wal and -shm
+    /// files). Statements still alive keep it open until they are finalized (close_v2); do not use it after.
+    func close() {
+        guard !closed else { return }
+        closed = true
         sqlite3_close_v2(db)
     }
 

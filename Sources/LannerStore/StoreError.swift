@@ -39,7 +39,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             if message != name { s += ": \(message)" }
             return s
         case .fileMissing(let path):
-            return "alert database \(path) does not exist (a read-only store does not create it; start the collector first)"
+            return "alert database \(path) does not exist: pass the collector's database with --db PATH (or set LANNER_DB), or start the collector first"
         case .schemaMissing(let path):
             return "\(path) is an SQLite database without a Lanner alert schema (schema version 0)"
         case .schemaTooNew(let path, let found, let supported):

@@ -8,7 +8,8 @@ import LannerStore
 
 enum Defaults {
     static let version = "0.1.0"
-    static let database = "state/lanner.db"
+    /// `$LANNER_DB`, else where the systemd unit keeps it.
+    static let database = ProcessInfo.processInfo.environment["LANNER_DB"] ?? "/var/lib/lanner/lanner.db"
     static let rules = "rules/"
 }
 
@@ -40,12 +41,12 @@ enum Commands {
             host = String(listen[..<colon])
             port = p
         }
-        var token = ProcessInfo.processInfo.environment["LANNER_TOKEN"] ?? ""
-        if let f = cmd.value("token-file") {
-            guard let t = try? String(contentsOfFile: f, encoding: .utf8) else { fail("cannot read token file \(f)", code: 1) }
-            token = t.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard !token.isEmpty else { fail("no token: pass --token-file FILE or set LANNER_TOKEN", code: 2) }
+        let token: String
+        do {
+            let t = try BearerToken.read(file: cmd.value("token-file"))
+            token = t.token
+            if let w = t.warning { FileHandle.standardError.write(Data(("lanner-collector: warning: " + w + "\n").utf8)) }
+        } catch { fail(error.description, code: 2) }
         let matching: RuleMatching
         if let m = cmd.value("rule-matching") {
             guard let mm = RuleMatching(rawValue: m) else {
@@ -62,6 +63,10 @@ enum Commands {
             FileHandle.standardError.write(Data((DiagnosticRenderer.withSnippet(d, sources: result.report.sources) + "\n").utf8))
         }
         if !errors.isEmpty { fail("\(errors.count) error(s) in the rules; not starting", code: 1) }
+        if !result.activeRules.contains(where: \.isSupported) {
+            fail("no rules to run (\(result.rules.count) loaded, none enabled and supported at or above the minimum priority); "
+                 + "check --rules and --min-priority", code: 1)
+        }
         var config = CollectorConfig(token: token, rules: result.activeRules)
         config.host = host
         config.port = port
@@ -96,6 +101,10 @@ enum Commands {
         q.host = cmd.value("host")
         q.limit = try cmd.int("limit", default: 100)
         let path = cmd.value("db") ?? Defaults.database
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw CLIError.badValue(option: "db", value: path, reason: "is a directory; give the database file (e.g. \(path)/lanner.db)")
+        }
         let store = try AlertStore(path: path, readOnly: true)
         let alerts = try store.query(q)
         out(cmd.flag("json") ? AlertFormatting.jsonLines(alerts) : AlertFormatting.table(alerts))

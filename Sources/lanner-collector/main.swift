@@ -71,6 +71,10 @@ do {
     }
 } catch let e as CLIError {
     if case .helpRequested(let h) = e { print(h, terminator: ""); exit(0) }
+    if e.description.hasPrefix("lanner-collector") {   // it names the command itself
+        FileHandle.standardError.write(Data((e.description + "\n").utf8))
+        exit(2)
+    }
     Commands.fail(e.description, code: 2)
 } catch {
     Commands.fail("\(error)", code: 1)

@@ -34,16 +34,21 @@ do {
     let cmd = try CommandParser.parse(Array(CommandLine.arguments.dropFirst()), spec: spec)
     let url = cmd.value("collector") ?? "http://127.0.0.1:7601"
     guard let endpoint = CollectorEndpoint(url: url) else {
+        if url.hasPrefix("https://") {
+            throw CLIError.badValue(option: "collector", value: url, reason: "uses TLS, which this version does not support yet: use http://HOST:PORT (h2c) on a trusted network or through a TLS tunnel")
+        }
         throw CLIError.badValue(option: "collector", value: url, reason: "is not http://HOST:PORT")
-    }
-    var token = ProcessInfo.processInfo.environment["LANNER_TOKEN"] ?? ""
-    if let f = cmd.value("token-file") {
-        guard let t = try? String(contentsOfFile: f, encoding: .utf8) else { fail("cannot read token file \(f)", 1) }
-        token = t.trimmingCharacters(in: .whitespacesAndNewlines)
     }
     let offline = cmd.flag("offline")
     if offline && cmd.value("write") == nil { fail("--offline needs -w FILE (otherwise nothing would be kept)", 2) }
-    guard offline || !token.isEmpty else { fail("no token: pass --token-file FILE or set LANNER_TOKEN", 2) }
+    var token = ""
+    if !offline {
+        do {
+            let t = try BearerToken.read(file: cmd.value("token-file"))
+            token = t.token
+            if let w = t.warning { FileHandle.standardError.write(Data(("lanner-sensor: warning: " + w + "\n").utf8)) }
+        } catch { fail(error.description, 2) }
+    }
     guard let object = cmd.value("bpf-object") ?? BPFProbe.defaultObjectPath() else {
         fail("no eBPF object found (looked in: \(BPFProbe.candidateObjectPaths().joined(separator: ", "))); build it with `make -C sensor`", 1)
     }
@@ -68,5 +73,10 @@ do {
     exit(left == 0 ? 0 : 3)
 } catch {
     if let e = error as? CLIError, case .helpRequested(let h) = e { print(h, terminator: ""); exit(0) }
-    fail("\(error)", 2)
+    let message = "\(error)"
+    if message.hasPrefix("lanner-sensor") {   // CLIError names the command itself
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        exit(2)
+    }
+    fail(message, 2)
 }

@@ -300,7 +300,7 @@ final class CollectorChild: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try token.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
         logPath = dir + "/log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let bin = Self.binDir + "/lanner-collector"
         try #require(FileManager.default.isExecutableFile(atPath: bin), "\(bin) missing: run swift build first")
         process.executableURL = URL(fileURLWithPath: bin)

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import LannerCollectorService
+@testable import LannerCollectorService
 import LannerHTTP2
 import LannerStore
 import LannerTestSupport
@@ -11,8 +11,7 @@ import LannerWire
     final class Harness: @unchecked Sendable {
         let dir: String
         let server: CollectorServer
-        var logs: [String] = []
-        let lock = NSLock()
+        let sink: LogSink
 
         init() throws {
             dir = NSTemporaryDirectory() + "lanner-collector-test-" + UUID().uuidString
@@ -20,7 +19,9 @@ import LannerWire
             cfg.port = 0
             cfg.databasePath = dir + "/db/lanner.db"
             cfg.queueLimit = 8
-            cfg.log = { _ in }
+            let sink = LogSink()
+            cfg.log = { sink.append($0) }
+            self.sink = sink
             server = try CollectorServer(config: cfg)
             try server.start()
         }
@@ -31,6 +32,13 @@ import LannerWire
             server.stop()
             try? FileManager.default.removeItem(atPath: dir)
         }
+    }
+
+    final class LogSink: @unchecked Sendable {
+        private let lock = NSLock()
+        private var _lines: [String] = []
+        func append(_ l: String) { lock.lock(); _lines.append(l); lock.unlock() }
+        var lines: [String] { lock.lock(); defer { lock.unlock() }; return _lines }
     }
 
     static func post(_ c: H2Client, _ body: [UInt8], token: String? = "s3cret") throws -> (Int, String) {
@@ -78,6 +86,51 @@ import LannerWire
         #expect(stats.batchesRejected == 2)
         #expect(stats.batchesAccepted == 1)
         #expect(stats.batchesDuplicate == 1)
+    }
+
+    /// Alerts name users and command lines: the database directory is 0700 and the file 0600; after a stop
+    /// the database is closed (no -wal/-shm left); refused tokens are logged, at most once per 10 s.
+    @Test func databaseIsPrivateClosedOnStopAndRefusalsAreLogged() throws {
+        let h = try Harness()
+        let c = try h.client()
+        for _ in 0..<5 { #expect(try Self.post(c, Rec.batch([], seq: 1), token: "wrong").0 == 401) }
+        #expect(try Self.post(c, Rec.batch([], seq: 2), token: nil).0 == 401)
+        let refusals = h.sink.lines.filter { $0.contains("refused a batch from 127.0.0.1:") }
+        #expect(refusals.count == 1, "\(h.sink.lines)")
+        #expect(refusals.first?.hasSuffix(": wrong bearer token") == true)
+        #expect(try Self.post(c, Rec.batch(AnalyzerTests.family, seq: 3)).0 == 200)
+
+        var st = stat()
+        #expect(stat(h.dir + "/db", &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o700)
+        #expect(stat(h.dir + "/db/lanner.db", &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o600)
+        #expect(stat(h.dir + "/db/lanner.db-wal", &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o600)
+        c.close()
+        h.server.stop()
+        #expect(!FileManager.default.fileExists(atPath: h.dir + "/db/lanner.db-wal"))
+        #expect(!FileManager.default.fileExists(atPath: h.dir + "/db/lanner.db-shm"))
+        #expect(try AlertStore(path: h.dir + "/db/lanner.db", readOnly: true).query(AlertQuery()).isEmpty)
+    }
+
+    @Test func aDirectoryAsTheDatabaseIsRefusedClearly() throws {
+        let dir = NSTemporaryDirectory() + "lanner-dbdir-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var cfg = CollectorConfig(token: "t", rules: [])
+        cfg.port = 0
+        cfg.databasePath = dir
+        let e = #expect(throws: CollectorError.self) { _ = try CollectorServer(config: cfg) }
+        #expect(e?.description == "--db \(dir) is a directory; give the path of the database file (e.g. \(dir)/lanner.db)")
+    }
+
+    @Test func rateLimitedLogCountsWhatItHeldBack() {
+        let log = RateLimitedLog(interval: 10)
+        var out: [String] = []
+        for t in [0.0, 1, 2, 9.9, 10, 25] { log.log("k", "line", { out.append($0) }, now: t) }
+        log.log("other", "x", { out.append($0) }, now: 3)
+        #expect(out == ["line", "line (and 3 more like it since the last such line)", "line", "x"])
     }
 
     @Test func manySensorsAtOnce() throws {

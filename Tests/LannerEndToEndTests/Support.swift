@@ -24,8 +24,14 @@ enum E2E {
         return path
     }
 
+    /// A fresh scratch directory for one test. The previous run's directories for the same tag are removed
+    /// first, so the last run's logs stay for a look and nothing piles up.
     static func tempDir(_ tag: String) throws -> String {
-        let d = NSTemporaryDirectory() + "lanner-e2e-\(tag)-" + UUID().uuidString.prefix(8)
+        let tmp = NSTemporaryDirectory()
+        for old in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] where old.hasPrefix("lanner-e2e-\(tag)-") {
+            try? FileManager.default.removeItem(atPath: tmp + old)
+        }
+        let d = tmp + "lanner-e2e-\(tag)-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }
@@ -40,7 +46,7 @@ final class Child: @unchecked Sendable {
     init(_ executable: String, _ args: [String], log: String) throws {
         name = (executable as NSString).lastPathComponent
         logPath = log
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
