@@ -91,7 +91,7 @@ public final class Analyzer {
 
     func alert(_ idx: Int, _ ctx: EventContext, hostname: String, sensor: String) -> Alert {
         let rule = ruleset.rules[idx]
-        let rendered = ruleset.render(rule: idx, ctx, scratch: scratch) { c, s in Analyzer.containerInfo(c) }
+        let rendered = ruleset.render(rule: idx, ctx, scratch: scratch)
         var json = "{"
         for (i, f) in rendered.fields.enumerated() {
             if i > 0 { json += "," }
@@ -110,10 +110,4 @@ public final class Analyzer {
         return ruleset.explain(rule: idx, eventType: eventType, ctx, scratch: scratch)
     }
 
-    /// `%container.info`: container-level details, or nothing on the host.
-    static func containerInfo(_ c: EventContext) -> String {
-        let id = c.process.containerID.string
-        if id == "host" { return "" }
-        return "container_id=\(id.prefix(12))"
-    }
 }

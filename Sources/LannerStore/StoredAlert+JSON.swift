@@ -1,44 +1,47 @@
 import LannerCore
 
 extension StoredAlert {
-    /// The alert as one JSON object, with Falco's keys where Falco has them:
+    /// The alert as one JSON object shaped like Falco's JSON output (`json_output: true`, with
+    /// `time_format_iso_8601: true`), so that tools reading Falco's alerts read these: Falco's keys in
+    /// Falco's order, `output` prefixed with the event time and priority as Falco prints it, `output_fields`
+    /// the rendered fields (`null` for a missing value). What Falco has no key for is under `lanner`.
     ///
     /// ```json
-    /// {"id":7,"time":"2026-12-04T03:57:03.123456789Z","hostname":"web-1","sensor_id":"web-1",
-    ///  "rule":"Terminal shell in container","priority":"Warning","source":"syscall","output":"…",
-    ///  "tags":["container","shell"],"output_fields":{"proc.name":"bash"},"container_id":null,
-    ///  "count":1,"last_seen":"2026-12-04T03:57:03.123456789Z"}
+    /// {"hostname":"web-1","output":"2026-12-04T03:57:03.123456789+0000: Warning Shell spawned (…)",
+    ///  "output_fields":{"proc.name":"bash"},"priority":"Warning","rule":"Terminal shell in container",
+    ///  "source":"syscall","tags":["container","shell"],"time":"2026-12-04T03:57:03.123456789Z",
+    ///  "lanner":{"id":7,"sensor_id":"…","container_id":null,"count":1,"last_seen":"2026-12-04T03:57:03.123456789Z"}}
     /// ```
-    ///
-    /// `output_fields` is the stored `fieldsJSON` embedded as is.
     public func jsonObject() -> String {
-        var o = "{\"id\":"
-        o += String(id)
-        o += ",\"time\":\""
-        o += Self.rfc3339(nanoseconds: timeNs)
-        o += "\",\"hostname\":"
+        let time = Self.rfc3339(nanoseconds: timeNs)
+        var o = "{\"hostname\":"
         JSON.appendQuoted(host, to: &o)
-        o += ",\"sensor_id\":"
-        JSON.appendQuoted(sensorID, to: &o)
-        o += ",\"rule\":"
-        JSON.appendQuoted(rule, to: &o)
-        o += ",\"priority\":\""
-        o += priority.name
-        o += "\",\"source\":"
-        JSON.appendQuoted(source, to: &o)
         o += ",\"output\":"
-        JSON.appendQuoted(output, to: &o)
-        o += ",\"tags\":"
-        TagCoding.append(tags, to: &o)
+        // Falco's output line: "<evt.time in ISO 8601>: <Priority> <rendered output>".
+        JSON.appendQuoted(String(time.dropLast()) + "+0000: " + priority.name + " " + output, to: &o)
         o += ",\"output_fields\":"
         o += fieldsJSON.isEmpty ? "{}" : fieldsJSON
+        o += ",\"priority\":\""
+        o += priority.name
+        o += "\",\"rule\":"
+        JSON.appendQuoted(rule, to: &o)
+        o += ",\"source\":"
+        JSON.appendQuoted(source, to: &o)
+        o += ",\"tags\":"
+        TagCoding.append(tags, to: &o)
+        o += ",\"time\":\""
+        o += time
+        o += "\",\"lanner\":{\"id\":"
+        o += String(id)
+        o += ",\"sensor_id\":"
+        JSON.appendQuoted(sensorID, to: &o)
         o += ",\"container_id\":"
         if let containerID { JSON.appendQuoted(containerID, to: &o) } else { o += "null" }
         o += ",\"count\":"
         o += String(count)
         o += ",\"last_seen\":\""
         o += Self.rfc3339(nanoseconds: lastSeenNs)
-        o += "\"}"
+        o += "\"}}"
         return o
     }
 

@@ -195,6 +195,40 @@ import LannerRules
         #expect(out.fields.map(\.json) == ["\"/etc/shadow\"", "\"sshd\"", "null", "\"CAT\""])
     }
 
+    /// `%container.info`: nothing on the host; container-level details in a container; Kubernetes-level ones
+    /// too when the pod is known (Falco's -pc / -pk expansions). Its fields join output_fields.
+    @Test(arguments: [
+        ([:] as [String: String], "shell sh"),
+        (["container.id": "host"], "shell sh"),
+        (["container.id": "0123456789ab", "container.name": "web"],
+         "shell sh container_id=0123456789ab container_image=<NA> container_image_tag=<NA> container_name=web"),
+        (["container.id": "0123456789ab", "container.image.repository": "nginx", "container.image.tag": "1.27",
+          "container.name": "web", "k8s.ns.name": "prod", "k8s.pod.name": "web-7d9"],
+         "shell sh container_id=0123456789ab container_image=nginx container_image_tag=1.27 container_name=web k8s_ns=prod k8s_pod_name=web-7d9"),
+    ])
+    func containerInfoExpandsByContext(_ fields: [String: String], _ expected: String) throws {
+        let r = load("""
+        - rule: r
+          desc: d
+          condition: evt.type = execve
+          output: "shell %proc.name %container.info"
+          priority: INFO
+        """)
+        #expect(r.report.errors.isEmpty, "\(r.report.rendered())")
+        let provider = MapProvider()
+        let rs = Ruleset(r.activeRules, provider: provider)
+        let scratch = EvalScratch()
+        scratch.beginEvent()
+        var values: [String: Any] = ["proc.name": "sh"]
+        for (k, v) in fields { values[k] = v }
+        let e = MapEvent("execve", values)
+        var hit: Int?
+        rs.evaluate(e, eventType: provider.code("execve"), scratch: scratch) { hit = $0 }
+        let out = rs.render(rule: try #require(hit), e, scratch: scratch)
+        #expect(out.output.trimmingCharacters(in: .whitespaces) == expected)
+        if expected.contains("container_id=") { #expect(out.fields.map(\.key).contains("container.id")) }
+    }
+
     @Test func eventTypeIndexOnlyRunsCandidates() {
         let yaml = """
         - rule: opens

@@ -277,26 +277,34 @@ public final class Ruleset<Provider: FieldProvider> {
     }
 
     /// Renders rule `index`'s output for the current event (values come from the same cache).
-    public func render(rule index: Int, _ ctx: Context, scratch: EvalScratch,
-                       containerInfo: (Context, EvalScratch) -> String = { _, _ in "" }) -> Rendered {
+    public func render(rule index: Int, _ ctx: Context, scratch: EvalScratch) -> Rendered {
         scratch.ensureSlots(engine.extractors.count)
-        let rule = rules[index]
         var text = ""
         var fields: [(String, String)] = []
         var seen = Set<String>()
-        for part in rule.output.parts {
-            switch part {
-            case .literal(let s): text += s
-            case .containerInfo: text += containerInfo(ctx, scratch)
-            case .field(let op, let key):
-                let s = slotIndex[op] ?? slot(for: op)
-                scratch.ensureSlots(engine.extractors.count)
-                let (start, count) = engine.values(s, ctx, scratch)
-                let vals = Array(UnsafeBufferPointer(start: scratch.values + start, count: count))
-                text += renderText(vals, op) ?? "<NA>"
-                if seen.insert(key).inserted { fields.append((key, renderJSON(vals, op))) }
+        func values(_ op: FieldOperand) -> [FieldValue] {
+            let s = slotIndex[op] ?? slot(for: op)
+            scratch.ensureSlots(engine.extractors.count)
+            let (start, count) = engine.values(s, ctx, scratch)
+            return Array(UnsafeBufferPointer(start: scratch.values + start, count: count))
+        }
+        func append(_ parts: [OutputFormat.Part]) {
+            for part in parts {
+                switch part {
+                case .literal(let s): text += s
+                case .containerInfo:
+                    let id = renderText(values(ContainerInfo.idOperand), ContainerInfo.idOperand)
+                    guard let id, id != "host" else { break }   // on the host it expands to nothing, as in Falco
+                    let inPod = renderText(values(ContainerInfo.podOperand), ContainerInfo.podOperand) != nil
+                    append((inPod ? ContainerInfo.kubernetes : ContainerInfo.container).parts)
+                case .field(let op, let key):
+                    let vals = values(op)
+                    text += renderText(vals, op) ?? "<NA>"
+                    if seen.insert(key).inserted { fields.append((key, renderJSON(vals, op))) }
+                }
             }
         }
+        append(rules[index].output.parts)
         return Rendered(output: text, fields: fields)
     }
 
@@ -445,5 +453,25 @@ enum Base64 {
             }
         }
         return out
+    }
+}
+
+/// What `%container.info` expands to, as Falco's `-pc` and `-pk` outputs define it: container-level details
+/// for a process in a container, plus Kubernetes-level ones when the pod is known; nothing on the host.
+enum ContainerInfo {
+    static let containerText = "container_id=%container.id container_image=%container.image.repository "
+        + "container_image_tag=%container.image.tag container_name=%container.name"
+    static let kubernetesText = containerText + " k8s_ns=%k8s.ns.name k8s_pod_name=%k8s.pod.name"
+
+    static let container = parse(containerText)
+    static let kubernetes = parse(kubernetesText)
+    static let idOperand = container.fields[0].operand
+    static let podOperand = kubernetes.fields[kubernetes.fields.count - 1].operand
+
+    private static func parse(_ text: String) -> OutputFormat {
+        switch OutputFormat.parse(text, catalog: .falco) {
+        case .success(let f): return f
+        case .failure(let e): fatalError("built-in %container.info format does not parse: \(e.message)")
+        }
     }
 }
