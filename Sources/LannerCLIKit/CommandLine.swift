@@ -119,6 +119,17 @@ public struct ParsedCommand: Sendable {
         guard let n = Int(v), n >= 0 else { throw .badValue(option: name, value: v, reason: "is not a non-negative whole number") }
         return n
     }
+
+    /// An integer option that must lie in `range` (sizes, intervals: values that are later shifted or
+    /// converted must not wrap).
+    public func int(_ name: String, default d: Int, in range: ClosedRange<Int>, unit: String = "") throws(CLIError) -> Int {
+        let n = try int(name, default: d)
+        guard range.contains(n) else {
+            let u = unit.isEmpty ? "" : " " + unit
+            throw .badValue(option: name, value: String(n), reason: "is out of range (\(range.lowerBound)…\(range.upperBound)\(u))")
+        }
+        return n
+    }
 }
 
 public enum CommandParser {
@@ -211,6 +222,9 @@ public enum CommandParser {
                 i += 1
             }
             if !opt.repeatable && out.values[opt.name] != nil { throw .repeated(option: opt.name, command: out.command) }
+            // No option of ours means anything by an empty value (an empty path would silently be "here" or,
+            // for SQLite, a throw-away temporary database).
+            guard !v.isEmpty else { throw .badValue(option: opt.name, value: v, reason: "is empty") }
             out.values[opt.name, default: []].append(v)
         }
     }

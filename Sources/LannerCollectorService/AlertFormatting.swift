@@ -28,17 +28,22 @@ public enum AlertFormatting {
 
     /// Parses `--since`/`--until`: a duration back from `now` (`90s`, `15m`, `2h`, `7d`), an RFC 3339 time
     /// (`2026-12-04T03:00:00Z`), or Unix seconds. Returns ns since the epoch.
+    /// Times outside 1970…2262 (what an Int64 of nanoseconds holds) and non-finite numbers are refused (nil).
     public static func parseTime(_ s: String, now: Date = Date()) -> Int64? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
-        if let u = s.last, let mult = units[u], let n = Double(s.dropLast()), n >= 0 {
-            return Int64((now.timeIntervalSince1970 - n * mult) * 1e9)
+        func ns(_ seconds: Double) -> Int64? {
+            guard seconds.isFinite, seconds >= 0, seconds < 9_223_372_036 else { return nil }
+            return Int64(seconds * 1e9)
         }
-        if let secs = Double(s), !s.contains("-") { return Int64(secs * 1e9) }
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        if let u = s.last, let mult = units[u], let n = Double(s.dropLast()), n.isFinite, n >= 0 {
+            return ns(now.timeIntervalSince1970 - n * mult)
+        }
+        if let secs = Double(s), !s.contains("-") { return ns(secs) }
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = f.date(from: s) { return Int64(d.timeIntervalSince1970 * 1e9) }
+        if let d = f.date(from: s) { return ns(d.timeIntervalSince1970) }
         f.formatOptions = [.withInternetDateTime]
-        if let d = f.date(from: s) { return Int64(d.timeIntervalSince1970 * 1e9) }
+        if let d = f.date(from: s) { return ns(d.timeIntervalSince1970) }
         return nil
     }
 }

@@ -25,24 +25,56 @@ public struct Alert: Sendable, Equatable {
 /// batches; it returns the alerts. No I/O, not thread-safe (one per ingest thread).
 public final class Analyzer {
     public let ruleset: Ruleset<SyscallFields>
-    public private(set) var hosts: [String: HostState] = [:]
+    /// What the analyzer keeps per sensor: the current boot's host state, its event context and event count.
+    final class SensorState {
+        let bootID: ID128
+        let host: HostState
+        let context: EventContext
+        var events: UInt64 = 0
+        var lastUsed: UInt64 = 0
+
+        init(bootID: ID128, hostname: String) {
+            self.bootID = bootID
+            host = HostState(hostname: hostname)
+            context = EventContext(host: host)
+        }
+    }
+
+    private var sensors: [ID128: SensorState] = [:]
+    private var useClock: UInt64 = 0
+    /// Sensors whose state is kept; past it the least recently heard-from one is forgotten.
+    public let maxSensors: Int
     let scratch = EvalScratch()
-    private var contexts: [String: EventContext] = [:]
-    private var counters: [String: UInt64] = [:]
     public private(set) var eventsEvaluated: UInt64 = 0
 
-    public init(rules: [CompiledRule], matching: RuleMatching) {
+    public init(rules: [CompiledRule], matching: RuleMatching, maxSensors: Int = 4096) {
         ruleset = Ruleset(rules, provider: SyscallFields(), matching: matching)
+        self.maxSensors = maxSensors
     }
 
-    /// The host state for a sensor (one per sensor id and boot: a reboot starts over).
-    public func host(for header: BatchHeader) -> HostState {
-        let key = header.sensorID.description + "/" + header.bootID.description
-        if let h = hosts[key] { return h }
-        let h = HostState(hostname: header.hostname)
-        hosts[key] = h
-        return h
+    /// The host state of each sensor's current boot, by sensor id.
+    public var hosts: [ID128: HostState] { sensors.mapValues(\.host) }
+
+    /// The state for a batch's sensor: one per sensor, for its current boot. A new boot id starts over (the
+    /// previous boot's processes are gone).
+    func state(for header: BatchHeader) -> SensorState {
+        useClock += 1
+        if let s = sensors[header.sensorID], s.bootID == header.bootID {
+            s.lastUsed = useClock
+            return s
+        }
+        if sensors[header.sensorID] == nil, sensors.count >= maxSensors,
+           let oldest = sensors.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+            sensors[oldest.key] = nil
+        }
+        let s = SensorState(bootID: header.bootID, hostname: header.hostname)
+        s.lastUsed = useClock
+        sensors[header.sensorID] = s
+        return s
     }
+
+    /// The host state for a sensor's current boot.
+    public func host(for header: BatchHeader) -> HostState { state(for: header).host }
 
     /// Applies and evaluates every record of a batch in order.
     /// - Parameters:
@@ -56,11 +88,10 @@ public final class Analyzer {
     public func process(_ batch: Batch, body: [UInt8],
                         inspect: ((EventContext, Int, [Alert]) -> Void)?) -> [Alert] {
         let header = batch.header
-        let host = host(for: header)
-        let key = header.sensorID.description + "/" + header.bootID.description
-        let ctx = contexts[key] ?? EventContext(host: host)
-        contexts[key] = ctx
-        var number = counters[key] ?? 0
+        let state = state(for: header)
+        let host = state.host
+        let ctx = state.context
+        var number = state.events
         var alerts: [Alert] = []
         let sensor = header.sensorID.description
         body.withUnsafeBytes { raw in
@@ -85,7 +116,7 @@ public final class Analyzer {
                 host.applyExit(view)
             }
         }
-        counters[key] = number
+        state.events = number
         return alerts
     }
 

@@ -127,7 +127,7 @@ public final class CollectorServer: @unchecked Sendable {
         ready.wait()
         if let failure { throw failure }
         try server.start()
-        config.log("lanner-collector: listening on http://\(config.host):\(server.boundPort) (h2c), "
+        config.log("lanner-collector: listening on http://\(config.host.contains(":") ? "[" + config.host + "]" : config.host):\(server.boundPort) (h2c), "
                    + "\(ruleCount) rules, database \(config.databasePath)")
     }
 

@@ -12,8 +12,20 @@ public enum Signals {
         return s
     }
 
-    /// Blocks SIGINT and SIGTERM in the calling thread (and the threads it creates); ignores SIGPIPE.
+    /// Gives SIGINT and SIGTERM their default action even when the parent left them ignored (a
+    /// non-interactive shell starts `cmd &` with SIGINT ignored): Lanner's programs always stop on them.
+    /// Also unblocks them (a parent may have spawned us with them blocked).
+    public static func restoreDefaults() {
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+        var s = set()
+        pthread_sigmask(SIG_UNBLOCK, &s, nil)
+    }
+
+    /// Blocks SIGINT and SIGTERM in the calling thread (and the threads it creates), after restoring their
+    /// default action (an ignored signal is discarded and would never reach sigwait); ignores SIGPIPE.
     public static func blockTermination() {
+        restoreDefaults()
         var s = set()
         pthread_sigmask(SIG_BLOCK, &s, nil)
         signal(SIGPIPE, SIG_IGN)

@@ -28,7 +28,20 @@ public struct SensorIdentity: Sendable {
             try (id.description + "\n").write(toFile: idPath, atomically: true, encoding: .utf8)
         }
         let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)).flatMap(ID128.init(hex:)) ?? .zero
-        return SensorIdentity(sensorID: id, bootID: boot, bootTimeUnixNs: bootTimeUnixNs(), hostname: override ?? hostName())
+        return SensorIdentity(sensorID: id, bootID: boot, bootTimeUnixNs: bootTimeUnixNs(),
+                              hostname: fitting(override ?? hostName()))
+    }
+
+    /// `name` cut to what a batch header carries (255 bytes), on a character boundary: a longer name
+    /// would make every batch unencodable.
+    static func fitting(_ name: String) -> String {
+        guard name.utf8.count > BatchHeader.maxHostname else { return name }
+        var out = ""
+        for ch in name {
+            if out.utf8.count + String(ch).utf8.count > BatchHeader.maxHostname { break }
+            out.append(ch)
+        }
+        return out
     }
 
     /// CLOCK_REALTIME − CLOCK_BOOTTIME, read back to back.
@@ -44,7 +57,6 @@ public struct SensorIdentity: Sendable {
     public static func hostName() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, buf.count - 1)
-        let name = String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return String(name.utf8.prefix(BatchHeader.maxHostname)).map { String($0) } ?? name
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

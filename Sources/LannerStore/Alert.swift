@@ -87,7 +87,8 @@ public struct AlertQuery: Sendable, Equatable {
     public var since: Int64?
     /// Only alerts with `timeNs < until` (exclusive, so consecutive windows do not overlap).
     public var until: Int64?
-    /// The rule name, exactly; or an SQL GLOB pattern (case-sensitive) when it contains `*`, `?` or `[`.
+    /// The rule name, exactly; or an SQL GLOB pattern (case-sensitive) when it contains `*`, `?` or `[` and no
+    /// stored alert has exactly that rule name.
     public var rule: String?
     /// Only alerts at least this severe (`priority <= minPriority.rawValue`).
     public var minPriority: Priority?

@@ -144,7 +144,11 @@ public final class AlertStore {
         var clauses: [String] = []
         if q.since != nil { clauses.append("time_ns >= ?") }
         if q.until != nil { clauses.append("time_ns < ?") }
-        if q.rule != nil { clauses.append(q.ruleIsPattern ? "rule GLOB ?" : "rule = ?") }
+        // A name with glob characters is a pattern unless some stored alert has exactly that rule name:
+        // the exact name wins, so every rule can be selected by its name.
+        if q.rule != nil {
+            clauses.append(q.ruleIsPattern ? "(rule = ? OR (NOT EXISTS (SELECT 1 FROM alerts WHERE rule = ?) AND rule GLOB ?))" : "rule = ?")
+        }
         if q.minPriority != nil { clauses.append("priority <= ?") }
         if q.host != nil { clauses.append("host = ?") }
         if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
@@ -156,7 +160,9 @@ public final class AlertStore {
         var index: Int32 = 1
         if let since = q.since { try stmt.bind(since, at: index); index += 1 }
         if let until = q.until { try stmt.bind(until, at: index); index += 1 }
-        if let rule = q.rule { try stmt.bind(rule, at: index); index += 1 }
+        if let rule = q.rule {
+            for _ in 0..<(q.ruleIsPattern ? 3 : 1) { try stmt.bind(rule, at: index); index += 1 }
+        }
         if let p = q.minPriority { try stmt.bind(p.rawValue, at: index); index += 1 }
         if let host = q.host { try stmt.bind(host, at: index); index += 1 }
         try stmt.bind(q.limit > 0 ? Int64(q.limit) : -1, at: index)

@@ -3,6 +3,7 @@ import LannerCLIKit
 import LannerCollectorService
 import LannerCore
 import LannerEnrich
+import LannerHTTP2
 import LannerRules
 import LannerStore
 
@@ -32,6 +33,9 @@ enum Commands {
     // MARK: serve
 
     static func serve(_ cmd: ParsedCommand) throws -> Int32 {
+        // SIGINT/SIGTERM are taken by sigwait below, after a clean stop; every thread started from here on
+        // inherits the mask. (Other subcommands keep the default: Ctrl-C ends them.)
+        Signals.blockTermination()
         var host = "127.0.0.1"
         var port: UInt16 = 7601
         if let listen = cmd.value("listen") {
@@ -39,6 +43,8 @@ enum Commands {
                 throw CLIError.badValue(option: "listen", value: listen, reason: "is not HOST:PORT")
             }
             host = String(listen[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }   // [::1]:7601
+            guard !host.isEmpty else { throw CLIError.badValue(option: "listen", value: listen, reason: "has no host (use 0.0.0.0:PORT for every address)") }
             port = p
         }
         let token: String
@@ -73,8 +79,13 @@ enum Commands {
         config.databasePath = cmd.value("db") ?? Defaults.database
         config.matching = matching
         config.statsInterval = cmd.flag("verbose") ? 5 : 0
-        let server = try CollectorServer(config: config)
-        try server.start()
+        let server: CollectorServer
+        do {
+            server = try CollectorServer(config: config)
+            try server.start()
+        } catch let e as H2Error {
+            fail("option '--listen': cannot serve on \(cmd.value("listen") ?? "\(host):\(port)"): \(e)", code: 1)
+        }
         // Stop cleanly on SIGINT/SIGTERM (blocked since main started): finish queued batches, close the store.
         let sig = Signals.waitForTermination()
         FileHandle.standardError.write(Data("lanner-collector: \(sig == SIGINT ? "SIGINT" : "SIGTERM"), stopping\n".utf8))
@@ -89,11 +100,11 @@ enum Commands {
     static func alertsList(_ cmd: ParsedCommand) throws -> Int32 {
         var q = AlertQuery()
         if let s = cmd.value("since") {
-            guard let t = AlertFormatting.parseTime(s) else { throw CLIError.badValue(option: "since", value: s, reason: "is not a duration (15m), RFC 3339 time or Unix seconds") }
+            guard let t = AlertFormatting.parseTime(s) else { throw CLIError.badValue(option: "since", value: s, reason: "is not a duration (15m), RFC 3339 time or Unix seconds between 1970 and 2262") }
             q.since = t
         }
         if let s = cmd.value("until") {
-            guard let t = AlertFormatting.parseTime(s) else { throw CLIError.badValue(option: "until", value: s, reason: "is not a duration (15m), RFC 3339 time or Unix seconds") }
+            guard let t = AlertFormatting.parseTime(s) else { throw CLIError.badValue(option: "until", value: s, reason: "is not a duration (15m), RFC 3339 time or Unix seconds between 1970 and 2262") }
             q.until = t
         }
         q.rule = cmd.value("rule")

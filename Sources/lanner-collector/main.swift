@@ -4,8 +4,6 @@ import LannerCLIKit
 import LannerCollectorService
 import LannerCore
 
-Signals.blockTermination()
-
 let commonDB = OptionSpec.value("db", "PATH", help: "SQLite database (default: \(Defaults.database))")
 let rulesOption = OptionSpec.value("rules", "FILE|DIR", repeatable: true,
                                    help: "rule file or directory of *.yaml, repeatable, loaded in order (default: \(Defaults.rules))")
@@ -56,6 +54,7 @@ let spec = CommandSpec(
         CommandSpec("version", abstract: "print the version"),
     ])
 
+Signals.restoreDefaults()
 do {
     let cmd = try CommandParser.parse(Array(CommandLine.arguments.dropFirst()), spec: spec)
     switch Array(cmd.path.dropFirst()) {

@@ -38,7 +38,7 @@ do {
     case "list":
         for a in Actions.all { say("\(a.name)\t\(a.rule)") }
     case "all":
-        let pause = try cmd.int("pause-ms", default: 200)
+        let pause = try cmd.int("pause-ms", default: 200, in: 0...60_000, unit: "ms")
         var ok = true
         for a in Actions.all {
             ok = run(a) && ok

@@ -4,6 +4,7 @@ import Glibc
 import LannerCLIKit
 import LannerCore
 import LannerSensorAgent
+import LannerWire
 
 Signals.blockTermination()
 
@@ -52,17 +53,21 @@ do {
     guard let object = cmd.value("bpf-object") ?? BPFProbe.defaultObjectPath() else {
         fail("no eBPF object found (looked in: \(BPFProbe.candidateObjectPaths().joined(separator: ", "))); build it with `make -C sensor`", 1)
     }
-    let ringMB = try cmd.int("ring-buffer-mb", default: 16)
-    guard ringMB > 0, ringMB & (ringMB - 1) == 0 else {
+    let ringMB = try cmd.int("ring-buffer-mb", default: 16, in: 1...1024, unit: "MiB")
+    guard ringMB & (ringMB - 1) == 0 else {
         throw CLIError.badValue(option: "ring-buffer-mb", value: String(ringMB), reason: "must be a power of two")
     }
     var config = AgentConfig(endpoint: offline ? nil : endpoint, token: token,
                              probe: ProbeConfig(objectPath: object, ringBufferBytes: ringMB << 20))
     config.stateDirectory = cmd.value("state-dir") ?? "/var/lib/lanner-sensor"
+    if let h = cmd.value("hostname"), h.utf8.count > BatchHeader.maxHostname {
+        throw CLIError.badValue(option: "hostname", value: String(h.prefix(40)) + "…",
+                                reason: "is \(h.utf8.count) bytes; a batch header carries at most \(BatchHeader.maxHostname)")
+    }
     config.hostname = cmd.value("hostname")
-    config.batchBytes = max(4, try cmd.int("batch-kb", default: 256)) << 10
-    config.flushInterval = Double(max(1, try cmd.int("flush-ms", default: 200))) / 1000
-    config.spoolBytes = max(1, try cmd.int("spool-mb", default: 64)) << 20
+    config.batchBytes = try cmd.int("batch-kb", default: 256, in: 4...8192, unit: "KiB") << 10
+    config.flushInterval = Double(try cmd.int("flush-ms", default: 200, in: 1...60_000, unit: "ms")) / 1000
+    config.spoolBytes = try cmd.int("spool-mb", default: 64, in: 1...65_536, unit: "MiB") << 20
     config.statsInterval = cmd.flag("verbose") ? 5 : 0
     config.capturePath = cmd.value("write")
 

@@ -222,7 +222,7 @@ import LannerWire
         #expect(c.isAlive, "collector died: \(c.exitDescription)")
     }
 
-    /// FINDING (hang / DoS): every group exit scans the whole thread table (`for (tid, tgid) in threads where
+    /// Fixed bug (hang / DoS): every group exit scans the whole thread table (`for (tid, tgid) in threads where
     /// tgid == pid`), so a batch of N thread clones and N/2 process exits costs O(N²). 20 000 thread clones +
     /// 10 000 exits (2.3 MB, far under the 16 MiB limit) keep the single ingest thread busy for ~20 s; a full
     /// 16 MiB batch takes tens of minutes, during which no sensor's batch is committed.
@@ -239,6 +239,23 @@ import LannerWire
         #expect(outcome.status == 200, "no answer within 5 s (\(outcome), after \(Date().timeIntervalSince(t0)) s) for a 2.3 MB batch")
     }
 
+    /// Fixed bug (DoS at the process cap): when a host's table holds `maxProcesses` (65 536) live processes —
+    /// which a long-running busy host reaches once exits are lost (the kernel drops records under load and the
+    /// collector never learns that those processes ended) — every new process runs `evict()`, which scans
+    /// the whole dictionary twice (`first(where: !alive)`, then `first(where: placeholder)`). Each exec then
+    /// costs ~25 ms: a 127 KB batch of 1 000 execs takes ~25 s of the single ingest thread.
+    @Test func newProcessesStayCheapAtTheProcessCap() throws {
+        let c = try CollectorChild(rulesPath: Self.rulesDir)
+        defer { c.stop() }
+        let full = (0..<65_536).map { Rec.exec(.procinfo, pid: UInt32(10 + $0), ppid: 1, comm: "p", exe: "/p", args: ["p"]) }
+        let first = c.post(Rec.batch(full, seq: 1), timeout: 60)
+        #expect(first.status == 200, "\(first)")
+        let more = (0..<1_000).map { Rec.exec(pid: UInt32(1_000_000 + $0), ppid: 1, comm: "q", exe: "/q", args: ["q"]) }
+        let t0 = Date()
+        let second = c.post(Rec.batch(more, seq: 2), timeout: 5)
+        #expect(second.status == 200, "1 000 execs at the cap: no answer within 5 s (\(second), \(Date().timeIntervalSince(t0)) s)")
+    }
+
     /// Fixed bug (unbounded memory): `HostState.threads` has no bound (unlike `processes`, capped by
     /// `maxProcesses`), and entries leave only on a thread exit. A sensor sending thread clones grows the
     /// collector's memory without limit.
@@ -252,6 +269,24 @@ import LannerWire
         let host = try #require(a.hosts.values.first)
         #expect(host.threads.count <= host.maxProcesses,
                 "\(host.threads.count) thread entries kept (maxProcesses is \(host.maxProcesses))")
+    }
+
+    /// Fixed bug (unbounded memory): host state is keyed by sensor id + boot id and never released. proto/README.md
+    /// says "host state starts over when [the boot id] changes", but the previous boot's `HostState` (up to
+    /// 65 536 processes) stays in `Analyzer.hosts` forever, so every reboot of every host leaks one; a sensor
+    /// (or anyone with the token) that varies its ids grows the collector without bound.
+    @Test func hostStateOfAPreviousBootIsReleased() throws {
+        let a = try Self.analyzer()
+        let sensor = ID128(bytes: [UInt8](repeating: 0x33, count: 16))
+        for boot in 1...5 {
+            var enc = BatchEncoder()
+            for r in AnalyzerTests.family { try enc.append(record: r) }
+            let body = try enc.finish(header: BatchHeader(sequence: UInt64(boot), bootTimeUnixNs: 1, sensorID: sensor,
+                                                          bootID: ID128(bytes: [UInt8](repeating: UInt8(boot), count: 16)),
+                                                          hostname: "rebooting", sensorVersion: "t"))
+            _ = a.process(try BatchDecoder.decode(body), body: body)
+        }
+        #expect(a.hosts.count == 1, "\(a.hosts.count) host states kept for one sensor after 4 reboots")
     }
 
     /// Fixed bug (hang): an indexed ancestor field walks `index` steps even when the parent chain is a cycle

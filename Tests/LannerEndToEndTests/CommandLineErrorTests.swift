@@ -60,4 +60,18 @@ import Testing
         #expect(r.status == 1)
         #expect(r.stderr.contains("no rules to run (1 loaded, none enabled and supported at or above the minimum priority)"), "\(r.stderr)")
     }
+
+    /// The usual spelling of an IPv6 listen address works, and the collector stops on SIGINT even when its
+    /// parent (a script's `cmd &`) left SIGINT ignored.
+    @Test func servesOnBracketedIPv6AndStopsOnSIGINT() throws {
+        let d = Self.scratch
+        try "tok\n".write(toFile: d + "/token6", atomically: false, encoding: .utf8)
+        chmod(d + "/token6", 0o600)
+        let c = try Child(try E2E.binary("lanner-collector"), ["serve", "--listen", "[::1]:0", "--db", d + "/v6.db",
+                                                               "--rules", E2E.repo.appendingPathComponent("rules").path,
+                                                               "--token-file", d + "/token6"], log: d + "/v6.log")
+        let log = try c.waitFor("listening on http://[::1]:", timeout: 20)
+        #expect(!log.contains("warning"))
+        #expect(c.stop(timeout: 10) == 0)
+    }
 }
