@@ -52,6 +52,9 @@ public final class Analyzer {
         self.maxSensors = maxSensors
     }
 
+    /// The kernel event types sensors must capture for the loaded rules (the rest can be dropped in the kernel).
+    public var interest: Set<EventType> { SyscallFields.interest(of: ruleset) }
+
     /// The host state of each sensor's current boot, by sensor id.
     public var hosts: [ID128: HostState] { sensors.mapValues(\.host) }
 

@@ -20,6 +20,18 @@ public struct SyscallFields: FieldProvider {
 
     public let eventTypeNames: [String] = SyscallFields.ruleEventTypes.map { $0.falcoName! }
 
+    /// Kernel events the collector's host state needs whatever the rules say (process lifecycle); a sensor
+    /// captures these plus the types some loaded rule can match.
+    public static let stateEvents: Set<EventType> = [.execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit]
+
+    /// The kernel event types a sensor must capture for `ruleset`: every type with a candidate rule, plus
+    /// `stateEvents`. Everything else can be dropped in the kernel.
+    public static func interest<P>(of ruleset: Ruleset<P>) -> Set<EventType> {
+        var out = stateEvents
+        for code in ruleset.interestingEventTypes where code < ruleEventTypes.count { out.insert(ruleEventTypes[code]) }
+        return out.filter(\.fromKernel)
+    }
+
     public init() {}
 
     /// Whether Lanner supplies `field` (used by the loader for LOAD_UNSUPPORTED_FIELD).

@@ -95,3 +95,33 @@ import LannerWire
         #expect(a.eventsEvaluated == 2)
     }
 }
+
+/// What sensors are asked to capture follows the rules: lifecycle always, plus the types a rule can match.
+@Suite struct InterestTests {
+    static func analyzer(_ yaml: String) throws -> Analyzer {
+        let r = RuleLoader.load([RuleFile(name: "r.yaml", text: yaml)])
+        #expect(!r.report.hasErrors, "\(r.report.rendered())")
+        return Analyzer(rules: r.activeRules, matching: .all)
+    }
+
+    @Test func lifecycleAlwaysAndOnlyTheTypesRulesCanMatch() throws {
+        let a = try Self.analyzer("""
+            - rule: r
+              desc: d
+              condition: evt.type in (openat, connect) and proc.name = x
+              output: o
+              priority: WARNING
+            """)
+        #expect(a.interest == SyscallFields.stateEvents.union([.openat, .connect]))
+        #expect(!a.interest.contains(.open) && !a.interest.contains(.procinfo))
+    }
+
+    @Test func noRulesMeansLifecycleOnly() throws {
+        #expect(Analyzer(rules: [], matching: .all).interest == SyscallFields.stateEvents)
+    }
+
+    @Test func theDefaultRulesNeedOpensExecsAndConnects() throws {
+        let a = Analyzer(rules: try AnalyzerTests.rules(), matching: .all)
+        #expect(a.interest.isSuperset(of: [.open, .openat, .openat2, .creat, .connect, .execve]))
+    }
+}
