@@ -78,8 +78,12 @@ public final class Agent: @unchecked Sendable {
             config.log("lanner-sensor: stopping now, without waiting for the collector")
             uploader?.finish(by: Date())
         } else {
-            config.log("lanner-sensor: stopping: flushing and waiting up to \(Int(config.shutdownTimeout)) s for the collector "
-                       + "to acknowledge what was captured (signal again to quit at once)")
+            if uploader == nil {
+                config.log("lanner-sensor: stopping: draining the ring buffer into the capture")
+            } else {
+                config.log("lanner-sensor: stopping: flushing and waiting up to \(Int(config.shutdownTimeout)) s for the collector "
+                           + "to acknowledge what was captured (signal again to quit at once)")
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import LannerEnrich
 import LannerHTTP2
 import LannerRules
 import LannerStore
+import LannerWire
 
 enum Defaults {
     static let version = "0.1.0"
@@ -119,6 +120,31 @@ enum Commands {
         let store = try AlertStore(path: path, readOnly: true)
         let alerts = try store.query(q)
         out(cmd.flag("json") ? AlertFormatting.jsonLines(alerts) : AlertFormatting.table(alerts))
+        return 0
+    }
+
+    // MARK: replay
+
+    static func replay(_ cmd: ParsedCommand) throws -> Int32 {
+        let result = try RuleSources.load(cmd.all("rules").isEmpty ? [Defaults.rules] : cmd.all("rules"),
+                                          minimumPriority: try priority(cmd, "min-priority") ?? .debug)
+        if result.report.hasErrors {
+            for d in result.report.errors { FileHandle.standardError.write(Data((DiagnosticRenderer.withSnippet(d, sources: result.report.sources) + "\n").utf8)) }
+            fail("\(result.report.errors.count) error(s) in the rules", code: 1)
+        }
+        var matching = RuleMatching.all
+        if let m = cmd.value("rule-matching") {
+            guard let mm = RuleMatching(rawValue: m) else { throw CLIError.badValue(option: "rule-matching", value: m, reason: "must be 'all' or 'first'") }
+            matching = mm
+        }
+        var captures: [[(batch: Batch, body: [UInt8])]] = []
+        for path in cmd.arguments {
+            guard let data = FileManager.default.contents(atPath: path) else { fail("\(path): cannot be read", code: 1) }
+            do { captures.append(try Capture.batches([UInt8](data))) } catch { fail("\(path): \(error)", code: 1) }
+        }
+        let outcome = Replay.run(rules: result.activeRules, matching: matching, captures: captures)
+        out(cmd.flag("json") ? AlertFormatting.jsonLines(outcome.alerts.reversed()) : AlertFormatting.table(outcome.alerts.reversed()))
+        FileHandle.standardError.write(Data("lanner-collector: replayed \(outcome.batches) batches, \(outcome.events) events: \(outcome.alerts.count) alerts\n".utf8))
         return 0
     }
 

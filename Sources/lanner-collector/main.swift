@@ -51,6 +51,12 @@ let spec = CommandSpec(
                 ArgumentSpec("events", help: "a capture file (lanner-sensor -w) or JSON lines of records"),
             ]),
         ]),
+        CommandSpec("replay", abstract: "run capture files (lanner-sensor -w) through the rules; print the alerts a live collector would store", options: [
+            rulesOption,
+            .value("rule-matching", "all|first", help: "all (default) or first"),
+            .value("min-priority", "PRIORITY", help: "load only rules at or above this priority"),
+            .flag("json", help: "one JSON object per line, shaped like Falco's JSON output"),
+        ], arguments: [ArgumentSpec("capture", variadic: true, help: "capture files (plain or zstd-compressed), replayed in order")]),
         CommandSpec("version", abstract: "print the version"),
     ])
 
@@ -65,6 +71,7 @@ do {
     case ["rules", "describe"]: exit(try Commands.rulesDescribe(cmd))
     case ["rules", "fields"]: exit(try Commands.rulesFields(cmd))
     case ["rules", "test"]: exit(try Commands.rulesTest(cmd))
+    case ["replay"]: exit(try Commands.replay(cmd))
     case ["version"]: print("lanner-collector \(Defaults.version)")
     default: exit(2)
     }

@@ -28,7 +28,7 @@ import Testing
         let port = try #require(line.firstRange(of: #/127\.0\.0\.1:(\d+)/#).flatMap { Int(line[$0].split(separator: ":")[1]) })
         let sensor = try Child(try E2E.binary("lanner-sensor"), [
             "--collector", "http://127.0.0.1:\(port)", "--token-file", dir + "/token", "--state-dir", dir + "/sensor",
-            "--hostname", "e2e-\(tag)", "--flush-ms", "50", "-v",
+            "--hostname", "e2e-\(tag)", "--flush-ms", "50", "-w", dir + "/capture.lcap", "-v",
         ], log: dir + "/sensor.log")
         try sensor.waitFor("eBPF programs attached", timeout: 60)
         return Running(dir: dir, collector: collector, sensor: sensor, port: port)
@@ -113,6 +113,25 @@ import Testing
         #expect(run.sensor.stop() == 0)
         #expect(run.sensor.log.contains("captured="))
         #expect(run.sensor.log.contains("dropped=0"))
+
+        // Every batch was acknowledged (exit 0), so the store holds all of this sensor's alerts; replaying the
+        // capture it wrote next to shipping gives exactly the same ones.
+        let stored = try AlertStore(path: run.db, readOnly: true).query(AlertQuery(host: "e2e-four", limit: 0))
+        let replay = try runProgram(try E2E.binary("lanner-collector"), [
+            "replay", "--rules", E2E.repo.appendingPathComponent("rules").path, "--json", run.dir + "/capture.lcap"])
+        #expect(replay.status == 0, "\(replay.output)")
+        func key(_ rule: String, _ time: String, _ output: String) -> String { rule + "|" + time + "|" + output }
+        let replayed = replay.output.split(separator: "\n").compactMap { line -> String? in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let rule = o["rule"] as? String, let time = o["time"] as? String, let output = o["output"] as? String else { return nil }
+            return key(rule, time, output)
+        }
+        let live = stored.map { a in
+            let t = StoredAlert.rfc3339(nanoseconds: a.timeNs)
+            return key(a.rule, t, String(t.dropLast()) + "+0000: " + a.priority.name + " " + a.output)
+        }
+        #expect(replayed.count >= Self.expectedRules.count)
+        #expect(replayed.sorted() == live.sorted(), "replay differs from the live run:\n\(replay.output)")
         #expect(run.collector.stop() == 0)
         #expect(run.collector.log.contains("stopped after"))
     }
