@@ -140,7 +140,13 @@ enum Commands {
         var captures: [[(batch: Batch, body: [UInt8])]] = []
         for path in cmd.arguments {
             guard let data = FileManager.default.contents(atPath: path) else { fail("\(path): cannot be read", code: 1) }
-            do { captures.append(try Capture.batches([UInt8](data))) } catch { fail("\(path): \(error)", code: 1) }
+            do {
+                let contents = try Capture.read([UInt8](data))
+                if let tail = contents.truncatedTail {
+                    FileHandle.standardError.write(Data("lanner-collector: warning: \(path): \(tail); replaying the \(contents.batches.count) whole batches before it\n".utf8))
+                }
+                captures.append(contents.batches)
+            } catch { fail("\(path): \(error)", code: 1) }
         }
         let outcome = Replay.run(rules: result.activeRules, matching: matching, captures: captures)
         out(cmd.flag("json") ? AlertFormatting.jsonLines(outcome.alerts.reversed()) : AlertFormatting.table(outcome.alerts.reversed()))
