@@ -15,6 +15,10 @@ public final class ProcessEntry {
     public var argsJoined: ByteString
     /// comm + " " + args (proc.cmdline, as Falco builds it).
     public var cmdline: ByteString
+    /// argv[0] + " " + args (proc.exeline).
+    public var exeline: ByteString
+    /// Total bytes of the args, blanks between them not counted (proc.cmdlenargs).
+    public var argsLength: Int = 0
     public var cwd: ByteString
     public var cgroup: ByteString
     public var containerID: ByteString
@@ -39,7 +43,7 @@ public final class ProcessEntry {
     init(pid: UInt32, ppid: UInt32) {
         self.pid = pid
         self.ppid = ppid
-        comm = .empty; exePath = .empty; argv0 = .empty; args = []; argsJoined = .empty; cmdline = .empty
+        comm = .empty; exePath = .empty; argv0 = .empty; args = []; argsJoined = .empty; cmdline = .empty; exeline = .empty
         cwd = .empty; cgroup = .empty; containerID = HostState.hostContainerID
         uid = 0; gid = 0; euid = 0; loginuid = UInt32.max; vpid = pid; sid = 0; pgid = 0; tty = 0
         capEffective = 0; capPermitted = 0; startNs = 0; exeFlags = 0
@@ -49,6 +53,7 @@ public final class ProcessEntry {
     func forked(pid child: UInt32, at ts: UInt64) -> ProcessEntry {
         let c = ProcessEntry(pid: child, ppid: pid)
         c.comm = comm; c.exePath = exePath; c.argv0 = argv0; c.args = args; c.argsJoined = argsJoined; c.cmdline = cmdline
+        c.exeline = exeline; c.argsLength = argsLength
         c.cwd = cwd; c.cgroup = cgroup; c.containerID = containerID
         c.uid = uid; c.gid = gid; c.euid = euid; c.loginuid = loginuid; c.sid = sid; c.pgid = pgid; c.tty = tty
         c.capEffective = capEffective; c.capPermitted = capPermitted; c.exeFlags = exeFlags
@@ -273,6 +278,10 @@ public final class HostState {
         var cmd = Array(p.comm.buffer)
         if !joined.isEmpty { cmd.append(0x20); cmd += joined }
         p.cmdline = ByteString(cmd)
+        var exeline = Array(p.argv0.buffer)
+        if !joined.isEmpty { exeline.append(0x20); exeline += joined }
+        p.exeline = ByteString(exeline)
+        p.argsLength = p.args.reduce(0) { $0 + $1.buffer.count }
         p.cwd = ByteString(r.variable(Layout.Exec.cwd))
         let cg = r.variable(Layout.Exec.cgroup)
         p.cgroup = ByteString(cg)

@@ -122,6 +122,26 @@ public struct SyscallFields: FieldProvider {
         case "proc.aexepath": return Self.ancestors(index) { s, p in s.append(bytes: p.exePath.buffer) }
         case "proc.acmdline": return Self.ancestors(index) { s, p in s.append(bytes: p.cmdline.buffer) }
         case "proc.apid": return Self.ancestors(index) { s, p in s.append(.int(Int64(p.pid))) }
+        case "proc.aargs": return Self.ancestors(index) { s, p in s.append(bytes: p.argsJoined.buffer) }
+        case "proc.exeline": return Self.known { $0.exeline }
+        case "proc.cmdnargs": return { c, s in if !c.process.placeholder { s.append(.uint(UInt64(c.process.args.count))) } }
+        case "proc.cmdlenargs": return { c, s in if !c.process.placeholder { s.append(.uint(UInt64(c.process.argsLength))) } }
+        case "proc.sid.exe": return Self.leader(\.sid) { $0.argv0 }
+        case "proc.sid.exepath": return Self.leader(\.sid) { $0.exePath }
+        case "proc.pgid.name", "proc.vpgid.name": return Self.leader(\.pgid) { $0.comm }
+        case "proc.pgid.exe", "proc.vpgid.exe": return Self.leader(\.pgid) { $0.argv0 }
+        case "proc.pgid.exepath", "proc.vpgid.exepath": return Self.leader(\.pgid) { $0.exePath }
+        case "proc.pid.ts":
+            return { c, s in if c.process.startNs > 0 { s.append(.int(Int64(c.timeNs) - (Int64(c.record.ts) - Int64(c.process.startNs)))) } }
+        case "proc.ppid.ts":
+            return { c, s in
+                if let p = c.host.parent(of: c.process), p.startNs > 0 { s.append(.int(Int64(c.timeNs) - (Int64(c.record.ts) - Int64(p.startNs)))) }
+            }
+        case "proc.ppid.duration":
+            return { c, s in if let p = c.host.parent(of: c.process), p.startNs > 0 { s.append(.int(Int64(c.record.ts) &- Int64(p.startNs))) } }
+        case "proc.nthreads": return { c, s in s.append(.uint(UInt64(c.process.threadIDs.count + 1))) }
+        case "proc.nchilds": return { c, s in s.append(.uint(UInt64(c.process.threadIDs.count))) }
+        case "thread.ismain": return { c, s in s.append(.bool(c.record.tid == c.record.pid)) }
 
         // thread.*
         case "thread.tid": return { c, s in s.append(.int(Int64(c.record.tid))) }
@@ -224,6 +244,14 @@ public struct SyscallFields: FieldProvider {
     /// A process string, present unless the process is only known by its pid.
     static func known(_ get: @escaping (ProcessEntry) -> ByteString) -> Extractor {
         { c, s in if !c.process.placeholder { s.append(bytes: get(c.process).buffer) } }
+    }
+
+    /// A string of the session or process-group leader (`which` picks the id), when the leader is known.
+    static func leader(_ which: KeyPath<ProcessEntry, UInt32>, _ get: @escaping (ProcessEntry) -> ByteString) -> Extractor {
+        { c, s in
+            let id = c.process[keyPath: which]
+            if id != 0, let l = c.host.processes[id], !l.placeholder { s.append(bytes: get(l).buffer) }
+        }
     }
 
     static func parent(_ get: @escaping (ProcessEntry) -> ByteString) -> Extractor {
