@@ -191,34 +191,37 @@ public struct SyscallFields: FieldProvider {
         case "fd.num": return { c, s in if let n = c.fdNum { s.append(.int(n)) } }
         case "fd.name": return { c, s in c.fdName(s) }
         case "fd.nameraw": return { c, s in if c.isOpen { s.append(bytes: c.record.variable(Layout.Open.nameraw)) } else { c.fdName(s) } }
-        case "fd.directory":
-            return { c, s in if c.isOpen { s.append(bytes: PathParts.directory(c.record.variable(Layout.Open.name))) } }
-        case "fd.filename":
-            return { c, s in if c.isOpen { s.append(bytes: PathParts.filename(c.record.variable(Layout.Open.name))) } }
+        case "fd.directory": return { c, s in if let p = c.filePath() { s.append(bytes: PathParts.directory(p)) } }
+        case "fd.filename": return { c, s in if let p = c.filePath() { s.append(bytes: PathParts.filename(p)) } }
         case "fd.typechar": return { c, s in if let t = c.fdKind { s.append(bytes: t.char.buffer) } }
         case "fd.type": return { c, s in if let t = c.fdKind { s.append(bytes: t.name.buffer) } }
         case "fd.l4proto": return { c, s in if let p = c.l4proto { s.append(bytes: p.buffer) } }
         case "fd.sockfamily": return { c, s in if let f = c.sockFamily { s.append(bytes: f.buffer) } }
         case "fd.dev": return { c, s in if c.isOpen, c.res >= 0 { s.append(.uint(UInt64(c.record.load(UInt32.self, at: Layout.Open.dev)))) } }
         case "fd.ino": return { c, s in if c.isOpen, c.res >= 0 { s.append(.uint(c.record.load(UInt64.self, at: Layout.Open.ino))) } }
-        case "fd.cip", "fd.lip", "fd.cnet", "fd.lnet": return { c, s in if let a = c.localAddress { s.append(.ip(a)) } }
-        case "fd.sip", "fd.rip", "fd.snet", "fd.rnet": return { c, s in if let a = c.remoteAddress { s.append(.ip(a)) } }
+        case "fd.cip", "fd.cnet": return { c, s in if let a = c.clientServer.client { s.append(.ip(a)) } }
+        case "fd.sip", "fd.snet": return { c, s in if let a = c.clientServer.server { s.append(.ip(a)) } }
+        case "fd.lip", "fd.lnet": return { c, s in if let a = c.localAddress { s.append(.ip(a)) } }
+        case "fd.rip", "fd.rnet": return { c, s in if let a = c.remoteAddress { s.append(.ip(a)) } }
         case "fd.ip", "fd.net":
             return { c, s in
                 if let a = c.localAddress { s.append(.ip(a)) }
                 if let b = c.remoteAddress { s.append(.ip(b)) }
             }
-        case "fd.cport", "fd.lport": return { c, s in if c.isInet { s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.sport)))) } }
-        case "fd.sport", "fd.rport": return { c, s in if c.isInet { s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.dport)))) } }
+        case "fd.cport": return { c, s in if let p = c.clientServer.cport { s.append(.uint(UInt64(p))) } }
+        case "fd.sport": return { c, s in if let p = c.clientServer.sport { s.append(.uint(UInt64(p))) } }
+        case "fd.lport": return { c, s in if let p = c.localPort { s.append(.uint(UInt64(p))) } }
+        case "fd.rport": return { c, s in if let p = c.remotePort { s.append(.uint(UInt64(p))) } }
         case "fd.port":
             return { c, s in
-                if c.isInet {
-                    s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.sport))))
-                    s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.dport))))
-                }
+                if let p = c.localPort { s.append(.uint(UInt64(p))) }
+                if let p = c.remotePort { s.append(.uint(UInt64(p))) }
             }
-        case "fd.is_server": return { c, s in if c.record.type == .connect { s.append(.bool(false)) } }
-        case "fd.connected": return { c, s in if c.record.type == .connect { s.append(.bool(c.res == 0)) } }
+        case "fd.is_server": return { c, s in if let b = c.isServerSocket { s.append(.bool(b)) } }
+        case "fd.connected":
+            return { c, s in
+                if c.record.type == .connect { s.append(.bool(c.res == 0)) } else if c.isSocket, let e = c.fdEntry { s.append(.bool(e.remote != nil || e.family == 1)) }
+            }
         case "fd.name_changed": return { c, s in if c.record.type == .connect { s.append(.bool(false)) } }
         default:
             return nil
@@ -230,13 +233,28 @@ public struct SyscallFields: FieldProvider {
     static let exitDir = ByteString("<")
     static let syscallSource = ByteString("syscall")
     static let categories = (process: ByteString("process"), file: ByteString("file"), net: ByteString("net"),
-                                                 other: ByteString("other"))
+                             other: ByteString("other"), ioRead: ByteString("io_read"), ioWrite: ByteString("io_write"),
+                             ipc: ByteString("ipc"), memory: ByteString("memory"), signal: ByteString("signal"),
+                             system: ByteString("system"))
 
+    /// Falco's evt.category names.
     static func category(_ t: EventType) -> ByteString {
         switch t {
-        case .execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit: return categories.process
-        case .open, .openat, .openat2, .creat: return categories.file
-        case .connect: return categories.net
+        case .execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit, .setuid, .setgid, .setresuid, .setresgid,
+             .setreuid, .setregid, .capset, .prctl, .ptrace, .chdir, .fchdir, .chroot, .setns, .unshare:
+            return categories.process
+        case .open, .openat, .openat2, .creat, .close, .dup, .dup2, .dup3, .rename, .renameat, .renameat2, .unlink, .unlinkat,
+             .mkdir, .mkdirat, .rmdir, .link, .linkat, .symlink, .symlinkat, .chmod, .fchmod, .fchmodat, .chown, .fchown,
+             .fchownat, .lchown, .mount, .umount2, .memfdCreate, .ioctl, .splice:
+            return categories.file
+        case .connect, .socket, .bind, .listen, .accept, .accept4, .sendto, .sendmsg, .recvfrom, .recvmsg, .socketpair:
+            return categories.net
+        case .read, .pread64, .readv: return categories.ioRead
+        case .write, .pwrite64, .writev: return categories.ioWrite
+        case .pipe, .pipe2: return categories.ipc
+        case .mmap, .mprotect, .userfaultfd: return categories.memory
+        case .kill: return categories.signal
+        case .initModule, .finitModule, .bpf: return categories.system
         default: return categories.other
         }
     }
