@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+import LannerSensorAgent
+import LannerWire
+
+/// The sensor's pure batching path under inputs its command line lets through.
+@Suite struct AdversarialSensorTests {
+    static func identity(hostname: String) throws -> SensorIdentity {
+        let dir = NSTemporaryDirectory() + "adv-sensor-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        return try SensorIdentity.load(stateDirectory: dir, hostname: hostname)
+    }
+
+    static func openat(_ i: Int) -> [UInt8] {
+        var w = ByteWriter()
+        try! OpenEvent(pid: 1, tid: 1, ts: UInt64(i), res: 3, name: ArraySlice("/tmp/f\(i)".utf8),
+                       nameraw: ArraySlice("/tmp/f\(i)".utf8)).encode(into: &w)
+        return w.bytes
+    }
+
+    @Test func batchesAreCutAtTheSizeLimitAndDecode() throws {
+        var b = Batcher(identity: try Self.identity(hostname: "h"), sensorVersion: "t", maxBytes: 4096)
+        var finished: [Batcher.Finished] = []
+        for i in 0..<1000 {
+            let r = Self.openat(i)
+            if let f = r.withUnsafeBytes({ b.add($0, kernelDrops: 0, userDrops: 0) }) { finished.append(f) }
+        }
+        if let f = b.finish(kernelDrops: 0, userDrops: 0) { finished.append(f) }
+        #expect(finished.reduce(0) { $0 + $1.events } == 1000)
+        for f in finished { #expect(f.body.count <= 4096 + 65_535 + 512); _ = try BatchDecoder.decode(f.body) }
+        #expect(finished.map(\.sequence) == Array(1...UInt64(finished.count)))
+    }
+
+    /// FINDING (silent loss + unbounded memory): `lanner-sensor --hostname NAME` accepts any length, but the
+    /// batch header allows 255 bytes. `Batcher.finish` then gets `stringTooLong` from the encoder, swallows it
+    /// (`guard let body = try? … else { return nil }`) and keeps the records: no batch is ever shipped, nothing
+    /// is counted as dropped, and the pending buffer grows without limit.
+    @Test func anOverlongHostnameDoesNotSilentlyDropEverything() throws {
+        var b = Batcher(identity: try Self.identity(hostname: String(repeating: "h", count: 300)), sensorVersion: "t", maxBytes: 4096)
+        var shipped = 0
+        for i in 0..<1000 {
+            let r = Self.openat(i)
+            if let f = r.withUnsafeBytes({ b.add($0, kernelDrops: 0, userDrops: 0) }) { shipped += f.events }
+        }
+        if let f = b.finish(kernelDrops: 0, userDrops: 0) { shipped += f.events }
+        #expect(shipped == 1000, "\(shipped) of 1000 events shipped; \(b.pendingEvents) pending (\(b.pendingBytes) bytes) with a 4096-byte limit")
+        #expect(b.pendingBytes <= 4096 + 65_535, "pending buffer grew to \(b.pendingBytes) bytes")
+    }
+}
