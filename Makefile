@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: all deps sensor build debug demo test clean
+.PHONY: all deps sensor build debug demo test fuzz clean
 
 all: build
 
@@ -26,11 +26,19 @@ debug: sensor
 demo: build
 	@bash scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)"
 
-test: debug
+# The end-to-end tests run the release binaries (a debug collector cannot keep up with a busy test machine).
+test: build debug
 	@$(MAKE) --no-print-directory -C sensor check test-tools
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	LANNER_BIN_DIR="$$($(SWIFT) build -c release --show-bin-path)" $(SWIFT) test
+	@bash Fuzz/run.sh $(FUZZ_SECONDS)
+
+# libFuzzer on the condition parser and the rule loader (Fuzz/); a crash fails and leaves the input in
+# Fuzz/FailCases/. `make fuzz FUZZ_SECONDS=600` for a longer run.
+FUZZ_SECONDS ?= 20
+fuzz:
+	@bash Fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	$(MAKE) -C sensor clean 2>/dev/null || rm -rf sensor/build
-	rm -rf .build state
+	rm -rf .build state Fuzz/.build

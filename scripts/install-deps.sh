@@ -3,7 +3,7 @@
 # does nothing when every package is already present. Needs root (or sudo).
 set -euo pipefail
 PKGS=(clang llvm libbpf-dev bpftool libnghttp2-dev libsqlite3-dev libyaml-dev pkg-config make gcc libc6-dev linux-libc-dev
-      libelf-dev zlib1g-dev nghttp2-client)
+      libelf-dev zlib1g-dev nghttp2-client libzstd-dev zstd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

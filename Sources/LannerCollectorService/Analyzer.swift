@@ -49,7 +49,12 @@ public final class Analyzer {
     ///   - batch: the decoded batch (its records index into `body`).
     ///   - body: the batch bytes.
     /// - Returns: the alerts, in event order.
-    public func process(_ batch: Batch, body: [UInt8]) -> [Alert] {
+    public func process(_ batch: Batch, body: [UInt8]) -> [Alert] { process(batch, body: body, inspect: nil) }
+
+    /// As `process`, calling `inspect` after each evaluated event with its context, its event type code and the
+    /// alerts it raised (for `rules test` and `--explain`).
+    public func process(_ batch: Batch, body: [UInt8],
+                        inspect: ((EventContext, Int, [Alert]) -> Void)?) -> [Alert] {
         let header = batch.header
         let host = host(for: header)
         let key = header.sensorID.description + "/" + header.bootID.description
@@ -72,9 +77,11 @@ public final class Analyzer {
                 ctx.set(view, host: host, eventNumber: number, timeNs: header.bootTimeUnixNs &+ view.ts)
                 scratch.beginEvent()
                 eventsEvaluated += 1
+                let before = alerts.count
                 ruleset.evaluate(ctx, eventType: code, scratch: scratch) { idx in
                     alerts.append(self.alert(idx, ctx, hostname: header.hostname, sensor: sensor))
                 }
+                inspect?(ctx, code, Array(alerts[before...]))
                 host.applyExit(view)
             }
         }
@@ -95,6 +102,12 @@ public final class Analyzer {
         return Alert(timeNs: ctx.timeNs, hostname: hostname, sensorID: sensor, rule: rule.name, priority: rule.priority,
                      source: rule.source, output: rendered.output, tags: rule.tags, fieldsJSON: json,
                      containerID: cid == "host" ? nil : String(cid.prefix(12)))
+    }
+
+    /// Why rule `name` did or did not match the event in `ctx` (valid inside an `inspect` callback).
+    public func explain(rule name: String, _ ctx: EventContext, eventType: Int) -> String? {
+        guard let idx = ruleset.rules.firstIndex(where: { $0.name == name }) else { return nil }
+        return ruleset.explain(rule: idx, eventType: eventType, ctx, scratch: scratch)
     }
 
     /// `%container.info`: container-level details, or nothing on the host.

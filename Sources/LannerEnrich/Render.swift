@@ -52,10 +52,11 @@ public enum Render {
 
     /// Lanner's exe_flags bits as Falco names them.
     public static func exeFlags(_ f: UInt32) -> String {
+        // Falco's order (its bit order): writable, upper layer, from memfd.
         var parts: [String] = []
+        if f & 4 != 0 { parts.append("EXE_WRITABLE") }
         if f & 1 != 0 { parts.append("EXE_UPPER_LAYER") }
         if f & 2 != 0 { parts.append("EXE_FROM_MEMFD") }
-        if f & 4 != 0 { parts.append("EXE_WRITABLE") }
         return parts.isEmpty ? "0" : parts.joined(separator: "|")
     }
 

@@ -50,7 +50,11 @@ public struct SyscallFields: FieldProvider {
         case "evt.datetime": return { c, s in s.appendCopy(Render.dateTime(c.timeNs).utf8) }
         case "evt.datetime.s": return { c, s in s.appendCopy(Render.dateTime(c.timeNs, nanos: false).utf8) }
         case "evt.hostname": return { c, s in s.append(bytes: c.host.hostname.buffer) }
-        case "evt.res": return { c, s in if c.hasResult { s.appendCopy(Render.result(c.res).utf8) } }
+        case "evt.res":
+            return { c, s in
+                guard c.hasResult else { return }
+                if let b = ResultNames.bytes(c.res) { s.append(bytes: b.buffer) } else { s.appendCopy(Render.result(c.res).utf8) }
+            }
         case "evt.rawres": return { c, s in if c.hasResult { s.append(.int(c.res)) } }
         case "evt.failed": return { c, s in if c.hasResult { s.append(.bool(c.res < 0)) } }
         case "evt.is_open_read": return { c, s in if c.isOpen { s.append(.bool(c.openFlags & 3 != 1)) } }
@@ -59,10 +63,12 @@ public struct SyscallFields: FieldProvider {
         case "evt.is_open_create": return { c, s in if c.isOpen { s.append(.bool(c.openFlags & 0o100 != 0)) } }
         case "evt.arg":
             guard let key else { return nil }
-            return { c, s in SyscallFields.argument(key, c, s, raw: false) }
+            let plan = ArgumentPlan(key)
+            return { c, s in plan.extract(c, s, raw: false) }
         case "evt.rawarg":
             guard let key else { return nil }
-            return { c, s in SyscallFields.argument(key, c, s, raw: true) }
+            let plan = ArgumentPlan(key)
+            return { c, s in plan.extract(c, s, raw: true) }
         case "evt.args": return { c, s in SyscallFields.allArguments(c, s) }
         case "evt.source": return { _, s in s.append(bytes: SyscallFields.syscallSource.buffer) }
 
@@ -108,8 +114,12 @@ public struct SyscallFields: FieldProvider {
         // thread.*
         case "thread.tid": return { c, s in s.append(.int(Int64(c.record.tid))) }
         case "thread.vtid": return { c, s in s.append(.int(Int64(c.record.tid))) }
-        case "thread.cap_effective": return { c, s in s.appendCopy(Render.capabilities(c.process.capEffective).utf8) }
-        case "thread.cap_permitted": return { c, s in s.appendCopy(Render.capabilities(c.process.capPermitted).utf8) }
+        case "thread.cap_effective":
+            let cache = RenderCache { Render.capabilities($0) }
+            return { c, s in cache.append(c.process.capEffective, to: s) }
+        case "thread.cap_permitted":
+            let cache = RenderCache { Render.capabilities($0) }
+            return { c, s in cache.append(c.process.capPermitted, to: s) }
 
         // user.* and group.*
         case "user.uid": return { c, s in s.append(.uint(UInt64(c.process.uid))) }

@@ -4,7 +4,10 @@ import LannerWire
 
 /// Settings of `lanner-sensor`.
 public struct AgentConfig: Sendable {
-    public var endpoint: CollectorEndpoint
+    /// Where to ship batches; nil records only (`--offline` with `-w`).
+    public var endpoint: CollectorEndpoint?
+    /// Capture file every shipped batch is also written to (Falco 0.4.0's `-w`).
+    public var capturePath: String?
     public var token: String
     public var stateDirectory = "/var/lib/lanner-sensor"
     public var hostname: String?
@@ -20,7 +23,7 @@ public struct AgentConfig: Sendable {
     public var version = "0.1.0"
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
-    public init(endpoint: CollectorEndpoint, token: String, probe: ProbeConfig) {
+    public init(endpoint: CollectorEndpoint?, token: String, probe: ProbeConfig) {
         self.endpoint = endpoint
         self.token = token
         self.probe = probe
@@ -34,11 +37,13 @@ public final class Agent: @unchecked Sendable {
     let probe: BPFProbe
     let identity: SensorIdentity
     let spool: Spool
-    let uploader: Uploader
+    let uploader: Uploader?
+    let capture: CaptureWriter?
     private let stopLock = NSLock()
     private var stopping = false
     private var captured: UInt64 = 0
     private var snapshotRecords = 0
+    private var offlineEvents: UInt64 = 0
     private let capturedLock = NSLock()
 
     /// Loads and attaches the eBPF programs and reads the sensor's identity.
@@ -46,8 +51,10 @@ public final class Agent: @unchecked Sendable {
         self.config = config
         identity = try SensorIdentity.load(stateDirectory: config.stateDirectory, hostname: config.hostname)
         probe = try BPFProbe(config: config.probe)
-        spool = Spool(maxBytes: config.spoolBytes)
-        uploader = Uploader(endpoint: config.endpoint, token: config.token, spool: spool, log: config.log)
+        let spool = Spool(maxBytes: config.spoolBytes)
+        self.spool = spool
+        uploader = config.endpoint.map { Uploader(endpoint: $0, token: config.token, spool: spool, log: config.log) }
+        capture = try config.capturePath.map { try CaptureWriter(path: $0) }
     }
 
     /// Each start of the sensor gets a higher epoch, so sequence numbers never repeat across restarts:
@@ -78,11 +85,22 @@ public final class Agent: @unchecked Sendable {
         let epoch = Agent.nextEpoch(config.stateDirectory)
         var batcher = Batcher(identity: identity, sensorVersion: config.version, maxBytes: config.batchBytes,
                               firstSequence: epoch << 32 | 1)
-        let upload = Thread { [uploader] in uploader.run() }
+        let upload = Thread { [uploader] in uploader?.run() }
         upload.name = "lanner-upload"
         upload.start()
+        let destination = [config.endpoint.map { "shipping to \($0)" }, config.capturePath.map { "writing \($0)" }]
+            .compactMap { $0 }.joined(separator: " and ")
         config.log("lanner-sensor \(config.version): sensor \(identity.sensorID) on \(identity.hostname), "
-                   + "\(probe.programNames.count) eBPF programs attached, shipping to \(config.endpoint)")
+                   + "\(probe.programNames.count) eBPF programs attached, \(destination)")
+        /// A finished batch goes to the capture file (exactly the bytes shipped) and to the spool.
+        func emit(_ b: Batcher.Finished) {
+            if let capture {
+                do { try capture.append(b.body) } catch {
+                    config.log("lanner-sensor: writing the capture failed: \(error); capture stopped")
+                }
+            }
+            if uploader != nil { spool.push(b) } else { offlineEvents += UInt64(b.events) }
+        }
 
         // What was running before we started, and the user database, go first.
         var snapshot = ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
@@ -90,10 +108,10 @@ public final class Agent: @unchecked Sendable {
         snapshotRecords = snapshot.count
         for r in snapshot {
             r.withUnsafeBytes { raw in
-                if let b = batcher.add(raw, kernelDrops: 0, userDrops: 0) { spool.push(b) }
+                if let b = batcher.add(raw, kernelDrops: 0, userDrops: 0) { emit(b) }
             }
         }
-        if let b = batcher.finish(kernelDrops: 0, userDrops: 0) { spool.push(b) }
+        if let b = batcher.finish(kernelDrops: 0, userDrops: 0) { emit(b) }
 
         var lastFlush = Date()
         var lastStats = Date()
@@ -106,7 +124,7 @@ public final class Agent: @unchecked Sendable {
                     capturedLock.lock()
                     captured += 1
                     capturedLock.unlock()
-                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: spool.droppedEvents) { spool.push(b) }
+                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: spool.droppedEvents) { emit(b) }
                 }
             } catch {
                 pollFailures += 1
@@ -114,7 +132,7 @@ public final class Agent: @unchecked Sendable {
             }
             let now = Date()
             if stop || now.timeIntervalSince(lastFlush) >= config.flushInterval {
-                if let b = batcher.finish(kernelDrops: probe.counters().dropped, userDrops: spool.droppedEvents) { spool.push(b) }
+                if let b = batcher.finish(kernelDrops: probe.counters().dropped, userDrops: spool.droppedEvents) { emit(b) }
                 lastFlush = now
             }
             if config.statsInterval > 0 && now.timeIntervalSince(lastStats) >= config.statsInterval {
@@ -124,7 +142,8 @@ public final class Agent: @unchecked Sendable {
             if stop { break }
         }
         spool.close()
-        uploader.finish(by: Date().addingTimeInterval(config.shutdownTimeout))
+        uploader?.finish(by: Date().addingTimeInterval(config.shutdownTimeout))
+        capture?.close()
         while !upload.isFinished { Thread.sleep(forTimeInterval: 0.02) }
         let left = spool.pending.batches
         if config.statsInterval > 0 { logStats() }
@@ -148,8 +167,8 @@ public final class Agent: @unchecked Sendable {
         capturedLock.lock()
         let c = captured
         capturedLock.unlock()
-        return Stats(captured: c, snapshot: snapshotRecords, shipped: uploader.shippedEvents, kernel: probe.counters(),
-                     spoolDropped: spool.droppedEvents, rejected: uploader.rejectedEvents, pendingBatches: spool.pending.batches)
+        return Stats(captured: c, snapshot: snapshotRecords, shipped: uploader?.shippedEvents ?? offlineEvents, kernel: probe.counters(),
+                     spoolDropped: spool.droppedEvents, rejected: uploader?.rejectedEvents ?? 0, pendingBatches: spool.pending.batches)
     }
 
     func logStats() {

@@ -2,6 +2,7 @@ import Foundation
 import LannerCLIKit
 import LannerCollectorService
 import LannerCore
+import LannerEnrich
 import LannerRules
 import LannerStore
 
@@ -133,6 +134,51 @@ enum Commands {
             out("\(r.priority.name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(r.name)"
                 + (flags.isEmpty ? "" : "  [" + flags.joined(separator: "; ") + "]") + "\n")
         }
+        return 0
+    }
+
+    static func rulesFields(_ cmd: ParsedCommand) throws -> Int32 {
+        var rows: [(String, String, String, String)] = []
+        for f in FieldCatalog.falco.fields where !f.flags.contains(.hidden) {
+            if let c = cmd.value("class"), f.fieldClass != c { continue }
+            let supplied = SyscallFields().extractor(for: ResolvedField(info: f, argument: f.arg.contains(.required) ? .key("x") : nil)) != nil
+            if cmd.flag("supported") && !supplied { continue }
+            if cmd.flag("unsupported") && supplied { continue }
+            var name = f.name
+            if f.arg.contains(.required) { name += f.arg.contains(.index) && !f.arg.contains(.key) ? "[N]" : "[ARG]" }
+            else if f.arg.contains(.allowed) { name += f.arg.contains(.index) ? "[N]?" : "[ARG]?" }
+            var notes: [String] = []
+            if f.flags.contains(.filterOnly) { notes.append("conditions only") }
+            if f.flags.contains(.deprecated) { notes.append("deprecated") }
+            rows.append((name, f.type.rawValue, supplied ? "yes" : "no", f.description + (notes.isEmpty ? "" : " (" + notes.joined(separator: ", ") + ")")))
+        }
+        let w0 = max(5, rows.map(\.0.count).max() ?? 0), w1 = 8
+        out("FIELD".padding(toLength: w0 + 2, withPad: " ", startingAt: 0) + "TYPE".padding(toLength: w1 + 2, withPad: " ", startingAt: 0) + "SUPPLIED  DESCRIPTION\n")
+        for r in rows {
+            out(r.0.padding(toLength: w0 + 2, withPad: " ", startingAt: 0) + r.1.padding(toLength: w1 + 2, withPad: " ", startingAt: 0)
+                + r.2.padding(toLength: 10, withPad: " ", startingAt: 0) + r.3 + "\n")
+        }
+        let supplied = rows.filter { $0.2 == "yes" }.count
+        out("\(rows.count) fields, \(supplied) supplied by Lanner\n")
+        return 0
+    }
+
+    static func rulesTest(_ cmd: ParsedCommand) throws -> Int32 {
+        let result = try RuleSources.load([cmd.arguments[0]])
+        if result.report.hasErrors {
+            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, sources: result.report.sources) }.joined(separator: "\n") + "\n")
+            fail("the rules have errors (see above)", code: 1)
+        }
+        let matching: RuleMatching
+        if let m = cmd.value("rule-matching") {
+            guard let mm = RuleMatching(rawValue: m) else { throw CLIError.badValue(option: "rule-matching", value: m, reason: "must be 'all' or 'first'") }
+            matching = mm
+        } else {
+            matching = .all
+        }
+        let events = try RulesTest.batches(cmd.arguments[1])
+        let report = RulesTest.run(rules: result.activeRules, events: events, matching: matching, explain: cmd.value("explain"))
+        out(report.text)
         return 0
     }
 

@@ -40,6 +40,18 @@ let spec = CommandSpec(
             CommandSpec("list", abstract: "list the rules the files define", options: [rulesOption]),
             CommandSpec("describe", abstract: "show a rule's expanded condition and event types", options: [rulesOption],
                         arguments: [ArgumentSpec("name", help: "rule name")]),
+            CommandSpec("fields", abstract: "every field rules can use: type, description, whether Lanner supplies it", options: [
+                .value("class", "CLASS", help: "only this field class (proc, fd, evt, container, …)"),
+                .flag("supported", help: "only fields Lanner supplies"),
+                .flag("unsupported", help: "only fields Lanner does not supply yet"),
+            ]),
+            CommandSpec("test", abstract: "run recorded events through rules and show what fires", options: [
+                .value("explain", "RULE", help: "also show, for each event, why RULE did or did not match"),
+                .value("rule-matching", "all|first", help: "all (default) or first"),
+            ], arguments: [
+                ArgumentSpec("rules", help: "rule file or directory"),
+                ArgumentSpec("events", help: "a capture file (lanner-sensor -w) or JSON lines of records"),
+            ]),
         ]),
         CommandSpec("version", abstract: "print the version"),
     ])
@@ -52,6 +64,8 @@ do {
     case ["rules", "validate"]: exit(try Commands.rulesValidate(cmd))
     case ["rules", "list"]: exit(try Commands.rulesList(cmd))
     case ["rules", "describe"]: exit(try Commands.rulesDescribe(cmd))
+    case ["rules", "fields"]: exit(try Commands.rulesFields(cmd))
+    case ["rules", "test"]: exit(try Commands.rulesTest(cmd))
     case ["version"]: print("lanner-collector \(Defaults.version)")
     default: exit(2)
     }

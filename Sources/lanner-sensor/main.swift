@@ -20,6 +20,8 @@ let spec = CommandSpec(
         .value("batch-kb", "KB", help: "ship a batch when it reaches this size (default 256)"),
         .value("flush-ms", "MS", help: "ship a partial batch after this long (default 200)"),
         .value("spool-mb", "MB", help: "memory for batches the collector has not acknowledged (default 64)"),
+        .value("write", short: "w", "FILE", help: "also write every shipped batch to a capture file (replay with lanner-collector replay)"),
+        .flag("offline", help: "do not ship; only write the capture file (-w)"),
         .flag("verbose", short: "v", help: "print captured, shipped and dropped counts every 5 seconds and on exit"),
     ])
 
@@ -39,7 +41,9 @@ do {
         guard let t = try? String(contentsOfFile: f, encoding: .utf8) else { fail("cannot read token file \(f)", 1) }
         token = t.trimmingCharacters(in: .whitespacesAndNewlines)
     }
-    guard !token.isEmpty else { fail("no token: pass --token-file FILE or set LANNER_TOKEN", 2) }
+    let offline = cmd.flag("offline")
+    if offline && cmd.value("write") == nil { fail("--offline needs -w FILE (otherwise nothing would be kept)", 2) }
+    guard offline || !token.isEmpty else { fail("no token: pass --token-file FILE or set LANNER_TOKEN", 2) }
     guard let object = cmd.value("bpf-object") ?? BPFProbe.defaultObjectPath() else {
         fail("no eBPF object found (looked in: \(BPFProbe.candidateObjectPaths().joined(separator: ", "))); build it with `make -C sensor`", 1)
     }
@@ -47,7 +51,7 @@ do {
     guard ringMB > 0, ringMB & (ringMB - 1) == 0 else {
         throw CLIError.badValue(option: "ring-buffer-mb", value: String(ringMB), reason: "must be a power of two")
     }
-    var config = AgentConfig(endpoint: endpoint, token: token,
+    var config = AgentConfig(endpoint: offline ? nil : endpoint, token: token,
                              probe: ProbeConfig(objectPath: object, ringBufferBytes: ringMB << 20))
     config.stateDirectory = cmd.value("state-dir") ?? "/var/lib/lanner-sensor"
     config.hostname = cmd.value("hostname")
@@ -55,6 +59,7 @@ do {
     config.flushInterval = Double(max(1, try cmd.int("flush-ms", default: 200))) / 1000
     config.spoolBytes = max(1, try cmd.int("spool-mb", default: 64)) << 20
     config.statsInterval = cmd.flag("verbose") ? 5 : 0
+    config.capturePath = cmd.value("write")
 
     let agent: Agent
     do { agent = try Agent(config: config) } catch { fail("\(error)", 1) }

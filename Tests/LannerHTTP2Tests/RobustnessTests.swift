@@ -258,7 +258,10 @@ final class HeldResponders: @unchecked Sendable {
             raw.close()
         }
         #expect(eventually(timeout: .seconds(10)) { server.counters.connectionsOpen == 0 })
-        #expect(server.counters.connectionsAccepted == n)
+        // A connection reset while still in the kernel's accept queue never reaches accept(2) (the kernel drops
+        // it), so under load a few of the resetting quarter may not be counted; the rest must be.
+        #expect(server.counters.connectionsAccepted <= n)
+        #expect(server.counters.connectionsAccepted >= n - n / 4)
         // Every server-side socket was closed: none of them still has a descriptor.
         #expect(eventually { openServerSockets(port: server.boundPort) == 0 })
         serverStillWorks(server)

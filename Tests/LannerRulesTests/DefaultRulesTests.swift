@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LannerRules
+import LannerTestSupport
 
 /// rules/lanner_rules.yaml loads cleanly, alone and together with Falco's files, and fires as intended.
 @Suite struct DefaultRulesTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LannerRules
+import LannerTestSupport
 
 @Suite struct FalcoRuleFilesTests {
     @Test func falcoDefaultRuleFilesLoadUnchanged() throws {

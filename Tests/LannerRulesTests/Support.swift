@@ -1,5 +1,6 @@
 import Foundation
 import LannerRules
+import LannerTestSupport
 
 /// An in-memory event for rule tests: field name → values. Strings live in `storage` for the test's life.
 final class MapEvent {
@@ -58,27 +59,6 @@ struct MapProvider: FieldProvider {
 
     func code(_ type: String) -> Int { eventTypeNames.firstIndex(of: type) ?? -1 }
 }
-
-enum Peer {
-    /// Falco's files: $LANNER_PEER_DIR, else ../shared/peer beside the repository (where developers and CI have them).
-    static let root: URL = {
-        if let d = ProcessInfo.processInfo.environment["LANNER_PEER_DIR"] { return URL(fileURLWithPath: d) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/peer")
-    }()
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
-    static func file(_ path: String) throws -> RuleFile {
-        let url = root.appendingPathComponent(path)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw PeerMissing(description: "\(url.path) not found: Falco's peer files belong in ../shared/peer beside the repository (or set LANNER_PEER_DIR)")
-        }
-        return RuleFile(name: url.lastPathComponent, text: try String(contentsOf: url, encoding: .utf8))
-    }
-}
-
-struct PeerMissing: Error, CustomStringConvertible { let description: String }
 
 /// Loads inline YAML.
 func load(_ yaml: String..., minimum: LannerCore.Priority = .debug) -> LoadResult {

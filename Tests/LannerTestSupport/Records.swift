@@ -8,10 +8,10 @@ public enum Rec {
 
     public static func exec(_ type: EventType = .execve, pid: UInt32, ppid: UInt32, comm: String, exe: String, args: [String],
                      cwd: String = "/root", uid: UInt32 = 0, loginuid: UInt32 = UInt32.max, tty: UInt32 = 0,
-                     cgroup: String = "/user.slice", ts: UInt64 = 1000, res: Int64 = 0) -> [UInt8] {
+                     cgroup: String = "/user.slice", ts: UInt64 = 1000, res: Int64 = 0, exeFlags: UInt32 = 0) -> [UInt8] {
         let e = ExecveEvent(type: type, pid: pid, tid: pid, ts: ts, res: res, ppid: ppid, uid: uid, gid: uid, euid: uid,
                             loginuid: loginuid, vpid: pid, sid: pid, pgid: pid, tty: tty, capEffective: 0x1ff, capPermitted: 0x1ff,
-                            startNs: ts, exeFlags: 0, comm: b(comm), exe: b(exe), filename: b(exe), args: argv(args),
+                            startNs: ts, exeFlags: exeFlags, comm: b(comm), exe: b(exe), filename: b(exe), args: argv(args),
                             cwd: b(cwd), cgroup: b(cgroup))
         var w = ByteWriter()
         try! e.encode(into: &w)
@@ -39,11 +39,12 @@ public enum Rec {
         return w.bytes
     }
 
-    public static func connect(pid: UInt32, sport: UInt16, dport: UInt16, res: Int64 = 0, daddr: [UInt8] = [127, 0, 0, 1]) -> [UInt8] {
+    public static func connect(pid: UInt32, sport: UInt16, dport: UInt16, res: Int64 = 0, daddr: [UInt8] = [127, 0, 0, 1],
+                               saddr: [UInt8] = [127, 0, 0, 1]) -> [UInt8] {
         var w = ByteWriter()
         let pad = [UInt8](repeating: 0, count: 12)
         try! ConnectEvent(pid: pid, tid: pid, ts: 1600, res: res, fd: 5, family: 2, socktype: 1, sport: sport, dport: dport,
-                          saddr: ArraySlice([127, 0, 0, 1] + pad), daddr: ArraySlice(daddr + pad), path: []).encode(into: &w)
+                          saddr: ArraySlice(saddr + pad), daddr: ArraySlice(daddr + pad), path: []).encode(into: &w)
         return w.bytes
     }
 

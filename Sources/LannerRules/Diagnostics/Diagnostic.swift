@@ -22,9 +22,9 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     /// The innermost place (the most precise position known).
     public var location: Location? { context.last }
 
-    /// The outermost named item (rule, macro, list, exception, …): what Falco calls the item type and name.
+    /// The innermost named item (rule, macro, list, exception, …): what Falco calls the item type and name.
     public var item: Location? {
-        context.first(where: { $0.kind.isItem }) ?? context.first
+        context.last(where: { $0.kind.isItem && $0.kind != .rulesContent }) ?? context.first
     }
 
     public var description: String { DiagnosticRenderer.plain(self) }
@@ -74,6 +74,8 @@ public struct Location: Sendable, Equatable {
         case list = "list"
         case listItem = "list item"
         case macro = "macro"
+        /// A macro inside a rule's condition (the rule is the item).
+        case macroUsed = "used macro"
         case macroCondition = "macro condition"
         case rule = "rule"
         case ruleCondition = "rule condition"

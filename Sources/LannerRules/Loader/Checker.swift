@@ -218,8 +218,7 @@ struct ConditionChecker {
             }
             if op == .regex {
                 var re = regex_t()
-                let rc = regcomp(&re, "^(" + s + ")$", REG_EXTENDED | REG_NOSUB)
-                if rc != 0 {
+                if !RegexTranslation.compile(s, into: &re) {
                     fail("invalid regular expression '\(s)'", at: pos)
                     return nil
                 }

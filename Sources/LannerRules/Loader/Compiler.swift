@@ -100,7 +100,15 @@ struct RuleCompiler {
 
     /// Parses a registered text and expands list names in it. Nil (with an error reported) on failure.
     mutating func parse(_ id: Int32) -> Expr? {
-        let text = texts[Int(id)].text.text
+        var text = texts[Int(id)].text.text
+        // A list whose name cannot be written as a bare value (`test list`) is only reachable the way Falco
+        // does it everywhere: by substituting the text before parsing.
+        for l in collector.lists.items where !RuleCollector.isBareString(l.name) {
+            if let replaced = Self.substituteText(text, name: l.name, items: compiledLists[l.name] ?? l.items) {
+                text = replaced
+                usedLists.insert(l.name)
+            }
+        }
         do {
             let e = try ConditionParser.parse(text, textID: id)
             return expandLists(e)
@@ -111,6 +119,29 @@ struct RuleCompiler {
     }
 
     func listItems(_ name: String) -> [String]? { compiledLists[name] }
+
+    /// Falco's resolve_list: replaces `name` delimited by blanks, parentheses, commas or `=` with the items.
+    static func substituteText(_ text: String, name: String, items: [String]) -> String? {
+        let delims: Set<Character> = [" ", "\t", "\n", "\r", "(", ")", ",", "="]
+        var out = text
+        var searchFrom = out.startIndex
+        var changed = false
+        while let r = out[searchFrom...].firstRange(of: name) {
+            let before = r.lowerBound == out.startIndex ? nil : out[out.index(before: r.lowerBound)]
+            let after = r.upperBound == out.endIndex ? nil : out[r.upperBound]
+            guard before.map(delims.contains) ?? true, after.map(delims.contains) ?? true else {
+                searchFrom = out.index(after: r.lowerBound)
+                continue
+            }
+            let sub = items.map { $0.contains(" ") && !$0.hasPrefix("\"") && !$0.hasPrefix("'") ? "\"" + $0 + "\"" : $0 }
+                .joined(separator: ", ")
+            let offset = out.distance(from: out.startIndex, to: r.lowerBound) + sub.count
+            out.replaceSubrange(r, with: sub)
+            searchFrom = out.index(out.startIndex, offsetBy: min(offset, out.count))
+            changed = true
+        }
+        return changed ? out : nil
+    }
 
     /// Replaces bare (unquoted) list names in values with the lists' items.
     mutating func expandLists(_ e: Expr) -> Expr {
@@ -199,7 +230,9 @@ struct RuleCompiler {
             usedMacros.insert(name)
             if failedMacros.contains(name) { return nil }   // its own error is reported
             if stack.contains(name) {
-                report.error(.validate, "reference loop in macro '\(name)'", context(at: p))
+                // Reported in the item being compiled (the macro or rule whose resolution ran into the loop).
+                let at = context(at: p).last.map { [$0] } ?? []
+                report.error(.validate, "reference loop in macro '\(name)' (\((stack + [name]).joined(separator: " → ")))", ctx + at)
                 return nil
             }
             if let done = resolvedMacros[name] { return done }
@@ -244,7 +277,18 @@ struct RuleCompiler {
         var stack: [String] = []
         guard let expanded = resolve(parsed, visibility: Int.max, stack: &stack, context: r.context) else { return nil }
 
-        var checker = ConditionChecker(config: config, compiler: self)
+        // Problems inside a macro are reported in the rule that uses it, with the macro's position.
+        let compiler = self
+        let ruleContext = r.context
+        var checker = ConditionChecker(config: config) { pos in
+            let inner = compiler.context(at: pos)
+            if inner.contains(where: { $0.kind == .rule && $0.name == r.name }) { return inner }
+            return ruleContext + inner.filter { $0.kind != .rulesContent }.map { l in
+                var l = l
+                if l.kind == .macro { l.kind = .macroUsed }
+                return l
+            }
+        }
         let typed = checker.check(expanded)
         for w in checker.warnings { report.warning(w.code, w.message, w.context) }
         if let err = checker.error {
@@ -324,7 +368,9 @@ struct RuleCompiler {
                             value = "(" + vs[k].items.map { quote($0.scalar ?? "") }.joined(separator: ", ") + ")"
                         } else {
                             value = vs[k].scalar ?? ""
-                            value = Operator.list.contains(comp) ? paren(value) : quote(value)
+                            // List operators, and operators with a list modifier (`startswith oneof`), take a list.
+                            let takesList = Operator.list.contains(comp) || comp.split(separator: " ").count == 2
+                            value = takesList ? paren(value) : quote(value)
                         }
                         icond += " \(f.scalar ?? "") \(comp) \(value)"
                         exceptionFields.insert(f.scalar ?? "")

@@ -147,25 +147,41 @@ final class ConstantPool {
     deinit { for b in blocks { b.deallocate() } }
 }
 
-/// A set of byte strings with allocation-free lookup (open addressing over FNV-1a).
+/// A set of byte strings with allocation-free lookup (open addressing over FNV-1a). Plain data: the
+/// table lives in unsafe memory the owner frees with `deallocate()`; keys point into a `ConstantPool`.
 struct ByteStringSet {
-    private var table: [Int32]
-    private var keys: [UnsafeRawBufferPointer] = []
-    private var mask: Int
+    private let table: UnsafeMutablePointer<Int32>
+    private let keys: UnsafeMutablePointer<UnsafeRawBufferPointer>
+    private let mask: Int
 
     init(_ items: [UnsafeRawBufferPointer]) {
         var size = 8
         while size < items.count * 2 { size <<= 1 }
-        table = [Int32](repeating: -1, count: size)
+        table = .allocate(capacity: size)
+        table.initialize(repeating: -1, count: size)
+        keys = .allocate(capacity: max(items.count, 1))
         mask = size - 1
-        for it in items where !contains(it) {
+        var n = 0
+        for it in items {
             var i = Int(truncatingIfNeeded: Bytes.hash(it)) & mask
-            while table[i] >= 0 { i = (i + 1) & mask }
-            table[i] = Int32(keys.count)
-            keys.append(it)
+            var dup = false
+            while table[i] >= 0 {
+                if Bytes.equal(keys[Int(table[i])], it) { dup = true; break }
+                i = (i + 1) & mask
+            }
+            if dup { continue }
+            table[i] = Int32(n)
+            keys[n] = it
+            n += 1
         }
     }
 
+    func deallocate() {
+        table.deallocate()
+        keys.deallocate()
+    }
+
+    @inline(__always)
     func contains(_ v: UnsafeRawBufferPointer) -> Bool {
         var i = Int(truncatingIfNeeded: Bytes.hash(v)) & mask
         while true {
@@ -193,6 +209,11 @@ struct PathPrefixSet {
         }
         prefixes = p
         globs = g
+    }
+
+    /// One element, without building a set.
+    static func single(_ p: UnsafeRawBufferPointer, matches v: UnsafeRawBufferPointer) -> Bool {
+        PathPrefixSet([p]).matches(v)
     }
 
     func matches(_ v: UnsafeRawBufferPointer) -> Bool {

@@ -22,7 +22,8 @@ public enum RuleMatching: String, Sendable, CaseIterable {
 
 /// Compiled rules bound to a provider, indexed by event type: an event runs only the rules that can match
 /// its type, each as a short bytecode program whose `evt.type` checks were folded away for that type.
-/// Fields are extracted on first use and cached for the rest of the event.
+/// Fields are extracted on first use and cached for the rest of the event. The interpreter (`RuleEngine`)
+/// is not generic; this class binds it to the provider's context type.
 public final class Ruleset<Provider: FieldProvider> {
     public typealias Context = Provider.Context
 
@@ -30,23 +31,22 @@ public final class Ruleset<Provider: FieldProvider> {
     public private(set) var rules: [CompiledRule] = []
     public let matching: RuleMatching
     let provider: Provider
+    let engine = RuleEngine()
 
     // Field slots: one per distinct operand (field + transformers).
     var slotIndex: [FieldOperand: Int32] = [:]
     var slotOperands: [FieldOperand] = []
-    var slotExtractors: [(Context, EvalScratch) -> Void] = []
-    var checks: [RuntimeCheck] = []
-    var code: [Instruction] = []
-    /// Per event type code: (rule index, start of its program in `code`), in rule order.
-    var buckets: [[(rule: Int32, start: Int32)]] = []
-    let pool = ConstantPool()
+    /// The Falco-printed text of each check, for `explain`.
+    var checkTexts: [String] = []
+    /// Per rule: (event type code, program start), for `explain`.
+    var programs: [[(type: Int, start: Int32)]] = []
 
     /// Names of fields the provider does not supply; rules needing them in conditions were left out.
     public private(set) var missingFields: Set<String> = []
 
     /// Builds the ruleset from active, supported rules.
     /// - Parameters:
-    ///   - rules: compiled rules (already filtered for enabled / minimum priority by the caller, or use `LoadResult.activeRules`).
+    ///   - rules: compiled rules (`LoadResult.activeRules`, or a selection of them).
     ///   - provider: the field source.
     ///   - matching: `.all` or `.first`.
     public init(_ rules: [CompiledRule], provider: Provider, matching: RuleMatching = .all) {
@@ -55,7 +55,7 @@ public final class Ruleset<Provider: FieldProvider> {
         let ordered = rules.sorted { $0.index < $1.index }
         var kept: [CompiledRule] = []
         let names = provider.eventTypeNames
-        buckets = Array(repeating: [], count: names.count)
+        var buckets: [[(rule: Int32, start: Int32)]] = Array(repeating: [], count: names.count)
         for rule in ordered {
             // Every condition field must be supplied for the rule to run.
             var ok = true
@@ -66,16 +66,20 @@ public final class Ruleset<Provider: FieldProvider> {
             guard ok else { continue }
             let ruleIdx = Int32(kept.count)
             kept.append(rule)
+            var mine: [(Int, Int32)] = []
             for (code, name) in names.enumerated() where rule.eventTypes.contains(name) {
                 let folded = Ruleset.simplify(Ruleset.fold(rule.condition, eventType: name))
                 if case .constant(false) = folded { continue }
-                let start = Int32(self.code.count)
+                let start = Int32(engine.codeCount)
                 emit(folded)
-                self.code.append(.end)
+                _ = engine.appendInstruction(Instruction(op: .end, arg: 0))
                 buckets[code].append((ruleIdx, start))
+                mine.append((code, start))
             }
+            programs.append(mine)
         }
         self.rules = kept
+        engine.setBuckets(buckets)
         // Output fields also get slots (rendered only for alerts).
         for r in kept {
             for p in r.output.parts { if case .field(let op, _) = p { _ = slot(for: op) } }
@@ -90,71 +94,32 @@ public final class Ruleset<Provider: FieldProvider> {
     /// - Complexity: the candidate rules' programs only; each field is extracted at most once.
     @inline(__always)
     public func evaluate(_ ctx: Context, eventType: Int, scratch: EvalScratch, _ onMatch: (Int) -> Void) {
-        guard eventType >= 0, eventType < buckets.count else { return }
-        let bucket = buckets[eventType]
-        if bucket.isEmpty { return }
-        scratch.ensureSlots(slotExtractors.count)
-        for entry in bucket {
-            if run(entry.start, ctx, scratch) {
-                onMatch(Int(entry.rule))
-                if matching == .first { return }
-            }
-        }
+        engine.evaluate(ctx, eventType: eventType, scratch: scratch, first: matching == .first, onMatch)
     }
 
     /// How many rules can match events of each type (for `rules describe` and metrics).
-    public func candidateCount(eventType: Int) -> Int { eventType < buckets.count ? buckets[eventType].count : 0 }
+    public func candidateCount(eventType: Int) -> Int { engine.candidates(eventType).count }
 
     /// The event type codes any rule can match (the interest set sensors are told about).
-    public var interestingEventTypes: [Int] { buckets.indices.filter { !buckets[$0].isEmpty } }
-
-    enum Instruction {
-        case check(Int32)
-        case jumpIfFalse(Int32)
-        case jumpIfTrue(Int32)
-        case not
-        case constant(Bool)
-        case end
-    }
-
-    func run(_ start: Int32, _ ctx: Context, _ scratch: EvalScratch) -> Bool {
-        var pc = Int(start)
-        var acc = false
-        return code.withUnsafeBufferPointer { code in
-            while true {
-                switch code[pc] {
-                case .check(let i): acc = evalCheck(Int(i), ctx, scratch)
-                case .jumpIfFalse(let t): if !acc { pc = Int(t); continue }
-                case .jumpIfTrue(let t): if acc { pc = Int(t); continue }
-                case .not: acc = !acc
-                case .constant(let b): acc = b
-                case .end: return acc
-                }
-                pc += 1
-            }
-        }
-    }
+    public var interestingEventTypes: [Int] { (0..<provider.eventTypeNames.count).filter { !engine.candidates($0).isEmpty } }
 
     func emit(_ c: Condition) {
         switch c {
-        case .constant(let b): code.append(.constant(b))
-        case .check(let ch): code.append(.check(Int32(compileCheck(ch))))
+        case .constant(let b): _ = engine.appendInstruction(Instruction(op: .constant, arg: b ? 1 : 0))
+        case .check(let ch): _ = engine.appendInstruction(Instruction(op: .check, arg: compileCheck(ch)))
         case .not(let inner):
             emit(inner)
-            code.append(.not)
+            _ = engine.appendInstruction(Instruction(op: .not, arg: 0))
         case .and(let cs), .or(let cs):
             let isAnd: Bool
             if case .and = c { isAnd = true } else { isAnd = false }
             var patches: [Int] = []
             for (i, child) in cs.enumerated() {
                 emit(child)
-                if i < cs.count - 1 {
-                    patches.append(code.count)
-                    code.append(isAnd ? .jumpIfFalse(0) : .jumpIfTrue(0))
-                }
+                if i < cs.count - 1 { patches.append(engine.appendInstruction(Instruction(op: isAnd ? .jumpIfFalse : .jumpIfTrue, arg: 0))) }
             }
-            let end = Int32(code.count)
-            for p in patches { code[p] = isAnd ? .jumpIfFalse(end) : .jumpIfTrue(end) }
+            let end = Int32(engine.codeCount)
+            for p in patches { engine.code[p].arg = end }
         }
     }
 
@@ -219,106 +184,60 @@ public final class Ruleset<Provider: FieldProvider> {
     /// The slot holding an operand's values, creating it (and its extractor chain) on first use.
     func slot(for op: FieldOperand) -> Int32 {
         if let s = slotIndex[op] { return s }
-        let extract: (Context, EvalScratch) -> Void
+        let extract: ErasedExtractor
         if op.transformers.isEmpty {
-            extract = provider.extractor(for: op.field) ?? { _, _ in }
+            if let typed = provider.extractor(for: op.field) {
+                let contextType = Context.self   // captured once: no witness lookup per call
+                extract = { obj, scratch in typed(unsafeDowncast(obj, to: contextType), scratch) }
+            } else {
+                extract = { _, _ in }
+            }
         } else {
             var inner = op
             let last = inner.transformers.removeLast()
             let innerSlot = slot(for: inner)
-            let ruleset = Unmanaged.passUnretained(self)
+            let engine = Unmanaged.passUnretained(self.engine)
             extract = { ctx, scratch in
-                let rs = ruleset.takeUnretainedValue()
-                let (start, count) = rs.values(innerSlot, ctx, scratch)
-                scratch.pendingStart = scratch.values.count
+                let (start, count) = engine.takeUnretainedValue().values(innerSlot, ctx, scratch)
+                scratch.pendingStart = scratch.count
                 for i in start..<(start + count) {
-                    Ruleset.transform(last, scratch.values[i], scratch)
+                    transformValue(last, scratch.values[i], scratch)
                 }
             }
         }
-        let s = Int32(slotExtractors.count)
+        let s = Int32(engine.extractors.count)
         slotIndex[op] = s
         slotOperands.append(op)
-        slotExtractors.append(extract)
+        engine.extractors.append(extract)
         return s
-    }
-
-    /// The cached values of a slot for the current event: extracts on first use.
-    @inline(__always)
-    func values(_ slot: Int32, _ ctx: Context, _ scratch: EvalScratch) -> (start: Int, count: Int) {
-        let s = Int(slot)
-        if scratch.slotGeneration[s] == scratch.generation {
-            return (Int(scratch.slotStart[s]), Int(scratch.slotCount[s]))
-        }
-        // Transformer extractors first fill their inner slot, then mark where their own values begin.
-        let before = scratch.values.count
-        scratch.pendingStart = -1
-        slotExtractors[s](ctx, scratch)
-        let start = scratch.pendingStart >= 0 ? scratch.pendingStart : before
-        scratch.slotGeneration[s] = scratch.generation
-        scratch.slotStart[s] = Int32(start)
-        scratch.slotCount[s] = Int32(scratch.values.count - start)
-        return (start, scratch.values.count - start)
-    }
-
-    static func transform(_ t: Transformer, _ v: FieldValue, _ scratch: EvalScratch) {
-        guard case .bytes(let b) = v else {
-            if t == .len { scratch.append(.uint(0)) }
-            return
-        }
-        switch t {
-        case .tolower, .toupper:
-            let out = scratch.arena.allocate(b.count)
-            for i in 0..<b.count {
-                let c = b[i]
-                out[i] = t == .tolower ? ((c >= 0x41 && c <= 0x5a) ? c | 0x20 : c) : ((c >= 0x61 && c <= 0x7a) ? c & ~0x20 : c)
-            }
-            scratch.append(bytes: UnsafeRawBufferPointer(out))
-        case .basename:
-            var end = b.count
-            while end > 1 && b[end - 1] == 0x2f { end -= 1 }
-            var start = end
-            while start > 0 && b[start - 1] != 0x2f { start -= 1 }
-            scratch.append(bytes: UnsafeRawBufferPointer(rebasing: b[start..<end]))
-        case .len:
-            scratch.append(.uint(UInt64(b.count)))
-        case .b64:
-            if let decoded = Base64.decode(b) { scratch.appendCopy(decoded) }
-        }
     }
 
     // MARK: - Checks
 
-    struct RuntimeCheck {
-        var slot: Int32
-        var op: CheckOp
-        var modifier: Operator.Modifier?
-        /// List fields: `in` = every value in the set, `intersects` = any. Ancestor fields: any value.
-        var isList: Bool
-        var anyValue: Bool
-        var rhs: RuntimeRHS
-    }
+    /// Identical checks (same operand, same canonical text) share one entry, so their result is computed once
+    /// per event however many rules repeat them (Falco's macros make that common).
+    var checkIndex: [String: Int32] = [:]
 
-    enum RuntimeRHS {
-        case none
-        case values([FieldValue])
-        case strings(ByteStringSet)
-        case paths(PathPrefixSet)
-        case regex(RegexBox)
-        case field(Int32)
-    }
-
-    func compileCheck(_ ch: Check) -> Int {
+    func compileCheck(_ ch: Check) -> Int32 {
         let s = slot(for: ch.lhs)
-        var rhs: RuntimeRHS
+        let key = "\(s)|\(ch.text)"
+        if let existing = checkIndex[key] { return existing }
+        defer { checkIndex[key] = Int32(engine.checkCount - 1) }
+        checkTexts.append(ch.text)
+        let either = ch.lhs.transformers.isEmpty && eitherEndFields.contains(ch.lhs.field.name)
+        var rc = RuntimeCheck(slot: s, op: ch.op, modifier: ch.modifier == nil ? 0 : (ch.modifier == .allof ? 2 : 1),
+                              isList: ch.lhs.isList, anyValue: ch.lhs.matchesAnyAncestor || ch.lhs.isList || either,
+                              eitherEnd: either, rhs: .none, a: 0, b: 0)
         switch ch.rhs {
-        case .none: rhs = .none
-        case .field(let op): rhs = .field(slot(for: op))
+        case .none: break
+        case .field(let op):
+            rc.rhs = .field
+            rc.a = slot(for: op)
         case .constants(let cs):
-            let icontains = ch.op == .icontains || ch.op == .iglob
+            let lower = ch.op == .icontains || ch.op == .iglob
             let vals: [FieldValue] = cs.map { c in
                 switch c {
-                case .string(let b): return .bytes(pool.intern(icontains ? b.map(Bytes.lower) : b))
+                case .string(let b): return .bytes(engine.pool.intern(lower ? b.map(Bytes.lower) : b))
                 case .int(let n): return .int(n)
                 case .uint(let n): return .uint(n)
                 case .bool(let b): return .bool(b)
@@ -326,158 +245,26 @@ public final class Ruleset<Provider: FieldProvider> {
                 case .net(let n): return .net(n)
                 }
             }
-            rhs = .values(vals)
+            rc.rhs = .values
+            rc.a = engine.appendConstants(vals)
+            rc.b = Int32(vals.count)
             if ch.modifier == nil {
                 if ch.op == .pmatch {
-                    rhs = .paths(PathPrefixSet(vals.compactMap(\.bytes)))
-                } else if (ch.op == .in || ch.op == .intersects), vals.count >= 4, vals.allSatisfy({ $0.bytes != nil }) {
-                    rhs = .strings(ByteStringSet(vals.compactMap(\.bytes)))
+                    rc.rhs = .paths
+                    rc.a = Int32(engine.pathSets.count)
+                    engine.pathSets.append(PathPrefixSet(vals.compactMap(\.bytes)))
+                } else if ch.op == .in || ch.op == .intersects, vals.count >= 4, vals.allSatisfy({ $0.bytes != nil }) {
+                    rc.rhs = .strings
+                    rc.a = Int32(engine.stringSets.count)
+                    engine.stringSets.append(ByteStringSet(vals.compactMap(\.bytes)))
                 } else if ch.op == .regex, let pattern = vals.first?.bytes {
-                    rhs = .regex(RegexBox(String(decoding: pattern, as: UTF8.self)))
+                    rc.rhs = .regex
+                    rc.a = Int32(engine.regexes.count)
+                    engine.regexes.append(RegexBox(String(decoding: pattern, as: UTF8.self)))
                 }
             }
         }
-        checks.append(RuntimeCheck(slot: s, op: ch.op, modifier: ch.modifier, isList: ch.lhs.isList,
-                                   anyValue: ch.lhs.matchesAnyAncestor || ch.lhs.isList, rhs: rhs))
-        return checks.count - 1
-    }
-
-    func evalCheck(_ i: Int, _ ctx: Context, _ scratch: EvalScratch) -> Bool {
-        let c = checks[i]
-        let (start, count) = values(c.slot, ctx, scratch)
-        if c.op == .exists { return count > 0 }
-        if count == 0 { return false }   // a missing field makes every comparison false, != included
-        var rhsStart = 0, rhsCount = 0
-        if case .field(let rs) = c.rhs {
-            (rhsStart, rhsCount) = values(rs, ctx, scratch)
-            if rhsCount == 0 { return false }
-        }
-        if c.isList && (c.op == .in || c.op == .intersects) {
-            var all = true, any = false
-            for k in start..<(start + count) {
-                let hit = member(scratch.values[k], c, scratch, rhsStart, rhsCount)
-                all = all && hit
-                any = any || hit
-            }
-            return c.op == .in ? all : any
-        }
-        if c.anyValue {
-            for k in start..<(start + count) where test(scratch.values[k], c, scratch, rhsStart, rhsCount) { return true }
-            return false
-        }
-        return test(scratch.values[start], c, scratch, rhsStart, rhsCount)
-    }
-
-    @inline(__always)
-    func member(_ v: FieldValue, _ c: RuntimeCheck, _ scratch: EvalScratch, _ rs: Int, _ rc: Int) -> Bool {
-        switch c.rhs {
-        case .strings(let set):
-            guard case .bytes(let b) = v else { return false }
-            return set.contains(b)
-        case .values(let vals):
-            for x in vals where Ruleset.compare(.eq, v, x) { return true }
-            return false
-        case .field:
-            for k in rs..<(rs + rc) where Ruleset.compare(.eq, v, scratch.values[k]) { return true }
-            return false
-        default:
-            return false
-        }
-    }
-
-    @inline(__always)
-    func test(_ v: FieldValue, _ c: RuntimeCheck, _ scratch: EvalScratch, _ rs: Int, _ rc: Int) -> Bool {
-        switch c.rhs {
-        case .none: return true
-        case .strings(let set):
-            guard case .bytes(let b) = v else { return false }
-            return set.contains(b)
-        case .paths(let set):
-            guard case .bytes(let b) = v else { return false }
-            return set.matches(b)
-        case .regex(let re):
-            guard case .bytes(let b) = v else { return false }
-            return re.matches(b, scratch: scratch)
-        case .field:
-            if c.op == .in || c.op == .intersects { return member(v, c, scratch, rs, rc) }
-            return Ruleset.compare(c.op, v, scratch.values[rs])
-        case .values(let vals):
-            switch c.modifier {
-            case .allof?:
-                for x in vals where !Ruleset.compare(c.op, v, x) { return false }
-                return true
-            case .oneof?, .anyof?:
-                for x in vals where Ruleset.compare(c.op, v, x) { return true }
-                return false
-            case nil:
-                if c.op == .in || c.op == .intersects {
-                    for x in vals where Ruleset.compare(.eq, v, x) { return true }
-                    return false
-                }
-                return Ruleset.compare(c.op, v, vals[0])
-            }
-        }
-    }
-
-    /// One comparison of an extracted value with a constant or another field's value.
-    @inline(__always)
-    static func compare(_ op: CheckOp, _ v: FieldValue, _ c: FieldValue) -> Bool {
-        switch (v, c) {
-        case (.bytes(let a), .bytes(let b)):
-            switch op {
-            case .eq, .in, .intersects: return Bytes.equal(a, b)
-            case .ne: return !Bytes.equal(a, b)
-            case .contains, .bcontains: return Bytes.contains(a, b)
-            case .icontains: return Bytes.containsIgnoringCase(a, lowerNeedle: b)
-            case .startswith, .bstartswith: return Bytes.hasPrefix(a, b)
-            case .endswith: return Bytes.hasSuffix(a, b)
-            case .glob: return Glob.match(b, a, ignoreCase: false)
-            case .iglob: return Glob.match(b, a, ignoreCase: true)
-            case .lt: return Bytes.compare(a, b) < 0
-            case .le: return Bytes.compare(a, b) <= 0
-            case .gt: return Bytes.compare(a, b) > 0
-            case .ge: return Bytes.compare(a, b) >= 0
-            case .pmatch: return PathPrefixSet([b]).matches(a)
-            case .regex, .exists: return false
-            }
-        case (.bool(let a), .bool(let b)):
-            switch op {
-            case .eq, .in, .intersects: return a == b
-            case .ne: return a != b
-            default: return false
-            }
-        case (.ip(let a), .ip(let b)):
-            let eq = a == b
-            return op == .ne ? !eq : (op == .eq || op == .in || op == .intersects) && eq
-        case (.ip(let a), .net(let net)):
-            let inside = net.contains(a)
-            return op == .ne ? !inside : (op == .eq || op == .in || op == .intersects) && inside
-        default:
-            guard let order = numericOrder(v, c) else { return op == .ne }
-            switch op {
-            case .eq, .in, .intersects: return order == 0
-            case .ne: return order != 0
-            case .lt: return order < 0
-            case .le: return order <= 0
-            case .gt: return order > 0
-            case .ge: return order >= 0
-            default: return false
-            }
-        }
-    }
-
-    /// -1, 0, 1 comparing two numbers of either signedness; nil when either is not a number.
-    @inline(__always)
-    static func numericOrder(_ a: FieldValue, _ b: FieldValue) -> Int? {
-        switch (a, b) {
-        case (.int(let x), .int(let y)): return x < y ? -1 : (x == y ? 0 : 1)
-        case (.uint(let x), .uint(let y)): return x < y ? -1 : (x == y ? 0 : 1)
-        case (.int(let x), .uint(let y)): return x < 0 ? -1 : (UInt64(x) < y ? -1 : (UInt64(x) == y ? 0 : 1))
-        case (.uint(let x), .int(let y)): return y < 0 ? 1 : (x < UInt64(y) ? -1 : (x == UInt64(y) ? 0 : 1))
-        case (.bool(let x), .int(let y)): return (x ? 1 : 0) == y ? 0 : 1
-        case (.bool(let x), .uint(let y)): return (x ? 1 : 0) == y ? 0 : 1
-        default: return nil
-        }
+        return engine.appendCheck(rc)
     }
 
     // MARK: - Output
@@ -492,7 +279,7 @@ public final class Ruleset<Provider: FieldProvider> {
     /// Renders rule `index`'s output for the current event (values come from the same cache).
     public func render(rule index: Int, _ ctx: Context, scratch: EvalScratch,
                        containerInfo: (Context, EvalScratch) -> String = { _, _ in "" }) -> Rendered {
-        scratch.ensureSlots(slotExtractors.count)
+        scratch.ensureSlots(engine.extractors.count)
         let rule = rules[index]
         var text = ""
         var fields: [(String, String)] = []
@@ -503,59 +290,23 @@ public final class Ruleset<Provider: FieldProvider> {
             case .containerInfo: text += containerInfo(ctx, scratch)
             case .field(let op, let key):
                 let s = slotIndex[op] ?? slot(for: op)
-                scratch.ensureSlots(slotExtractors.count)
-                let (start, count) = values(s, ctx, scratch)
-                let vals = Array(scratch.values[start..<(start + count)])
-                let rendered = Ruleset.text(vals, op)
-                text += rendered ?? "<NA>"
-                if seen.insert(key).inserted { fields.append((key, Ruleset.json(vals, op))) }
+                scratch.ensureSlots(engine.extractors.count)
+                let (start, count) = engine.values(s, ctx, scratch)
+                let vals = Array(UnsafeBufferPointer(start: scratch.values + start, count: count))
+                text += renderText(vals, op) ?? "<NA>"
+                if seen.insert(key).inserted { fields.append((key, renderJSON(vals, op))) }
             }
         }
         return Rendered(output: text, fields: fields)
-    }
-
-    /// The text of a field's values: the first value (the parent, for unindexed ancestor fields), or all
-    /// values joined by commas for list fields; nil when missing.
-    static func text(_ vals: [FieldValue], _ op: FieldOperand) -> String? {
-        guard !vals.isEmpty else { return nil }
-        if op.isList { return vals.map(valueText).joined(separator: ",") }
-        return valueText(vals[0])
-    }
-
-    static func valueText(_ v: FieldValue) -> String {
-        switch v {
-        case .int(let n): return String(n)
-        case .uint(let n): return String(n)
-        case .bool(let b): return b ? "true" : "false"
-        case .bytes(let b): return String(decoding: b, as: UTF8.self)
-        case .ip(let a): return a.description
-        case .net(let n): return n.description
-        }
-    }
-
-    static func json(_ vals: [FieldValue], _ op: FieldOperand) -> String {
-        guard !vals.isEmpty else { return "null" }
-        func one(_ v: FieldValue) -> String {
-            switch v {
-            case .int(let n): return String(n)
-            case .uint(let n): return String(n)
-            case .bool(let b): return b ? "true" : "false"
-            case .bytes(let b): return JSON.quoted(String(decoding: b, as: UTF8.self))
-            case .ip(let a): return JSON.quoted(a.description)
-            case .net(let n): return JSON.quoted(n.description)
-            }
-        }
-        if op.isList { return "[" + vals.map(one).joined(separator: ",") + "]" }
-        return one(vals[0])
     }
 
     // MARK: - Explain
 
     /// Why a rule did or did not match the current event: each check with its outcome and the values seen.
     public func explain(rule index: Int, eventType: Int, _ ctx: Context, scratch: EvalScratch) -> String {
-        scratch.ensureSlots(slotExtractors.count)
+        scratch.ensureSlots(engine.extractors.count)
         let rule = rules[index]
-        guard eventType >= 0, eventType < buckets.count, let entry = buckets[eventType].first(where: { $0.rule == Int32(index) }) else {
+        guard let entry = programs[index].first(where: { $0.type == eventType }) else {
             let name = eventType >= 0 && eventType < provider.eventTypeNames.count ? provider.eventTypeNames[eventType] : "?"
             return "rule '\(rule.name)' cannot match \(name) events (it matches: \(rule.eventTypes.sorted().prefix(8).joined(separator: ", "))\(rule.eventTypes.count > 8 ? ", …" : ""))"
         }
@@ -563,17 +314,21 @@ public final class Ruleset<Provider: FieldProvider> {
         var pc = Int(entry.start)
         var acc = false
         while true {
-            switch code[pc] {
-            case .check(let i):
-                acc = evalCheck(Int(i), ctx, scratch)
-                let c = checks[Int(i)]
-                let (s, n) = values(c.slot, ctx, scratch)
-                let shown = n == 0 ? "<NA>" : scratch.values[s..<(s + n)].map(Ruleset.valueText).joined(separator: ",")
-                lines.append("  \(acc ? "true " : "false") \(slotOperands[Int(c.slot)]) \(c.op.rawValue)… (value: \(shown))")
-            case .jumpIfFalse(let t): if !acc { pc = Int(t); continue }
-            case .jumpIfTrue(let t): if acc { pc = Int(t); continue }
-            case .not: acc = !acc
-            case .constant(let b): acc = b
+            let ins = engine.code[pc]
+            switch ins.op {
+            case .check:
+                let i = Int(ins.arg)
+                acc = engine.evalCheck(i, ctx, scratch)
+                let c = engine.checks[i]
+                let (s, n) = engine.values(c.slot, ctx, scratch)
+                let shown = n == 0 ? "<NA>" : UnsafeBufferPointer(start: scratch.values + s, count: n).map(valueText).joined(separator: ",")
+                lines.append("  \(acc ? "true " : "false") \(checkTexts[i])   (\(slotOperands[Int(c.slot)]) = \(shown))")
+            case .jumpIfFalse: if !acc { pc = Int(ins.arg); continue }
+            case .jumpIfTrue: if acc { pc = Int(ins.arg); continue }
+            case .not:
+                acc = !acc
+                lines.append("        not → \(acc)")
+            case .constant: acc = ins.arg != 0
             case .end:
                 return "rule '\(rule.name)': \(acc ? "matched" : "did not match")\n" + lines.joined(separator: "\n")
             }
@@ -582,13 +337,75 @@ public final class Ruleset<Provider: FieldProvider> {
     }
 }
 
+/// Applies one transformer to a value, appending the result.
+func transformValue(_ t: Transformer, _ v: FieldValue, _ scratch: EvalScratch) {
+    guard case .bytes(let b) = v else {
+        if t == .len { scratch.append(.uint(0)) }
+        return
+    }
+    switch t {
+    case .tolower, .toupper:
+        let out = scratch.arena.allocate(b.count)
+        for i in 0..<b.count {
+            let c = b[i]
+            out[i] = t == .tolower ? ((c >= 0x41 && c <= 0x5a) ? c | 0x20 : c) : ((c >= 0x61 && c <= 0x7a) ? c & ~0x20 : c)
+        }
+        scratch.append(bytes: UnsafeRawBufferPointer(out))
+    case .basename:
+        var end = b.count
+        while end > 1 && b[end - 1] == 0x2f { end -= 1 }
+        var start = end
+        while start > 0 && b[start - 1] != 0x2f { start -= 1 }
+        scratch.append(bytes: UnsafeRawBufferPointer(rebasing: b[start..<end]))
+    case .len:
+        scratch.append(.uint(UInt64(b.count)))
+    case .b64:
+        if let decoded = Base64.decode(b) { scratch.appendCopy(decoded) }
+    }
+}
+
+/// The text of a field's values: the first value (the parent, for unindexed ancestor fields), or all
+/// values joined by commas for list fields; nil when missing.
+func renderText(_ vals: [FieldValue], _ op: FieldOperand) -> String? {
+    guard !vals.isEmpty else { return nil }
+    if op.isList { return vals.map(valueText).joined(separator: ",") }
+    return valueText(vals[0])
+}
+
+func valueText(_ v: FieldValue) -> String {
+    switch v {
+    case .int(let n): return String(n)
+    case .uint(let n): return String(n)
+    case .bool(let b): return b ? "true" : "false"
+    case .bytes(let b): return String(decoding: b, as: UTF8.self)
+    case .ip(let a): return a.description
+    case .net(let n): return n.description
+    }
+}
+
+func renderJSON(_ vals: [FieldValue], _ op: FieldOperand) -> String {
+    guard !vals.isEmpty else { return "null" }
+    func one(_ v: FieldValue) -> String {
+        switch v {
+        case .int(let n): return String(n)
+        case .uint(let n): return String(n)
+        case .bool(let b): return b ? "true" : "false"
+        case .bytes(let b): return JSON.quoted(String(decoding: b, as: UTF8.self))
+        case .ip(let a): return JSON.quoted(a.description)
+        case .net(let n): return JSON.quoted(n.description)
+        }
+    }
+    if op.isList { return "[" + vals.map(one).joined(separator: ",") + "]" }
+    return one(vals[0])
+}
+
 /// A compiled POSIX extended regular expression, matched against the whole value.
 final class RegexBox: @unchecked Sendable {
     var re = regex_t()
     let ok: Bool
 
     init(_ pattern: String) {
-        ok = regcomp(&re, "^(" + pattern + ")$", REG_EXTENDED | REG_NOSUB) == 0
+        ok = RegexTranslation.compile(pattern, into: &re)
     }
 
     deinit { if ok { regfree(&re) } }

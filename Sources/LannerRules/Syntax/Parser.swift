@@ -530,7 +530,8 @@ public enum Escaping {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Falco's canonical printing of a constant: quoted (with escapes) when it contains a blank, quote or backslash.
+    /// Falco's canonical printing of a constant: quoted (with escapes) when it contains a blank, quote or backslash;
+    /// also when it is empty or holds a character that ends a bare word, so that the printed form reads back.
     public static func escape(_ s: String) -> String {
         var res = ""
         var needsQuotes = false
@@ -545,9 +546,11 @@ public enum Escaping {
             case "\\": needsQuotes = true; res += "\\\\"
             case "\"": needsQuotes = true; res += "\\\""
             case "'": needsQuotes = true; res += "'"
+            // Characters that end a bare word: printed unquoted they would not read back as one constant.
+            case "(", ")", ",", "=", "\u{0b}": needsQuotes = true; res.unicodeScalars.append(ch)
             default: res.unicodeScalars.append(ch)
             }
         }
-        return needsQuotes ? "\"" + res + "\"" : res
+        return needsQuotes || s.isEmpty ? "\"" + res + "\"" : res
     }
 }

@@ -1,0 +1,91 @@
+import Foundation
+
+/// Records as JSON lines: the form `RecordDump.json` prints, read back. One object per line:
+/// `{"type":"openat","pid":42,"tid":42,"ts":1500,"fields":{"res":3,"flags":0,"name":"/etc/shadow",...}}`.
+/// Missing fields are zero or empty; strlists are arrays; bytes16 are 32 hex digits or a dotted IPv4 address.
+public enum RecordJSON {
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var line: Int
+        public var reason: String
+        public var description: String { "line \(line): \(reason)" }
+    }
+
+    /// Encodes one JSON object as a wire record.
+    public static func record(_ text: Substring, line: Int) throws(Failure) -> [UInt8] {
+        guard let data = text.data(using: .utf8),
+              let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw Failure(line: line, reason: "not a JSON object")
+        }
+        guard let name = obj["type"] as? String, let type = EventType.allCases.first(where: { $0.name == name }) else {
+            throw Failure(line: line, reason: "unknown or missing \"type\" (one of: \(EventType.allCases.map(\.name).joined(separator: ", ")))")
+        }
+        let fields = obj["fields"] as? [String: Any] ?? [:]
+        for key in fields.keys where !type.fields.contains(where: { $0.name == key }) {
+            throw Failure(line: line, reason: "\(name) has no field \"\(key)\" (fields: \(type.fields.map(\.name).joined(separator: ", ")))")
+        }
+        func int(_ v: Any?) -> Int64 { (v as? NSNumber)?.int64Value ?? 0 }
+        var fixed = ByteWriter(capacity: 128)
+        var vars = ByteWriter(capacity: 256)
+        for f in type.fields {
+            let v = fields[f.name]
+            switch f.type {
+            case .u8: fixed.write(UInt8(truncatingIfNeeded: int(v)))
+            case .u16: fixed.write(UInt16(truncatingIfNeeded: int(v)))
+            case .u32: fixed.write(UInt32(truncatingIfNeeded: int(v)))
+            case .i32: fixed.write(Int32(truncatingIfNeeded: int(v)))
+            case .u64: fixed.write(UInt64(bitPattern: (v as? NSNumber)?.int64Value ?? 0))
+            case .i64: fixed.write(int(v))
+            case .bytes16:
+                var bytes = [UInt8](repeating: 0, count: 16)
+                if let s = v as? String {
+                    let parts = s.split(separator: ".")
+                    if parts.count == 4, let b = Optional(parts.compactMap { UInt8($0) }), b.count == 4 {
+                        bytes.replaceSubrange(0..<4, with: b)
+                    } else if s.count == 32 {
+                        var i = s.startIndex
+                        for k in 0..<16 {
+                            let j = s.index(i, offsetBy: 2)
+                            bytes[k] = UInt8(s[i..<j], radix: 16) ?? 0
+                            i = j
+                        }
+                    } else {
+                        throw Failure(line: line, reason: "field \"\(f.name)\" must be a dotted IPv4 address or 32 hex digits")
+                    }
+                }
+                fixed.write(bytes: bytes)
+            case .str:
+                let b = Array(((v as? String) ?? "").utf8)
+                guard b.count <= Int(UInt16.max) else { throw Failure(line: line, reason: "field \"\(f.name)\" is too long") }
+                vars.write(UInt16(b.count))
+                vars.write(bytes: b)
+            case .strlist:
+                var b: [UInt8] = []
+                for item in (v as? [Any]) ?? [] { b += Array(String(describing: item).utf8) + [0] }
+                vars.write(UInt16(b.count))
+                vars.write(bytes: b)
+            }
+        }
+        let length = WireSchema.headerSize + fixed.count + vars.count
+        guard length <= Int(UInt16.max) else { throw Failure(line: line, reason: "record is over 65535 bytes") }
+        var w = ByteWriter(capacity: length)
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(UInt32(truncatingIfNeeded: int(obj["pid"])))
+        w.write(UInt32(truncatingIfNeeded: int(obj["tid"] ?? obj["pid"])))
+        w.write(UInt64(bitPattern: int(obj["ts"])))
+        w.write(bytes: fixed.bytes)
+        w.write(bytes: vars.bytes)
+        return w.bytes
+    }
+
+    /// Every non-empty, non-comment line of `text` as records.
+    public static func records(_ text: String) throws(Failure) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let t = line.drop(while: { $0 == " " || $0 == "\t" })
+            if t.isEmpty || t.hasPrefix("#") || t.hasPrefix("//") { continue }
+            out.append(try record(t, line: i + 1))
+        }
+        return out
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+@testable import LannerWire
+
+@Suite struct CaptureAndJSONTests {
+    @Test func jsonLinesRoundTripThroughRecordDump() throws {
+        let body = try Golden.body(Golden.cases[2])
+        let batch = try BatchDecoder.decode(body)
+        // RecordDump's JSON reads back into the same bytes.
+        for r in batch.records {
+            let json = RecordDump.json(r)
+            let again = try RecordJSON.record(Substring(json), line: 1)
+            #expect(again == Array(r.storage[r.start..<(r.start + r.length)]), "\(json)")
+        }
+    }
+
+    @Test(arguments: [
+        ("{\"type\":\"nope\"}", "unknown or missing \"type\""),
+        ("{\"type\":\"openat\",\"fields\":{\"bogus\":1}}", "openat has no field \"bogus\""),
+        ("[1,2]", "not a JSON object"),
+        ("{\"type\":\"connect\",\"fields\":{\"daddr\":\"zz\"}}", "dotted IPv4 address or 32 hex digits"),
+    ])
+    func badLinesSayWhichLineAndWhy(text: String, message: String) {
+        do {
+            _ = try RecordJSON.records("# comment\n\n" + text)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.line == 3)
+            #expect(error.description.contains(message), "\(error)")
+        }
+    }
+
+    @Test func captureFramesBatchesAndRejectsDamage() throws {
+        let a = try Golden.body(Golden.cases[0]), b = try Golden.body(Golden.cases[1])
+        let file = Capture.fileHeader() + Capture.frame(a) + Capture.frame(b)
+        let batches = try Capture.batches(file)
+        #expect(batches.map(\.batch.header.sequence) == [1, 2])
+        #expect(batches[1].body == b)
+        #expect(throws: Capture.Failure.notACapture) { try Capture.batches(Array("LNRB....".utf8)) }
+        #expect(throws: Capture.Failure.self) { try Capture.batches(Array(file.dropLast(3))) }
+        var bad = file
+        bad[Capture.fileHeaderSize + 4] = 0x58   // first batch's magic
+        #expect { try Capture.batches(bad) } throws: { ($0 as? Capture.Failure)?.description.contains("batch 0 at byte 12") == true }
+        var newer = file
+        newer[4] = 2
+        #expect(throws: Capture.Failure.unsupportedVersion(2, 0)) { try Capture.batches(newer) }
+    }
+}
