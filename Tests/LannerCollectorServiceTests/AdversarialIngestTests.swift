@@ -239,6 +239,23 @@ import LannerWire
         #expect(outcome.status == 200, "no answer within 5 s (\(outcome), after \(Date().timeIntervalSince(t0)) s) for a 2.3 MB batch")
     }
 
+    /// FINDING (DoS at the process cap): when a host's table holds `maxProcesses` (65 536) live processes —
+    /// which a long-running busy host reaches once exits are lost (the kernel drops records under load and the
+    /// collector never learns that those processes ended) — every new process runs `evict()`, which scans
+    /// the whole dictionary twice (`first(where: !alive)`, then `first(where: placeholder)`). Each exec then
+    /// costs ~25 ms: a 127 KB batch of 1 000 execs takes ~25 s of the single ingest thread.
+    @Test func newProcessesStayCheapAtTheProcessCap() throws {
+        let c = try CollectorChild(rulesPath: Self.rulesDir)
+        defer { c.stop() }
+        let full = (0..<65_536).map { Rec.exec(.procinfo, pid: UInt32(10 + $0), ppid: 1, comm: "p", exe: "/p", args: ["p"]) }
+        let first = c.post(Rec.batch(full, seq: 1), timeout: 60)
+        #expect(first.status == 200, "\(first)")
+        let more = (0..<1_000).map { Rec.exec(pid: UInt32(1_000_000 + $0), ppid: 1, comm: "q", exe: "/q", args: ["q"]) }
+        let t0 = Date()
+        let second = c.post(Rec.batch(more, seq: 2), timeout: 5)
+        #expect(second.status == 200, "1 000 execs at the cap: no answer within 5 s (\(second), \(Date().timeIntervalSince(t0)) s)")
+    }
+
     /// FINDING (unbounded memory): `HostState.threads` has no bound (unlike `processes`, capped by
     /// `maxProcesses`), and entries leave only on a thread exit. A sensor sending thread clones grows the
     /// collector's memory without limit.
