@@ -271,6 +271,24 @@ import LannerWire
                 "\(host.threads.count) thread entries kept (maxProcesses is \(host.maxProcesses))")
     }
 
+    /// FINDING (unbounded memory): host state is keyed by sensor id + boot id and never released. proto/README.md
+    /// says "host state starts over when [the boot id] changes", but the previous boot's `HostState` (up to
+    /// 65 536 processes) stays in `Analyzer.hosts` forever, so every reboot of every host leaks one; a sensor
+    /// (or anyone with the token) that varies its ids grows the collector without bound.
+    @Test func hostStateOfAPreviousBootIsReleased() throws {
+        let a = try Self.analyzer()
+        let sensor = ID128(bytes: [UInt8](repeating: 0x33, count: 16))
+        for boot in 1...5 {
+            var enc = BatchEncoder()
+            for r in AnalyzerTests.family { try enc.append(record: r) }
+            let body = try enc.finish(header: BatchHeader(sequence: UInt64(boot), bootTimeUnixNs: 1, sensorID: sensor,
+                                                          bootID: ID128(bytes: [UInt8](repeating: UInt8(boot), count: 16)),
+                                                          hostname: "rebooting", sensorVersion: "t"))
+            _ = a.process(try BatchDecoder.decode(body), body: body)
+        }
+        #expect(a.hosts.count == 1, "\(a.hosts.count) host states kept for one sensor after 4 reboots")
+    }
+
     /// FINDING (hang): an indexed ancestor field walks `index` steps even when the parent chain is a cycle
     /// (which pid reuse produces naturally: a dead parent's pid is reused by a child of its own child). With
     /// `proc.aname[100000000]` one event on a 2-cycle takes ~50 s of the ingest thread. The walk should stop
