@@ -154,7 +154,7 @@ import LannerRules
         s += Self.rule("evt.type = openat and m99").replacingOccurrences(of: "rule: r", with: "rule: chain")
         let (r, dt) = Self.load(s)
         #expect(!r.report.hasErrors)
-        #expect(dt < 5, "took \(dt) s")
+        #expect(dt < 10, "took \(dt) s")
     }
 
     // MARK: - Findings (expected to fail until fixed)
@@ -263,17 +263,17 @@ import LannerRules
     }
 
     /// FINDING (crash): macro chains nest the expanded condition beyond the parser's depth limit (which only
-    /// bounds one text). 2 000 macros of the form `mN: proc.name = b and (proc.name = c or mN-1)` — a
-    /// realistic "exception macro" style — crash `rules validate` (and `serve`) with SIGSEGV; 20 000
-    /// `mN: not mN-1` do too.
+    /// bounds one text). 20 000 macros of the form `mN: proc.name = b and (proc.name = c or mN-1)` crash
+    /// `rules validate` (and `serve`) with SIGSEGV in release and debug builds (debug already at 2 000);
+    /// 20 000 `mN: not mN-1` crash a debug build and take ~9 s in release (200 000: killed after 2 minutes).
     @Test func longMacroChainsAreRefusedNotACrash() throws {
         var a = "- macro: m0\n  condition: proc.name = a\n"
-        for i in 1..<2000 { a += "- macro: m\(i)\n  condition: proc.name = b and (proc.name = c or m\(i - 1))\n" }
-        a += Self.rule("evt.type = openat and m1999")
+        for i in 1..<20_000 { a += "- macro: m\(i)\n  condition: proc.name = b and (proc.name = c or m\(i - 1))\n" }
+        a += Self.rule("evt.type = openat and m19999")
         var b = "- macro: m0\n  condition: proc.name = a\n"
         for i in 1..<20_000 { b += "- macro: m\(i)\n  condition: not m\(i - 1)\n" }
         b += Self.rule("evt.type = openat and m19999")
-        for (what, text) in [("2 000 and/or macros", a), ("20 000 not-macros", b)] {
+        for (what, text) in [("20 000 and/or macros", a), ("20 000 not-macros", b)] {
             let out = try Validate.run(text, seconds: 60)
             #expect(!out.signaled, "\(what): rules validate crashed with signal \(out.status)")
             #expect(!out.killed, "\(what): rules validate hung")
