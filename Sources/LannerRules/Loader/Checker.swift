@@ -183,6 +183,8 @@ struct ConditionChecker {
 
     /// Falco warns when a constant looks like a field or a transformer call written by mistake.
     mutating func warnAmbiguous(_ s: String, quoted: Bool, at pos: Pos) {
+        // Only a value with a '.' (a field) or a '(' (a transformer call) can be ambiguous.
+        guard s.utf8.contains(where: { $0 == 0x2e || $0 == 0x28 }) else { return }
         let t = s.trimmingCharacters(in: " \t")
         guard !t.isEmpty, let first = t.utf8.first, ConditionParser.isAlpha(first) else { return }
         if t.contains("(") {
