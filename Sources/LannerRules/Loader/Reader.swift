@@ -33,7 +33,7 @@ struct RuleCollector {
         let fileContext = [Location(file: file.name, line: 0, column: 0, kind: .rulesContent)]
         let docs: [YAMLNode]
         do {
-            docs = try YAMLParser.parse(file.text, source: file.name)
+            docs = try YAMLParser.parse(file.text, source: file.name, maxDepth: config.limits.yamlDepth)
         } catch {
             report.error(.yamlParse, error.message + (error.context.map { " (\($0))" } ?? ""),
                          [Location(file: file.name, line: error.mark.line, column: error.mark.column, kind: .rulesContent)])
