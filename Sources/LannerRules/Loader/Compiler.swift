@@ -25,6 +25,7 @@ struct RuleCompiler {
     var macroASTs: [String: Expr] = [:]
     var failedMacros = Set<String>()
     var resolvedMacros: [String: Expansion] = [:]
+    let operandCache = ConditionChecker.OperandCache()
 
     init(config: RuleLoader.Configuration, collector: RuleCollector) {
         self.config = config
@@ -452,7 +453,7 @@ struct RuleCompiler {
         // Problems inside a macro are reported in the rule that uses it, with the macro's position.
         let compiler = self
         let ruleContext = r.context
-        var checker = ConditionChecker(config: config) { pos in
+        var checker = ConditionChecker(config: config, cache: operandCache) { pos in
             let inner = compiler.context(at: pos)
             if inner.contains(where: { $0.kind == .rule && $0.name == r.name }) { return inner }
             return ruleContext + inner.filter { $0.kind != .rulesContent }.map { l in

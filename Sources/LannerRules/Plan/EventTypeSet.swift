@@ -70,15 +70,17 @@ public enum EventTypeResolver {
     public static let universe: Set<String> = Set(FalcoEventNames.all)
 
     /// - Complexity: O(n) in the size of the condition (a few word operations per node).
-    public static func resolve(_ c: Condition) -> Set<String> { visit(c).set.nameSet }
+    public static func resolve(_ c: Condition) -> Set<String> { (visit(c).set ?? .universe).nameSet }
 
-    /// Recursive; bounded by the loader's condition depth limit.
-    static func visit(_ c: Condition) -> (set: EventTypeSet, exact: Bool) {
+    /// The event types `c` can match — nil for all of them, the common case (any check that is not on
+    /// `evt.type`), which needs no word operations — and whether that is exact. Recursive; bounded by the
+    /// loader's condition depth limit.
+    static func visit(_ c: Condition) -> (set: EventTypeSet?, exact: Bool) {
         switch c {
-        case .constant(let b): return (b ? .universe : .empty, true)
+        case .constant(let b): return (b ? nil : .empty, true)
         case .check(let ch):
             guard ch.lhs.field.name == "evt.type", ch.lhs.transformers.isEmpty, case .constants(let cs) = ch.rhs else {
-                return (.universe, false)
+                return (nil, false)
             }
             let names = EventTypeSet(names: cs.lazy.compactMap {
                 if case .string(let b) = $0 { return String(decoding: b, as: UTF8.self) } else { return nil }
@@ -86,29 +88,32 @@ public enum EventTypeResolver {
             switch (ch.op, ch.modifier) {
             case (.eq, nil), (.in, nil), (.intersects, nil), (.eq, .oneof?), (.eq, .anyof?): return (names, true)
             case (.ne, nil): return (names.complement, true)
-            default: return (.universe, false)
+            default: return (nil, false)
             }
         case .and(let cs):
-            var set = EventTypeSet.universe
+            var set: EventTypeSet?   // all
             var exact = true
             for c in cs {
                 let x = visit(c)
-                set.formIntersection(x.set)
+                if let s = x.set {
+                    if set == nil { set = s } else { set!.formIntersection(s) }
+                }
                 exact = exact && x.exact
             }
             return (set, exact)
         case .or(let cs):
-            var set = EventTypeSet.empty
+            var set: EventTypeSet? = .empty
             var exact = true
             for c in cs {
                 let x = visit(c)
-                set.formUnion(x.set)
+                if let s = x.set { set?.formUnion(s) } else { set = nil }
                 exact = exact && x.exact
             }
             return (set, exact)
         case .not(let inner):
             let x = visit(inner)
-            return x.exact ? (x.set.complement, true) : (.universe, false)
+            guard x.exact else { return (nil, false) }
+            return (x.set.map(\.complement) ?? .empty, true)
         }
     }
 }
