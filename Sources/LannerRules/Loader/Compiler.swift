@@ -8,7 +8,9 @@ import LannerYAML
 struct RuleCompiler {
     let config: RuleLoader.Configuration
     var collector: RuleCollector
-    var report: LoadReport { get { collector.report } set { collector.report = newValue } }
+    /// The collector's report, moved here: a stored property, so that appending a diagnostic does not copy
+    /// all the earlier ones (through a computed property's get and set, each append did).
+    var report: LoadReport
 
     /// Every text conditions were parsed from, by `Pos.text`, with the context to report problems in.
     var texts: [(text: OriginText, context: [Location])] = []
@@ -27,9 +29,15 @@ struct RuleCompiler {
     var resolvedMacros: [String: Expansion] = [:]
     let operandCache = ConditionChecker.OperandCache()
 
+    /// Positions inside conditions → file lines; every file was read before compiling starts.
+    let mapper: SourceMapper
+
     init(config: RuleLoader.Configuration, collector: RuleCollector) {
         self.config = config
         self.collector = collector
+        report = collector.report
+        self.collector.report = LoadReport()
+        mapper = SourceMapper(sources: report.sources)
     }
 
     // MARK: - Driver
@@ -180,7 +188,6 @@ struct RuleCompiler {
         guard pos.text >= 0, Int(pos.text) < texts.count else { return [] }
         let (text, ctx) = texts[Int(pos.text)]
         guard let (origin, inner) = text.resolve(Int(pos.offset)) else { return ctx }
-        let mapper = SourceMapper(sources: report.sources)
         let (line, column) = mapper.locate(origin, offset: inner)
         return ctx + [Location(file: origin.file, line: line, column: column, kind: kind)]
     }
@@ -450,19 +457,8 @@ struct RuleCompiler {
               charge(expansion.size, context: r.context) else { return nil }
         let expanded = expansion.expr
 
-        // Problems inside a macro are reported in the rule that uses it, with the macro's position.
-        let compiler = self
-        let ruleContext = r.context
-        var checker = ConditionChecker(config: config, cache: operandCache) { pos in
-            let inner = compiler.context(at: pos)
-            if inner.contains(where: { $0.kind == .rule && $0.name == r.name }) { return inner }
-            return ruleContext + inner.filter { $0.kind != .rulesContent }.map { l in
-                var l = l
-                if l.kind == .macro { l.kind = .macroUsed }
-                return l
-            }
-        }
-        let typed = checker.check(expanded)
+        let checker = check(expanded, in: r)
+        let typed = checker.condition
         for w in checker.warnings { report.warning(w.code, w.message, w.context) }
         if let err = checker.error {
             if err.unknown && r.skipIfUnknownFilter {
@@ -493,6 +489,26 @@ struct RuleCompiler {
             outputText: r.output.text, output: output, eventTypes: types, unsupportedFields: unsupported,
             warnEvttypes: r.warnEvttypes, skipIfUnknownFilter: r.skipIfUnknownFilter, capture: r.capture,
             captureDuration: r.captureDuration, exceptionFields: exceptionFields.sorted(), index: r.index)
+    }
+
+    /// Type-checks a rule's expanded condition. The checker holds a copy of the compiler (to find
+    /// positions), so it lives only in here: while it lives, reporting a diagnostic would copy them all.
+    func check(_ expanded: Expr, in r: RuleInfo) -> (condition: Condition?, warnings: [(code: DiagnosticCode, message: String, context: [Location])],
+                                                    error: ConditionChecker.Problem?, usedFields: [ResolvedField]) {
+        // Problems inside a macro are reported in the rule that uses it, with the macro's position.
+        let compiler = self
+        let ruleContext = r.context
+        var checker = ConditionChecker(config: config, cache: operandCache) { pos in
+            let inner = compiler.context(at: pos)
+            if inner.contains(where: { $0.kind == .rule && $0.name == r.name }) { return inner }
+            return ruleContext + inner.filter { $0.kind != .rulesContent }.map { l in
+                var l = l
+                if l.kind == .macro { l.kind = .macroUsed }
+                return l
+            }
+        }
+        let typed = checker.check(expanded)
+        return (typed, checker.warnings, checker.error, checker.usedFields)
     }
 
     // MARK: - Exceptions
