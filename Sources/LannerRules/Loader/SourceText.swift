@@ -1,3 +1,4 @@
+import Glibc
 import LannerYAML
 
 /// Where a YAML scalar's value came from, so an offset inside the value can be turned back into a
@@ -60,7 +61,14 @@ final class SourceIndex {
         init(_ text: String) {
             bytes = Array(text.utf8)
             var starts = [0]
-            for (i, b) in bytes.enumerated() where b == 0x0a { starts.append(i + 1) }
+            bytes.withUnsafeBufferPointer { buf in
+                guard let base = buf.baseAddress else { return }
+                var i = 0
+                while i < buf.count, let hit = memchr(base + i, 0x0a, buf.count - i) {
+                    i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
+                    starts.append(i)
+                }
+            }
             lineStarts = starts
         }
 
