@@ -66,8 +66,9 @@ enum Commands {
         let result = try RuleSources.load(cmd.all("rules").isEmpty ? [Defaults.rules] : cmd.all("rules"),
                                           minimumPriority: try priority(cmd, "min-priority") ?? .debug)
         let errors = result.report.errors
+        let lines = SourceLines(result.report.sources)
         for d in result.report.diagnostics where d.severity == .error || d.code == .unsupportedField {
-            FileHandle.standardError.write(Data((DiagnosticRenderer.withSnippet(d, sources: result.report.sources) + "\n").utf8))
+            FileHandle.standardError.write(Data((DiagnosticRenderer.withSnippet(d, lines: lines) + "\n").utf8))
         }
         if !errors.isEmpty { fail("\(errors.count) error(s) in the rules; not starting", code: 1) }
         if !result.activeRules.contains(where: \.isSupported) {
@@ -158,8 +159,9 @@ enum Commands {
 
     static func rulesValidate(_ cmd: ParsedCommand) throws -> Int32 {
         let result = try RuleSources.load(cmd.arguments)
+        let lines = SourceLines(result.report.sources)
         for d in result.report.diagnostics where !cmd.flag("quiet") || d.severity == .error {
-            out(DiagnosticRenderer.withSnippet(d, sources: result.report.sources) + "\n")
+            out(DiagnosticRenderer.withSnippet(d, lines: lines) + "\n")
         }
         let supported = result.rules.filter(\.isSupported).count
         out("\(result.rules.count) rules, \(result.macros.count) macros, \(result.lists.count) lists; "
@@ -171,7 +173,8 @@ enum Commands {
     static func loadForInspection(_ cmd: ParsedCommand) throws -> LoadResult {
         let result = try RuleSources.load(cmd.all("rules").isEmpty ? [Defaults.rules] : cmd.all("rules"))
         if result.report.hasErrors {
-            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, sources: result.report.sources) }.joined(separator: "\n") + "\n")
+            let lines = SourceLines(result.report.sources)
+            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, lines: lines) }.joined(separator: "\n") + "\n")
             fail("the rules have errors (see above)", code: 1)
         }
         return result
@@ -218,7 +221,8 @@ enum Commands {
     static func rulesTest(_ cmd: ParsedCommand) throws -> Int32 {
         let result = try RuleSources.load([cmd.arguments[0]])
         if result.report.hasErrors {
-            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, sources: result.report.sources) }.joined(separator: "\n") + "\n")
+            let lines = SourceLines(result.report.sources)
+            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, lines: lines) }.joined(separator: "\n") + "\n")
             fail("the rules have errors (see above)", code: 1)
         }
         let matching: RuleMatching
