@@ -240,7 +240,10 @@ enum Commands {
 
     static func rulesDescribe(_ cmd: ParsedCommand) throws -> Int32 {
         let result = try loadForInspection(cmd)
-        guard let r = result.rule(named: cmd.arguments[0]) else { fail("no rule named '\(cmd.arguments[0])'", code: 1) }
+        guard let r = result.rule(named: cmd.arguments[0]) else {
+            let hint = Suggest.closest(cmd.arguments[0], in: result.rules.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
+            fail("no rule named '\(cmd.arguments[0])'" + hint, code: 1)
+        }
         out("""
             rule:        \(r.name)
             priority:    \(r.priority.name)

@@ -85,7 +85,7 @@ struct ConditionChecker {
             return r
         case .failure(let err):
             if case .unknown = err {
-                fail("filter_check called with nonexistent field \(f.text)", at: f.pos, unknown: true)
+                fail("filter_check called with nonexistent field \(f.text)" + config.catalog.suggestion(for: f.name), at: f.pos, unknown: true)
             } else {
                 fail(err.description, at: f.pos)
             }

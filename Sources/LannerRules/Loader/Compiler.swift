@@ -426,19 +426,21 @@ struct RuleCompiler {
     // MARK: - Rules
 
     mutating func compileRule(_ r: RuleInfo) -> CompiledRule? {
-        // Output first, as Falco does.
+        // Output first, as Falco does (its error comes first). Falco stops there; Lanner also checks the
+        // condition so that one pass reports both problems, and then leaves the rule out.
         let outID = register(r.output, context: r.outputContext)
-        let output: OutputFormat
+        var output = OutputFormat(parts: [])
+        var outputFailed = false
         switch OutputFormat.parse(r.output.text, catalog: config.catalog) {
         case .success(let f): output = f
         case .failure(let f):
             let ctx = context(at: Pos(text: outID, offset: Int32(f.offset)), kind: .outputExpression)
             if f.unknownField && r.skipIfUnknownFilter {
                 report.warning(.unknownFilter, f.message, ctx)
-            } else {
-                report.error(.compileOutput, f.message, ctx)
+                return nil
             }
-            return nil
+            report.error(.compileOutput, f.message, ctx)
+            outputFailed = true
         }
         if r.output.text.contains("evt.dir") {
             report.warning(.deprecatedItem, "usage of deprecated field 'evt.dir' has been detected in the rule output", r.outputContext)
@@ -468,7 +470,7 @@ struct RuleCompiler {
             }
             return nil
         }
-        guard let typed else { return nil }
+        guard let typed, !outputFailed else { return nil }
 
         let types = EventTypeResolver.resolve(typed)
         if types.count > 100 && r.warnEvttypes {
