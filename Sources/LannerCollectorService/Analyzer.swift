@@ -80,16 +80,15 @@ public final class Analyzer {
     public func host(for header: BatchHeader) -> HostState { state(for: header).host }
 
     /// Applies and evaluates every record of a batch in order.
-    /// - Parameters:
-    ///   - batch: the decoded batch (its records index into `body`).
-    ///   - body: the batch bytes.
+    /// - Parameter batch: the decoded batch (its records index into `batch.body`, decompressed when it was sent
+    ///   compressed).
     /// - Returns: the alerts, in event order.
-    public func process(_ batch: Batch, body: [UInt8]) -> [Alert] { process(batch, body: body, inspect: nil) }
+    public func process(_ batch: Batch) -> [Alert] { process(batch, inspect: nil) }
 
     /// As `process`, calling `inspect` after each evaluated event with its context, its event type code and the
     /// alerts it raised (for `rules test` and `--explain`).
-    public func process(_ batch: Batch, body: [UInt8],
-                        inspect: ((EventContext, Int, [Alert]) -> Void)?) -> [Alert] {
+    public func process(_ batch: Batch, inspect: ((EventContext, Int, [Alert]) -> Void)?) -> [Alert] {
+        let body = batch.body
         let header = batch.header
         let state = state(for: header)
         let host = state.host

@@ -167,7 +167,7 @@ public final class CollectorServer: @unchecked Sendable {
                 respond(.json(400, "{\"error\":\(JSON.quoted("malformed batch: \(error)"))}"))
                 return
             }
-            guard queue.push(IngestItem(batch: batch, body: req.body, respond: respond)) else {
+            guard queue.push(IngestItem(batch: batch, respond: respond)) else {
                 bump { $0.busy += 1 }
                 respond(.json(503, "{\"error\":\"collector busy, retry later\"}", headers: [("retry-after", "1")]))
                 return
@@ -206,7 +206,7 @@ public final class CollectorServer: @unchecked Sendable {
 
     func ingest(_ item: IngestItem, analyzer: Analyzer, store: AlertStore) {
         let h = item.batch.header
-        let alerts = analyzer.process(item.batch, body: item.body)
+        let alerts = analyzer.process(item.batch)
         let rows = alerts.map {
             NewAlert(timeNs: Int64(bitPattern: $0.timeNs), host: $0.hostname, sensorID: $0.sensorID, rule: $0.rule,
                      priority: $0.priority, source: $0.source, output: $0.output, tags: $0.tags, fieldsJSON: $0.fieldsJSON,
@@ -258,8 +258,8 @@ extension H2Response {
 
 /// One batch waiting for the ingest thread.
 struct IngestItem: @unchecked Sendable {
+    /// Decoded and validated; its records index into `batch.body` (decompressed when sent compressed).
     let batch: Batch
-    let body: [UInt8]
     let respond: H2Responder
 }
 

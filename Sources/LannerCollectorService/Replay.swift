@@ -22,7 +22,7 @@ public enum Replay {
             for (batch, body) in capture {
                 batches += 1
                 events += batch.records.count
-                for a in analyzer.process(batch, body: body) {
+                for a in analyzer.process(batch) {
                     let t = Int64(bitPattern: a.timeNs)
                     out.append(StoredAlert(id: Int64(out.count + 1), timeNs: t, host: a.hostname, sensorID: a.sensorID, rule: a.rule,
                                            priority: a.priority, source: a.source, output: a.output, tags: a.tags,
