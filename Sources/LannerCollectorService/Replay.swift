@@ -19,7 +19,7 @@ public enum Replay {
         var out: [StoredAlert] = []
         var batches = 0, events = 0
         for capture in captures {
-            for (batch, body) in capture {
+            for (batch, _) in capture {
                 batches += 1
                 events += batch.records.count
                 for a in analyzer.process(batch) {
