@@ -59,10 +59,10 @@ let package = Package(
         .testTarget(name: "LannerStoreTests", dependencies: ["LannerStore", "LannerCore"]),
         .testTarget(name: "LannerHTTP2Tests", dependencies: ["LannerHTTP2"]),
         .testTarget(name: "LannerCLIKitTests", dependencies: ["LannerCLIKit"]),
-        .testTarget(name: "LannerSensorAgentTests", dependencies: ["LannerSensorAgent", "LannerWire"]),
+        .testTarget(name: "LannerSensorAgentTests", dependencies: ["LannerSensorAgent", "LannerWire", "LannerHTTP2"]),
         .testTarget(name: "LannerCollectorServiceTests",
                     dependencies: ["LannerCollectorService", "LannerWire", "LannerStore", "LannerHTTP2", "LannerRules",
-                                   "LannerEnrich", "LannerCore", "LannerTestSupport", "LannerYAML"]),
+                                   "LannerEnrich", "LannerCore", "LannerTestSupport", "LannerYAML", "LannerSensorAgent"]),
         .testTarget(name: "LannerSchemaTests", dependencies: ["LannerSchemaGen", "LannerWire"]),
         .testTarget(name: "LannerEndToEndTests", dependencies: ["LannerStore", "LannerHTTP2", "LannerWire", "LannerCore", "LannerTestSupport"]),
     ]

@@ -264,7 +264,7 @@ import LannerYAML
             }
             let a = Analyzer(rules: rules, matching: .all)
             let body = Rec.batch(Self.records(s))
-            let alerts = a.process(try BatchDecoder.decode(body), body: body)
+            let alerts = a.process(try BatchDecoder.decode(body))
             let hit = alerts.first { alert in
                 guard alert.rule == s.rule else { return false }
                 let fields = (try? JSONSerialization.jsonObject(with: Data(alert.fieldsJSON.utf8))) as? [String: Any] ?? [:]
