@@ -54,14 +54,20 @@ final class OutputChannel: @unchecked Sendable {
         case deliver([StoredAlert], reopenFirst: Bool)
         /// Only reopen.
         case reopen
+        /// Nothing arrived within the idle interval asked for.
+        case idle
         /// Closed and drained, or cancelled: finish.
         case stop
     }
 
-    /// Waits for alerts, a reopen request, closing or cancellation.
-    func next(maxBatch: Int) -> Work {
+    /// Waits for alerts, a reopen request, closing or cancellation; with `idleAfter`, at most that long.
+    func next(maxBatch: Int, idleAfter: Duration? = nil) -> Work {
         cond.lock()
         defer { cond.unlock() }
+        let idleAt = idleAfter.map { d -> Date in
+            let (s, atto) = d.components
+            return Date(timeIntervalSinceNow: Double(s) + Double(atto) / 1e18)
+        }
         while true {
             if cancel.isCancelled { return .stop }
             let reopen = reopenRequested
@@ -81,8 +87,12 @@ final class OutputChannel: @unchecked Sendable {
                 return .deliver(batch, reopenFirst: reopen)
             }
             if reopen { return .reopen }
-            if closed { return .stop }
-            cond.wait()
+            if closed { return .stop }   // the sink's close settles what it still has pending
+            if let idleAt {
+                if !cond.wait(until: idleAt) { return .idle }
+            } else {
+                cond.wait()
+            }
         }
     }
 

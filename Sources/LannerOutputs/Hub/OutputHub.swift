@@ -92,10 +92,7 @@ public final class OutputHub: Sendable {
         var workers: [OutputWorker] = []
         for s in specs {
             let channel = OutputChannel(name: s.name, target: s.target, settings: s.settings, cancel: Canceller())
-            let context = SinkContext(name: s.name, log: log)
-            context.setRestartHandler { channel.record { $0.restarts += 1 } }
-            s.sink.attach(context)
-            workers.append(OutputWorker(channel: channel, sink: s.sink, context: context))
+            workers.append(OutputWorker(channel: channel, sink: s.sink, log: log))
         }
         self.workers = workers
         monitor = DropMonitor(channels: workers.map(\.channel), log: log, interval: reportInterval)

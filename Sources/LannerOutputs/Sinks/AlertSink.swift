@@ -17,12 +17,23 @@ enum DeliveryOutcome: Equatable {
     case failed(DeliveryFailure)
     /// Shutdown's deadline passed during the attempt.
     case cancelled
+    /// Handed on but not yet known to be delivered (written into a program's pipe): the sink now owns the
+    /// alert and settles it later through its `SinkContext` (delivered, failed attempts, gave up, abandoned).
+    case pending
 }
 
 /// Where an output's alerts go. Each sink belongs to its output's worker thread; only that thread calls it.
 protocol AlertSink: AnyObject {
-    /// One attempt to deliver one alert. Waits only through `cancel` (cancellable) or with its own timeout.
-    func deliver(_ alert: StoredAlert, cancel: Canceller) -> DeliveryOutcome
+    /// Called once on the worker thread before the first alert (a long-lived program starts here).
+    func start(cancel: Canceller)
+    /// True while alerts the sink took as `.pending` are unsettled: the worker then calls `idle` every
+    /// `OutputWorker.idleInterval` while no alerts arrive.
+    var hasPending: Bool { get }
+    /// Settles what can be settled without a new alert.
+    func idle(cancel: Canceller)
+    /// Attempt number `attempt` (1-based) to deliver one alert. Waits only through `cancel` (cancellable) or
+    /// with its own timeout.
+    func deliver(_ alert: StoredAlert, attempt: Int, cancel: Canceller) -> DeliveryOutcome
     /// Reopens what the output writes to (a file after rotation). Sinks without such a thing ignore it.
     func reopen()
     /// Finishes: flushes and releases, waiting at most until `deadline` (less if cancelled).
@@ -32,20 +43,27 @@ protocol AlertSink: AnyObject {
 }
 
 extension AlertSink {
+    func start(cancel: Canceller) {}
+    var hasPending: Bool { false }
+    func idle(cancel: Canceller) {}
     func reopen() {}
     func attach(_ context: SinkContext) {}
 }
 
-/// What a sink may tell its output while delivering: log lines and counter updates (restarts).
+/// What a sink may tell its output: log lines, and how `.pending` alerts were settled. Set up by the worker;
+/// called only on the worker thread.
 final class SinkContext: @unchecked Sendable {
-    let name: String
     let log: @Sendable (String) -> Void
-    private(set) var onRestart: @Sendable () -> Void = {}
+    /// `n` pending alerts were delivered.
+    var delivered: (Int) -> Void = { _ in }
+    /// `n` delivery attempts failed (pending alerts the sink will try again), the last for this reason.
+    var failedAttempts: (Int, String) -> Void = { _, _ in }
+    /// A pending alert will not be tried again.
+    var gaveUp: (StoredAlert, String) -> Void = { _, _ in }
+    /// `n` pending alerts were still unsettled at shutdown's deadline.
+    var abandoned: (Int) -> Void = { _ in }
+    /// The sink started its program again.
+    var restarted: () -> Void = {}
 
-    init(name: String, log: @escaping @Sendable (String) -> Void) {
-        self.name = name
-        self.log = log
-    }
-
-    func setRestartHandler(_ f: @escaping @Sendable () -> Void) { onRestart = f }
+    init(log: @escaping @Sendable (String) -> Void) { self.log = log }
 }

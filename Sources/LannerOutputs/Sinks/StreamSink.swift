@@ -12,7 +12,7 @@ final class StreamSink: AlertSink {
         self.format = format
     }
 
-    func deliver(_ alert: StoredAlert, cancel: Canceller) -> DeliveryOutcome {
+    func deliver(_ alert: StoredAlert, attempt: Int, cancel: Canceller) -> DeliveryOutcome {
         let line = Array((AlertText.render(alert, as: format) + "\n").utf8)
         switch writeAll(fd, line, until: .never, cancel: cancel, waitFirst: true) {
         case .done: return .delivered
@@ -92,7 +92,7 @@ final class FileSink: AlertSink {
         if let e = open() { note("output file: reopening: \(e); writing on to the old file") }
     }
 
-    func deliver(_ alert: StoredAlert, cancel: Canceller) -> DeliveryOutcome {
+    func deliver(_ alert: StoredAlert, attempt: Int, cancel: Canceller) -> DeliveryOutcome {
         if fd < 0 || rotated {
             if let e = open() {
                 // Keep writing to the old file if there is one: better than losing alerts until the path works.

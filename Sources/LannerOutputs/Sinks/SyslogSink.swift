@@ -55,7 +55,7 @@ final class SyslogSink: AlertSink {
         return nil
     }
 
-    func deliver(_ alert: StoredAlert, cancel: Canceller) -> DeliveryOutcome {
+    func deliver(_ alert: StoredAlert, attempt: Int, cancel: Canceller) -> DeliveryOutcome {
         if fd < 0, let e = connect() { return .failed(DeliveryFailure(message: e)) }
         let message = Self.message(alert, config: config, pid: pid, now: Self.realtimeNow())
         return message.withUnsafeBytes { raw -> DeliveryOutcome in

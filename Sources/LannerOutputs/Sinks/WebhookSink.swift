@@ -27,7 +27,7 @@ final class WebhookSink: AlertSink {
         client = HTTPClient(url: url, tls: tls)
     }
 
-    func deliver(_ alert: StoredAlert, cancel: Canceller) -> DeliveryOutcome {
+    func deliver(_ alert: StoredAlert, attempt: Int, cancel: Canceller) -> DeliveryOutcome {
         let body = Array(alert.jsonObject().utf8)
         switch client.send(headers: config.headers, body: body, timeout: config.timeout, cancel: cancel) {
         case .failure(let e):
