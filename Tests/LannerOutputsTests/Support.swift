@@ -109,6 +109,8 @@ final class TestHTTPServer: @unchecked Sendable {
         case hang
         /// Close the connection without answering.
         case close
+        /// Answer (without `Connection: close`), then close the connection anyway: an idle keep-alive timeout.
+        case respondThenClose(status: Int)
     }
 
     private let listenFD: Int32
@@ -268,6 +270,10 @@ final class TestHTTPServer: @unchecked Sendable {
                 for c in chunks { s += String(c.utf8.count, radix: 16) + ";ext=1\r\n" + c + "\r\n" }
                 s += "0\r\nX-Trailer: yes\r\n\r\n"
                 conn.write(Array(s.utf8))
+            case .respondThenClose(let status):
+                conn.write(Array("HTTP/1.1 \(status) \(Self.reason(status))\r\nContent-Length: 0\r\n\r\n".utf8))
+                usleep(20_000)
+                break outer
             case .hang:
                 while !isStopping { usleep(10_000) }
                 break outer
@@ -334,5 +340,16 @@ final class SyslogReceiver {
         var buf = [UInt8](repeating: 0, count: 65_536)
         let n = recv(fd, &buf, buf.count, 0)
         return n >= 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+    }
+}
+
+/// A value shared between a test and a server handler.
+final class Shared<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v: T
+    init(_ v: T) { self.v = v }
+    var value: T {
+        get { lock.lock(); defer { lock.unlock() }; return v }
+        set { lock.lock(); v = newValue; lock.unlock() }
     }
 }

@@ -47,6 +47,9 @@ struct HTTPResponseParser {
 
     private var buffer: [UInt8] = []
     private var pos = 0
+    /// Where the search for the next line end resumes (bytes before it hold none), so a long line arriving in
+    /// small pieces is scanned once.
+    private var scanFrom = 0
     private var state = State.head
     private var response = HTTPResponse(status: 0, reason: "", minorVersion: 1, headers: [], body: [], bodyLength: 0, keepAlive: true)
     private var headBytes = 0
@@ -61,9 +64,11 @@ struct HTTPResponseParser {
         sawNothing = false
         if pos > 0 && pos == buffer.count {
             buffer.removeAll(keepingCapacity: true)
+            scanFrom = 0
             pos = 0
         } else if pos >= 65_536 {
             buffer.removeFirst(pos)
+            scanFrom = max(0, scanFrom - pos)
             pos = 0
         }
         buffer.append(contentsOf: bytes)
@@ -151,13 +156,14 @@ struct HTTPResponseParser {
 
     /// The next line without its line end; nil when it has not fully arrived.
     private mutating func line(limit: Int, what: String) throws(HTTPParseError) -> ArraySlice<UInt8>? {
-        var i = pos
+        var i = max(pos, scanFrom)
         while i < buffer.count && buffer[i] != 0x0A {
             i += 1
             if i - pos > limit { throw HTTPParseError(message: "\(what) is too long") }
         }
         guard i < buffer.count else {
             if buffer.count - pos > limit { throw HTTPParseError(message: "\(what) is too long") }
+            scanFrom = buffer.count
             return nil
         }
         var end = i

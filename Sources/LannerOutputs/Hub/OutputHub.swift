@@ -132,6 +132,7 @@ public final class OutputHub: Sendable {
             return !s.stopped
         }
         guard first else { return state.withLock { $0.final } }
+        monitor.stop()   // reports the drops it has not yet; the summary below has the rest
         for w in workers { w.channel.close(deadline: Deadline(instant: deadline)) }
         var late: [OutputWorker] = []
         for w in workers where !w.waitUntilFinished(deadline) { late.append(w) }
@@ -143,7 +144,6 @@ public final class OutputHub: Sendable {
         for w in late where !w.waitUntilFinished(grace) {
             log("output \(w.channel.name): did not stop within a second of the deadline; left behind")
         }
-        monitor.stop()
         let final = counters
         for c in final where c.dropped + c.gaveUp + c.abandoned > 0 {
             log("output \(c.name): stopped; \(c)")
