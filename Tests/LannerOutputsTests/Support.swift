@@ -353,3 +353,42 @@ final class Shared<T: Sendable>: @unchecked Sendable {
         set { lock.lock(); v = newValue; lock.unlock() }
     }
 }
+
+/// A TCP server on 127.0.0.1 that writes `reply` to every connection as soon as it is accepted, then closes.
+final class RawServer: @unchecked Sendable {
+    let port: UInt16
+    private let fd: Int32
+
+    init(reply: String) throws {
+        _ = ignoreSIGPIPE
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let lfd = fd
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bind(lfd, sa, len) == 0 && listen(lfd, 8) == 0 && getsockname(lfd, sa, &len) == 0
+            }
+        }
+        guard ok else { throw TestError("bind failed") }
+        port = UInt16(bigEndian: addr.sin_port)
+        let bytes = Array(reply.utf8)
+        let t = Thread {
+            while true {
+                let c = accept(lfd, nil, nil)
+                if c < 0 { return }
+                _ = bytes.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                usleep(50_000)
+                close(c)
+            }
+        }
+        t.start()
+    }
+
+    deinit {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+}
