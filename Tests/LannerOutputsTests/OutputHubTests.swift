@@ -148,4 +148,39 @@ final class TestPipe {
         #expect(final.first { $0.name == "file" }!.delivered == 1000)
         #expect(lines(dir.file("a.jsonl")).count == 1000)
     }
+
+    @Test func settingsMadeInCodeAreChecked() throws {
+        var c = fileConfig("/dev/null")
+        c.file!.delivery.queueSize = 0
+        #expect(throws: OutputSetupError(output: "outputs.file", message: "queue_size must be from 1 to 10000000, not 0")) {
+            try OutputHub(config: c, log: { _ in })
+        }
+        #expect(throws: OutputSetupError(output: "outputs.webhook",
+                                         message: "header 'X-A' cannot be sent (a bad name, a client header, or a line break in its value)")) {
+            try OutputHub(config: webhookConfig("http://127.0.0.1:1/") { $0.headers = [HTTPHeader(name: "X-A", value: "a\r\nHost: evil")] }, log: { _ in })
+        }
+        var p = OutputsConfig()
+        p.program = ProgramOutputConfig()
+        #expect(throws: OutputSetupError(output: "outputs.program", message: "no command")) { try OutputHub(config: p, log: { _ in }) }
+    }
+
+    @Test func storedAlertsFromACommit() {
+        let new = [NewAlert(timeNs: 5, host: "h", sensorID: "s", rule: "r", priority: .error, output: "o", tags: ["t"], fieldsJSON: ""),
+                   NewAlert(timeNs: 6, host: "h2", sensorID: "s2", rule: "r2", priority: .debug, source: "k8s", output: "o2",
+                            fieldsJSON: #"{"a":1}"#, containerID: "c")]
+        // What the store itself returns for these rows.
+        let dir = try! TempDir()
+        let store = try! AlertStore(path: dir.file("a.db"))
+        guard case .committed(let ids) = try! store.commit(sensorID: "s", sequence: 1, events: 2, alerts: new) else {
+            Issue.record("not committed")
+            return
+        }
+        #expect(OutputHub.storedAlerts(new, ids: ids) == (try! store.query(AlertQuery(newestFirst: false))))
+        #expect(OutputHub.storedAlerts(new, ids: [10, 11]) == [
+            StoredAlert(id: 10, timeNs: 5, host: "h", sensorID: "s", rule: "r", priority: .error, source: "syscall", output: "o",
+                        tags: ["t"], fieldsJSON: "{}", containerID: nil, count: 1, lastSeenNs: 5),
+            StoredAlert(id: 11, timeNs: 6, host: "h2", sensorID: "s2", rule: "r2", priority: .debug, source: "k8s", output: "o2",
+                        tags: [], fieldsJSON: #"{"a":1}"#, containerID: "c", count: 1, lastSeenNs: 6),
+        ])
+    }
 }

@@ -19,6 +19,14 @@ public struct DeliverySettings: Sendable, Equatable {
 
     public init() {}
 
+    /// What is wrong with settings made in code, if anything (the file reader refuses the same).
+    var problem: String? {
+        if !(1...10_000_000).contains(queueSize) { return "queue_size must be from 1 to 10000000, not \(queueSize)" }
+        if !(0...1000).contains(retries) { return "retries must be from 0 to 1000, not \(retries)" }
+        if backoff < .zero || maxBackoff < .zero { return "backoff and max_backoff must not be negative" }
+        return nil
+    }
+
     /// The wait before retry number `retry` (1-based): `backoff · 2^(retry-1)`, at most `maxBackoff`.
     public func delay(beforeRetry retry: Int) -> Duration {
         var d = backoff

@@ -53,6 +53,12 @@ public final class OutputHub: Sendable {
     ///   rate-limited; called from the output threads, never from `publish`.
     /// - Throws: `OutputSetupError` naming the output and the reason.
     public convenience init(config: OutputsConfig, log: @escaping @Sendable (String) -> Void) throws(OutputSetupError) {
+        // Settings built in code (not read from a file) get the checks the file reader makes.
+        for (name, d) in [("stdout", config.stdout?.delivery), ("file", config.file?.delivery), ("syslog", config.syslog?.delivery),
+                          ("program", config.program?.delivery), ("webhook", config.webhook?.delivery)] {
+            guard let d, d.enabled else { continue }
+            if let why = d.problem { throw OutputSetupError(output: "outputs.\(name)", message: why) }
+        }
         var specs: [Spec] = []
         if let c = config.stdout, c.delivery.enabled {
             specs.append(Spec(name: "stdout", target: "stdout", settings: c.delivery, sink: StreamSink(fd: 1, format: c.format)))
@@ -98,6 +104,17 @@ public final class OutputHub: Sendable {
         monitor = DropMonitor(channels: workers.map(\.channel), log: log, interval: reportInterval)
         for w in workers { w.start() }
         if !workers.isEmpty { monitor.start() }
+    }
+
+    /// The alerts `AlertStore.commit` has just stored, as the store will return them: `ids` are the row ids from
+    /// `CommitResult.committed`, in the same order as `alerts`.
+    public static func storedAlerts(_ alerts: [NewAlert], ids: [Int64]) -> [StoredAlert] {
+        zip(alerts, ids).map { a, id in
+            let fields = a.fieldsJSON.allSatisfy { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" } ? "{}" : a.fieldsJSON
+            return StoredAlert(id: id, timeNs: a.timeNs, host: a.host, sensorID: a.sensorID, rule: a.rule, priority: a.priority,
+                               source: a.source, output: a.output, tags: a.tags, fieldsJSON: fields, containerID: a.containerID,
+                               count: 1, lastSeenNs: a.timeNs)
+        }
     }
 
     /// Names of the running outputs, in counter order.

@@ -52,6 +52,7 @@ final class FileSink: AlertSink {
     init(path: String, format: AlertFormat) throws(OpenError) {
         self.path = path
         self.format = format
+        if path.isEmpty || path.contains("\0") { throw OpenError(description: "the path is empty or holds a NUL character") }
         if let e = open() { throw OpenError(description: e) }
     }
 

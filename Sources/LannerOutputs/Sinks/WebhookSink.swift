@@ -18,6 +18,13 @@ final class WebhookSink: AlertSink {
     init(config: WebhookOutputConfig, url: HTTPURL) throws(SetupError) {
         self.config = config
         self.url = url
+        for h in config.headers {
+            guard ConfigReader.isToken(h.name), !ConfigReader.clientHeaders.contains(h.name.lowercased()),
+                  !h.value.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) else {
+                throw SetupError(description: "header '\(h.name)' cannot be sent (a bad name, a client header, or a line break in its value)")
+            }
+        }
+        if config.timeout <= .zero { throw SetupError(description: "timeout must be longer than 0") }
         var tls: TLSClientContext?
         if url.isHTTPS {
             do { tls = try TLSClientContext(caFile: config.caFile) } catch {
