@@ -164,6 +164,13 @@ final class TestPipe {
         #expect(throws: OutputSetupError(output: "outputs.program", message: "no command")) { try OutputHub(config: p, log: { _ in }) }
     }
 
+    @Test func closedOrReadOnlyStdoutIsRefused() {
+        let p = TestPipe()
+        #expect(StreamSink.problem(fd: p.write) == nil)
+        #expect(StreamSink.problem(fd: p.read) == "descriptor \(p.read) is open for reading only")
+        #expect(StreamSink.problem(fd: 987) == "descriptor 987 is closed (Bad file descriptor)")
+    }
+
     @Test func storedAlertsFromACommit() {
         let new = [NewAlert(timeNs: 5, host: "h", sensorID: "s", rule: "r", priority: .error, output: "o", tags: ["t"], fieldsJSON: ""),
                    NewAlert(timeNs: 6, host: "h2", sensorID: "s2", rule: "r2", priority: .debug, source: "k8s", output: "o2",

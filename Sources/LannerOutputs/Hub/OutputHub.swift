@@ -61,6 +61,7 @@ public final class OutputHub: Sendable {
         }
         var specs: [Spec] = []
         if let c = config.stdout, c.delivery.enabled {
+            if let why = StreamSink.problem(fd: 1) { throw OutputSetupError(output: "outputs.stdout", message: "cannot write to stdout: " + why) }
             specs.append(Spec(name: "stdout", target: "stdout", settings: c.delivery, sink: StreamSink(fd: 1, format: c.format)))
         }
         if let c = config.file, c.delivery.enabled {

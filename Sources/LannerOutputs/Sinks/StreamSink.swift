@@ -12,6 +12,15 @@ final class StreamSink: AlertSink {
         self.format = format
     }
 
+    /// Why `fd` cannot be written to, if it cannot: closed, or open for reading only. (A daemon started with
+    /// stdout closed would otherwise write alerts into whatever file later got descriptor 1.)
+    static func problem(fd: Int32) -> String? {
+        let flags = fcntl(fd, F_GETFL)
+        if flags < 0 { return "descriptor \(fd) is closed (\(errnoText(errno)))" }
+        if flags & O_ACCMODE == O_RDONLY { return "descriptor \(fd) is open for reading only" }
+        return nil
+    }
+
     func deliver(_ alert: StoredAlert, attempt: Int, cancel: Canceller) -> DeliveryOutcome {
         let line = Array((AlertText.render(alert, as: format) + "\n").utf8)
         switch writeAll(fd, line, until: .never, cancel: cancel, waitFirst: true) {
