@@ -44,12 +44,12 @@ let package = Package(
         .target(name: "LannerOutputs",                                 // alerts to stdout, file, syslog, program, webhook
                 dependencies: ["LannerStore", "LannerCore", "LannerYAML", "COpenSSL", "CLannerOutputShims"]),
         .target(name: "LannerCollectorService",
-                dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore"]),
+                dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore", "LannerOutputs"]),
 
         // Executables: wiring only.
         .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore", "LannerWire"]),
         .executableTarget(name: "lanner-collector",
-                          dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore", "LannerEnrich", "LannerHTTP2", "LannerWire"]),
+                          dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore", "LannerEnrich", "LannerHTTP2", "LannerWire", "LannerOutputs"]),
         .executableTarget(name: "lanner-eventgen", dependencies: ["LannerCLIKit"]),
         .executableTarget(name: "lanner-schemagen", dependencies: ["LannerSchemaGen"]),
         .executableTarget(name: "lanner-bench", dependencies: ["LannerCollectorService", "LannerRules", "LannerWire", "LannerCLIKit"]),
