@@ -407,10 +407,12 @@ extension BPFProbeTests {
         let on = try drain(probe)
         #expect(on.of(pid: UInt32(w2.pid), types: [.unlink]).count == 2)
 
-        // an open loop runs while other types are attached and detached twenty times: every open arrives
+        // an open loop runs while other types are attached and detached: every open arrives. It pauses 2 ms
+        // every 100 opens, so it lasts at least 0.4 s however fast the machine is, and outlives a few switches
+        // however slow attaching is.
         let before = probe.counters()
         let n = 20000
-        let w3 = spawn(SensorEnv.workload, ["lanner-workload", "openloop", String(n)])
+        let w3 = spawn(SensorEnv.workload, ["lanner-workload", "openloop", String(n), "2000"])
         var seen: [EventRecord] = []
         var toggles = 0
         var status: Int32 = 0
