@@ -14,6 +14,8 @@ public final class DomainRefresher: @unchecked Sendable {
     private var poked = false
     private var started = false
     private let finished = DispatchSemaphore(value: 0)
+    /// Changes logged one per line per round of lookups; the rest are counted in one line.
+    static let eventsLogged = 10
 
     /// - Parameter log: gets one line per first answer, changed answer or new failure of a name.
     public init(names: DomainNames, resolver: any DomainResolver, log: @escaping @Sendable (String) -> Void) {
@@ -76,7 +78,12 @@ public final class DomainRefresher: @unchecked Sendable {
             poked = false
             cond.unlock()
             let events = names.refresh(using: resolver, clock: Self.nowNs, shouldStop: { self.isStopping })
-            for e in events { log("lanner-collector: fd.*ip.name: \(e)") }
+            // A long list of names (an indicator list) failing at once must not flood the log.
+            for e in events.prefix(Self.eventsLogged) { log("lanner-collector: fd.*ip.name: \(e)") }
+            if events.count > Self.eventsLogged {
+                let failed = events.dropFirst(Self.eventsLogged).filter { if case .failed = $0 { return true } else { return false } }.count
+                log("lanner-collector: fd.*ip.name: and \(events.count - Self.eventsLogged) more names changed (\(failed) of them failed to resolve)")
+            }
             cond.lock()
             while !stopping && !poked {
                 let now = Self.nowNs()

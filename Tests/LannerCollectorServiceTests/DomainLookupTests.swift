@@ -148,6 +148,40 @@ import LannerWire
         #expect(alerts.map(\.output) == ["elsewhere 127.0.0.1 name=<NA>"])
     }
 
+    /// Falco's own rules that use fd.*ip.name load as supported, collect their names, and fire (their
+    /// addresses come from an in-memory resolver here: a real lookup of mining pools would go to DNS).
+    @Test func falcosMinerPoolAndInboundSourceRulesAreSupportedAndFire() throws {
+        var cfg = RuleLoader.Configuration()
+        cfg.isSupported = { SyscallFields.isSupported($0) }
+        let files = try ["falco-rules/falco_rules.yaml", "falco-rules/falco-incubating_rules.yaml", "falco-rules/falco-sandbox_rules.yaml"].map(Peer.file)
+        let r = RuleLoader.load(files, config: cfg)
+        #expect(r.report.errors.isEmpty)
+        let miner = try #require(r.rule(named: "Detect outbound connections to common miner pool ports"))
+        let inbound = try #require(r.rule(named: "Unexpected inbound connection source"))
+        #expect(miner.isSupported && inbound.isSupported, "\(miner.unsupportedFields) \(inbound.unsupportedFields)")
+        #expect(r.rule(named: "Contact K8S API Server From Container")?.unsupportedFields == ["k8s.ns.name"])
+        // Both are disabled in Falco's file; enable them as a user would.
+        var enabled = [miner, inbound]
+        for i in enabled.indices { enabled[i].enabled = true }
+        let analyzer = Analyzer(rules: enabled, matching: .all)
+        #expect(analyzer.ruleset.rules.count == 2)
+        let names = analyzer.ruleset.domainNames
+        #expect(names.count == 64, "the 63 distinct names of the three miner lists, and google.com")
+        #expect(names.contains("pool.minexmr.com") && names.contains("google.com") && Set(names).count == names.count)
+        let resolver = InMemoryDomainResolver(addresses: ["pool.minexmr.com": ["192.0.2.10"]])
+        _ = try #require(OneTimeDomainLookup.prepare(analyzer, .init(resolver: resolver, wait: 5)))
+        #expect(resolver.lookups(of: "pool.minexmr.com") == 1 && resolver.lookups(of: "google.com") == 1)
+        let alerts = analyzer.process(try BatchDecoder.decode(Rec.batch(Self.processes + [
+            Rec.connect(pid: 90, sport: 40000, dport: 443, daddr: [192, 0, 2, 10], saddr: [192, 0, 2, 1]),
+            Rec.connect(pid: 90, sport: 40001, dport: 443, daddr: [192, 0, 2, 11], saddr: [192, 0, 2, 1]),
+            Rec.connect(pid: 90, sport: 40002, dport: 80, daddr: [192, 0, 2, 10], saddr: [192, 0, 2, 1]),
+        ])))
+        // 443 to the pool's address: https_miner_domains has it; 80 to it too (http_miner_domains); not the other address.
+        #expect(alerts.map(\.rule) == [miner.name, miner.name])
+        #expect(alerts.first?.output.hasPrefix("Outbound connection to IP/Port flagged by https://cryptoioc.ch | ip=192.0.2.10 connection=192.0.2.1:40000->192.0.2.10:443") == true,
+                "\(alerts.first?.output ?? "")")
+    }
+
     // MARK: - replay and rules test
 
     /// Answers after a delay, to show the one-time lookup's bounded wait.

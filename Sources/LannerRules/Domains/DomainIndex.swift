@@ -76,11 +76,4 @@ struct DomainIndex {
             i = (i + 1) & mask
         }
     }
-
-    /// Whether name `id` resolved to `a`.
-    @inline(__always)
-    func contains(_ id: Int32, _ a: IPAddress) -> Bool {
-        for x in names(of: a) where x == id { return true }
-        return false
-    }
 }

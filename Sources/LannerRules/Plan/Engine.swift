@@ -291,17 +291,25 @@ final class RuleEngine {
     }
 
     /// `fd.sip.name = n`, `in (n1, n2)`, `!= n`: whether the address is among the names' resolved addresses
-    /// (with modifiers: `= oneof`/`anyof` any name, `allof` every name; `!=` inverts each name's test).
+    /// (with modifiers: `= oneof`/`anyof` any name, `allof` every name; `!=` inverts each name's test). One hash
+    /// probe finds the names the address belongs to (usually none or one); the check's names are compared with those.
     @inline(__always)
     func domainTest(_ v: FieldValue, _ c: RuntimeCheck) -> Bool {
         guard case .ip(let a) = v else { return false }
-        let lo = Int(c.a), hi = Int(c.a + c.b)
+        let found = domainIndex.names(of: a)
         let negate = c.op == .ne
+        if found.isEmpty { return negate }   // no name of this ruleset has the address
+        let lo = Int(c.a), hi = Int(c.a + c.b)
+        @inline(__always) func named(_ k: Int) -> Bool {
+            let id = domainIDs[k]
+            for x in found where x == id { return true }
+            return false
+        }
         if c.modifier == 2 {
-            for k in lo..<hi where domainIndex.contains(domainIDs[k], a) == negate { return false }
+            for k in lo..<hi where named(k) == negate { return false }
             return true
         }
-        for k in lo..<hi where domainIndex.contains(domainIDs[k], a) != negate { return true }
+        for k in lo..<hi where named(k) != negate { return true }
         return false
     }
 
