@@ -177,13 +177,14 @@ public final class CollectorServer: @unchecked Sendable {
     @discardableResult
     public func reload(rules: [CompiledRule]) -> String? {
         let ruleset = Analyzer.ruleset(rules, matching: config.matching, domains: domains)
-        // New names are looked up now; the running rules keep theirs until the swap, then names no rule compares
-        // any more are forgotten (`takeReload`).
-        if domains.add(ruleset.domainNames, now: DomainRefresher.nowNs()) > 0 { domainRefresher.poke() }
         let request = ReloadRequest(ruleset: ruleset)
+        // New names are looked up now; the running rules keep theirs until the swap, then names no rule compares
+        // any more are forgotten (`takeReload`). Under the lock, so a swap in between cannot forget them.
         reloadLock.lock()
+        let added = domains.add(ruleset.domainNames, now: DomainRefresher.nowNs())
         pendingReload = request
         reloadLock.unlock()
+        if added > 0 { domainRefresher.poke() }
         queue.poke()
         while request.done.wait(timeout: .now() + 1) == .timedOut {
             if queue.isClosed && ingestFinished { return nil }
@@ -298,7 +299,10 @@ public final class CollectorServer: @unchecked Sendable {
         state.analyzer.replace(ruleset: request.ruleset)
         state.interest = state.analyzer.wireInterest
         let namesAfter = Set(state.analyzer.ruleset.domainNames)
-        domains.retain(only: namesAfter)
+        // Keep the names of a reload compiled meanwhile too (it is swapped in next).
+        reloadLock.lock()
+        domains.retain(only: namesAfter.union(pendingReload?.ruleset.domainNames ?? []))
+        reloadLock.unlock()
         metrics.rulesChanged(rules: state.analyzer.ruleset.rules.count, interestTypes: state.interest.events.count)
         let after = state.analyzer.ruleset.rules.map(\.name)
         func list(_ names: [String]) -> String {
