@@ -171,7 +171,7 @@ public enum OneTimeDomainLookup {
         }
         _ = work.allDone.wait(timeout: .now() + wait)
         let answers = work.finish()
-        for (n, a) in answers { table.record(n, a, now: 0) }
+        table.record(names.compactMap { n in answers[n].map { (n, $0) } }, now: 0)
         return Outcome(names: table, answers: answers, unanswered: names.filter { answers[$0] == nil }, wait: wait)
     }
 

@@ -91,6 +91,28 @@ import LannerRules
         #expect(names.entry("b.example") == nil)
     }
 
+    /// A resolver whose every lookup takes 200 ms of a fake clock.
+    final class SlowClockResolver: DomainResolver, @unchecked Sendable {
+        var now: UInt64 = 0
+        func resolve(_ name: String) -> DomainAnswer {
+            now += 200_000_000
+            return .of([IPAddress("10.0.0.1")!])
+        }
+    }
+
+    /// A long round publishes what it has every 250 ms and at its end, not after every answer.
+    @Test func aRoundPublishesAtMostEveryQuarterSecondAndAtItsEnd() {
+        let names = DomainNames()
+        let resolver = SlowClockResolver()
+        names.add((0..<5).map { "n\($0).example" }, now: 0)
+        let g = names.generation
+        let events = names.refresh(using: resolver, clock: { resolver.now })
+        #expect(events.count == 5)
+        // After 2 lookups (400 ms), after 4 (800 ms), and the fifth at the end.
+        #expect(names.generation == g + 3)
+        #expect(names.snapshot().addresses.count == 5)
+    }
+
     @Test func answersAreSortedAndUnique() {
         #expect(DomainAnswer.of([Self.ip("10.0.0.2"), Self.ip("::1"), Self.ip("10.0.0.2"), Self.ip("10.0.0.1")])
                 == .addresses([Self.ip("::1"), Self.ip("10.0.0.1"), Self.ip("10.0.0.2")]))

@@ -60,6 +60,8 @@ public final class DomainNames: Sendable {
     private struct State {
         var entries: [String: Entry] = [:]
         var snapshot = DomainSnapshot(generation: 0, addresses: [:])
+        /// Answers recorded since the last snapshot changed what it would hold.
+        var unpublished = false
     }
 
     public let timing: Timing
@@ -118,59 +120,84 @@ public final class DomainNames: Sendable {
     /// When the next lookup is due; nil when no name is tracked.
     public func nextDue() -> UInt64? { state.withLock { $0.entries.values.map(\.due).min() } }
 
-    /// Records the answer of a lookup of `name` made at `now`, and schedules the next. An answer for a name no
-    /// longer tracked is ignored.
+    /// Records the answer of a lookup of `name` made at `now`, schedules the next, and publishes a new snapshot
+    /// if the name's addresses changed. An answer for a name no longer tracked is ignored.
     /// - Returns: what changed, for the log; nil when nothing did.
     @discardableResult
     public func record(_ name: String, _ answer: DomainAnswer, now: UInt64) -> Event? {
+        record([(name, answer)], now: now).first
+    }
+
+    /// Records many answers and publishes at most one snapshot for all of them (a snapshot copies every
+    /// name's addresses, so publishing per answer would make a long list quadratic).
+    /// - Returns: what changed, in order.
+    @discardableResult
+    public func record(_ answers: [(String, DomainAnswer)], now: UInt64) -> [Event] {
         state.withLock { s in
-            guard var e = s.entries[name] else { return nil }
-            e.lookups += 1
-            var event: Event?
-            if let found = answer.addressSet {
-                e.failure = nil
-                if let known = e.addresses {
-                    if known == found {
-                        e.interval = e.interval > timing.max / 2 ? timing.max : e.interval * 2
-                    } else {
-                        e.addresses = found
-                        e.interval = timing.base
-                        event = .changed(name, from: known, to: found)
-                    }
-                } else {
-                    e.addresses = found
-                    e.interval = timing.base
-                    event = .answered(name, found)
-                }
-            } else if case .failed(let why) = answer {
-                e.interval = timing.base
-                if e.failure != why { event = .failed(name, why) }
-                e.failure = why
-            }
-            e.due = now &+ e.interval
-            s.entries[name] = e
-            switch event {
-            case .answered?, .changed?: publish(&s)
-            default: break
-            }
-            return event
+            let events = answers.compactMap { Self.apply($0.0, $0.1, now: now, timing: timing, &s) }
+            if s.unpublished { publish(&s) }
+            return events
         }
     }
 
+    private static func apply(_ name: String, _ answer: DomainAnswer, now: UInt64, timing: Timing, _ s: inout State) -> Event? {
+        guard var e = s.entries[name] else { return nil }
+        e.lookups += 1
+        var event: Event?
+        if let found = answer.addressSet {
+            e.failure = nil
+            if let known = e.addresses {
+                if known == found {
+                    e.interval = e.interval > timing.max / 2 ? timing.max : e.interval * 2
+                } else {
+                    e.addresses = found
+                    e.interval = timing.base
+                    event = .changed(name, from: known, to: found)
+                }
+            } else {
+                e.addresses = found
+                e.interval = timing.base
+                event = .answered(name, found)
+            }
+        } else if case .failed(let why) = answer {
+            e.interval = timing.base
+            if e.failure != why { event = .failed(name, why) }
+            e.failure = why
+        }
+        e.due = now &+ e.interval
+        s.entries[name] = e
+        switch event {
+        case .answered?, .changed?: s.unpublished = true
+        default: break
+        }
+        return event
+    }
+
     /// Looks up every name due at `clock()` with `resolver`, one at a time and without holding the lock, and
-    /// records each answer at the time it came. Stops early when `shouldStop` says so.
+    /// records each answer at the time it came. New addresses are published at most every `publishEvery` ns
+    /// during the round and once at its end. Stops early when `shouldStop` says so.
     /// - Returns: what changed.
-    public func refresh(using resolver: any DomainResolver, clock: () -> UInt64, shouldStop: () -> Bool = { false }) -> [Event] {
+    public func refresh(using resolver: any DomainResolver, clock: () -> UInt64, shouldStop: () -> Bool = { false },
+                        publishEvery: UInt64 = 250_000_000) -> [Event] {
         var events: [Event] = []
+        var pending: [(String, DomainAnswer)] = []
+        var lastPublish = clock()
         for name in due(now: clock()) {
             if shouldStop() { break }
-            let answer = resolver.resolve(name)
-            if let e = record(name, answer, now: clock()) { events.append(e) }
+            pending.append((name, resolver.resolve(name)))
+            let now = clock()
+            if now &- lastPublish >= publishEvery {
+                events += record(pending, now: now)
+                pending.removeAll(keepingCapacity: true)
+                lastPublish = now
+            }
         }
+        if !pending.isEmpty { events += record(pending, now: clock()) }
         return events
     }
 
     private func publish(_ s: inout State) {
+        s.unpublished = false
         var map: [String: [IPAddress]] = [:]
         for (n, e) in s.entries { if let a = e.addresses { map[n] = a } }
         let g = version.load(ordering: .relaxed) &+ 1

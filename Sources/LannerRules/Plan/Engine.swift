@@ -55,6 +55,7 @@ final class RuleEngine {
     // Domain names (fd.*ip.name): the names `=`/`!=`/`in` checks compare, by id; each domain check's name ids;
     // and the current index of their addresses, replaced between events when `domainSource` publishes.
     var domainNames: [String] = []
+    var domainNameIDs: [String: Int32] = [:]
     var domainNameBytes: [UnsafeRawBufferPointer] = []
     var domainIDs: UnsafeMutablePointer<Int32>
     var domainIDCount = 0, domainIDCapacity = 16
@@ -130,10 +131,12 @@ final class RuleEngine {
     /// The id of domain name `bytes`, adding it on first use.
     func domainID(_ bytes: [UInt8]) -> Int32 {
         let name = String(decoding: bytes, as: UTF8.self)
-        if let i = domainNames.firstIndex(of: name) { return Int32(i) }
+        if let id = domainNameIDs[name] { return id }
+        let id = Int32(domainNames.count)
+        domainNameIDs[name] = id
         domainNames.append(name)
         domainNameBytes.append(pool.intern(bytes))
-        return Int32(domainNames.count - 1)
+        return id
     }
 
     /// Appends a check's name ids; returns where they start.
