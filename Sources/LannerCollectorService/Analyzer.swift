@@ -48,15 +48,22 @@ public final class Analyzer {
     private(set) var scratch = EvalScratch()
     public private(set) var eventsEvaluated: UInt64 = 0
 
-    public init(rules: [CompiledRule], matching: RuleMatching, maxSensors: Int = 4096) {
-        ruleset = Analyzer.ruleset(rules, matching: matching)
+    /// - Parameter domains: where the addresses of the rules' `fd.*ip.name` names come from (nil: no name has an
+    ///   address until `useDomainNames`).
+    public init(rules: [CompiledRule], matching: RuleMatching, maxSensors: Int = 4096, domains: DomainNames? = nil) {
+        ruleset = Analyzer.ruleset(rules, matching: matching, domains: domains)
         self.maxSensors = maxSensors
     }
 
     /// Compiles rules for an analyzer (slow part of a reload: do it off the ingest thread, then `replace`).
-    public static func ruleset(_ rules: [CompiledRule], matching: RuleMatching) -> Ruleset<SyscallFields> {
-        Ruleset(rules, provider: SyscallFields(), matching: matching)
+    public static func ruleset(_ rules: [CompiledRule], matching: RuleMatching, domains: DomainNames? = nil) -> Ruleset<SyscallFields> {
+        let r = Ruleset(rules, provider: SyscallFields(), matching: matching)
+        if let domains { r.useDomainNames(domains) }
+        return r
     }
+
+    /// Makes the rules in force read their domain names' addresses from `names` (before the next batch).
+    public func useDomainNames(_ names: DomainNames) { ruleset.useDomainNames(names) }
 
     /// Makes `new` the rules in force for the next batch. Host state (processes, threads, users of every sensor)
     /// and event numbering are kept.

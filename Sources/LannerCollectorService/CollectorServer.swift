@@ -25,6 +25,10 @@ public struct CollectorConfig: Sendable {
     public var dropAlertInterval: Double = 10
     /// Reported in `/metrics` (lanner_collector_info).
     public var version = "0.1.0"
+    /// Looks up the domain names rules compare `fd.*ip.name` with, on the resolver thread.
+    public var domainResolver: any DomainResolver = SystemDomainResolver()
+    /// When names are looked up again (Falco's 10 s doubling to 320 s while the answer does not change).
+    public var domainTiming = DomainNames.Timing()
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
     public init(token: String, rules: [CompiledRule]) {
@@ -69,6 +73,10 @@ public final class CollectorServer: @unchecked Sendable {
     public let outputs: OutputHub?
     /// Per-batch figures for `/metrics` and `-v`.
     public let metrics = CollectorMetrics()
+    /// The addresses of the rules' `fd.*ip.name` names, kept current by `domainRefresher` for as long as the
+    /// server runs; names stay across reloads while some rule still compares them.
+    public let domains: DomainNames
+    let domainRefresher: DomainRefresher
 
     /// Opens the store (creating and migrating it) and binds the port. Call `start()` to serve.
     /// - Parameter outputs: stored alerts are published to it from the ingest thread, after their commit; the
@@ -77,6 +85,8 @@ public final class CollectorServer: @unchecked Sendable {
         self.config = config
         self.outputs = outputs
         queue = IngestQueue(limit: config.queueLimit)
+        domains = DomainNames(timing: config.domainTiming)
+        domainRefresher = DomainRefresher(names: domains, resolver: config.domainResolver, log: config.log)
         try Self.prepareDatabaseFile(config.databasePath)
         // Open once here so a bad path or file fails at startup, not on the first batch.
         _ = try AlertStore(path: config.databasePath)
@@ -130,7 +140,8 @@ public final class CollectorServer: @unchecked Sendable {
             do {
                 let store = try AlertStore(path: self.config.databasePath)
                 let book = SensorBook(records: try store.sensors(), dropAlertInterval: self.config.dropAlertInterval)
-                state = IngestState(analyzer: Analyzer(rules: self.config.rules, matching: self.config.matching), store: store, book: book)
+                state = IngestState(analyzer: Analyzer(rules: self.config.rules, matching: self.config.matching, domains: self.domains),
+                                    store: store, book: book)
             } catch {
                 failure = error
                 ready.signal()
@@ -140,6 +151,11 @@ public final class CollectorServer: @unchecked Sendable {
             self.metrics.rulesChanged(rules: state.analyzer.ruleset.rules.count, interestTypes: state.interest.events.count)
             self.metrics.sensorsUpdated(Array(state.book.records.values))
             summary = "\(state.analyzer.ruleset.rules.count) rules, \(state.interest.events.count) event types of interest (v\(state.interest.version))"
+            let names = state.analyzer.ruleset.domainNames
+            if !names.isEmpty {
+                self.domains.add(names, now: DomainRefresher.nowNs())
+                summary += ", \(names.count) domain name\(names.count == 1 ? "" : "s") for fd.*ip.name resolved in the background"
+            }
             ready.signal()
             self.ingestLoop(state)
         }
@@ -149,6 +165,7 @@ public final class CollectorServer: @unchecked Sendable {
         t.start()
         ready.wait()
         if let failure { throw failure }
+        domainRefresher.start()
         try server.start()
         config.log("lanner-collector: listening on http://\(config.host.contains(":") ? "[" + config.host + "]" : config.host):\(server.boundPort) (h2c), "
                    + "\(summary), database \(config.databasePath)")
@@ -159,11 +176,15 @@ public final class CollectorServer: @unchecked Sendable {
     /// - Returns: what changed (rule counts and names, interest), as logged; nil when the server has stopped.
     @discardableResult
     public func reload(rules: [CompiledRule]) -> String? {
-        let ruleset = Analyzer.ruleset(rules, matching: config.matching)
+        let ruleset = Analyzer.ruleset(rules, matching: config.matching, domains: domains)
         let request = ReloadRequest(ruleset: ruleset)
+        // New names are looked up now; the running rules keep theirs until the swap, then names no rule compares
+        // any more are forgotten (`takeReload`). Under the lock, so a swap in between cannot forget them.
         reloadLock.lock()
+        let added = domains.add(ruleset.domainNames, now: DomainRefresher.nowNs())
         pendingReload = request
         reloadLock.unlock()
+        if added > 0 { domainRefresher.poke() }
         queue.poke()
         while request.done.wait(timeout: .now() + 1) == .timedOut {
             if queue.isClosed && ingestFinished { return nil }
@@ -182,6 +203,9 @@ public final class CollectorServer: @unchecked Sendable {
         server.stop()
         queue.close()
         done.wait()
+        if !domainRefresher.stop(timeout: 2) {
+            config.log("lanner-collector: the fd.*ip.name resolver thread is still inside a lookup (getaddrinfo cannot be interrupted); leaving it to finish")
+        }
     }
 
     // MARK: - Requests (event-loop thread)
@@ -271,8 +295,14 @@ public final class CollectorServer: @unchecked Sendable {
         guard let request else { return }
         let before = state.analyzer.ruleset.rules.map(\.name)
         let oldInterest = state.interest
+        let namesBefore = Set(state.analyzer.ruleset.domainNames)
         state.analyzer.replace(ruleset: request.ruleset)
         state.interest = state.analyzer.wireInterest
+        let namesAfter = Set(state.analyzer.ruleset.domainNames)
+        // Keep the names of a reload compiled meanwhile too (it is swapped in next).
+        reloadLock.lock()
+        domains.retain(only: namesAfter.union(pendingReload?.ruleset.domainNames ?? []))
+        reloadLock.unlock()
         metrics.rulesChanged(rules: state.analyzer.ruleset.rules.count, interestTypes: state.interest.events.count)
         let after = state.analyzer.ruleset.rules.map(\.name)
         func list(_ names: [String]) -> String {
@@ -289,6 +319,10 @@ public final class CollectorServer: @unchecked Sendable {
             line += "; interest v\(oldInterest.version) → v\(state.interest.version): "
                 + (plus.map { "+" + name($0) } + minus.map { "-" + name($0) }).joined(separator: " ")
                 + " (sensors switch on their next acknowledgement)"
+        }
+        if namesBefore != namesAfter {
+            line += "; fd.*ip.name domain names: \(namesBefore.count) → \(namesAfter.count) (+\(namesAfter.subtracting(namesBefore).count) "
+                + "-\(namesBefore.subtracting(namesAfter).count); kept names keep their addresses)"
         }
         config.log(line)
         request.summary = line

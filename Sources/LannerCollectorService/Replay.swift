@@ -9,13 +9,18 @@ public enum Replay {
         public var alerts: [StoredAlert]
         public var batches: Int
         public var events: Int
+        /// The one-time lookup of the rules' `fd.*ip.name` names; nil when they compare none (or no lookup was asked for).
+        public var domains: OneTimeDomainLookup.Outcome?
     }
 
     /// - Parameter captures: each file's batches, in the order given (each file is one sensor's recording, or
     ///   several sensors' interleaved: host state is kept per sensor id as in the collector).
+    ///   - domains: how to resolve the domain names `fd.*ip.name` checks compare, once before the first event
+    ///     (nil: they have no address).
     public static func run(rules: [CompiledRule], matching: RuleMatching,
-                           captures: [[(batch: Batch, body: [UInt8])]]) -> Outcome {
+                           captures: [[(batch: Batch, body: [UInt8])]], domains: OneTimeDomainLookup.Settings? = nil) -> Outcome {
         let analyzer = Analyzer(rules: rules, matching: matching)
+        let lookup = domains.flatMap { OneTimeDomainLookup.prepare(analyzer, $0) }
         var out: [StoredAlert] = []
         var batches = 0, events = 0
         for capture in captures {
@@ -30,6 +35,6 @@ public enum Replay {
                 }
             }
         }
-        return Outcome(alerts: out, batches: batches, events: events)
+        return Outcome(alerts: out, batches: batches, events: events, domains: lookup)
     }
 }

@@ -31,9 +31,12 @@ public enum RulesTest {
     }
 
     /// Runs the events; returns the report text and the number of alerts.
+    /// - Parameter domains: how to resolve the domain names `fd.*ip.name` checks compare, once before the first
+    ///   event (nil: they have no address). What was looked up is in `domainSummary`.
     public static func run(rules: [CompiledRule], events: [(batch: Batch, body: [UInt8])], matching: RuleMatching,
-                           explain: String?) -> (text: String, alerts: Int) {
+                           explain: String?, domains: OneTimeDomainLookup.Settings? = nil) -> (text: String, alerts: Int, domainSummary: String?) {
         let analyzer = Analyzer(rules: rules, matching: matching)
+        let lookup = domains.flatMap { OneTimeDomainLookup.prepare(analyzer, $0) }
         var out = ""
         var counts: [String: Int] = [:]
         var n = 0
@@ -57,6 +60,6 @@ public enum RulesTest {
         }
         let summary = counts.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
         out += "\(n) events, \(alertsTotal) alerts" + (summary.isEmpty ? "" : ": " + summary) + "\n"
-        return (out, alertsTotal)
+        return (out, alertsTotal, lookup?.summary)
     }
 }

@@ -34,8 +34,12 @@ public struct SyscallFields: FieldProvider {
 
     public init() {}
 
-    /// Whether Lanner supplies `field` (used by the loader for LOAD_UNSUPPORTED_FIELD).
-    public static func isSupported(_ field: ResolvedField) -> Bool { SyscallFields().extractor(for: field) != nil }
+    /// Whether Lanner supplies `field` (used by the loader for LOAD_UNSUPPORTED_FIELD). Domain-name fields
+    /// (`fd.sip.name`) are derived by the rule engine from their address field, with names resolved off the
+    /// event path (`DomainNames`), so they are supported when the address is.
+    public static func isSupported(_ field: ResolvedField) -> Bool {
+        SyscallFields().extractor(for: field.domainAddressField ?? field) != nil
+    }
 
     // MARK: - The table
 

@@ -247,7 +247,8 @@ enum Commands {
                 captures.append(contents.batches)
             } catch { fail("\(path): \(error)", code: 1) }
         }
-        let outcome = Replay.run(rules: result.activeRules, matching: matching, captures: captures)
+        let outcome = Replay.run(rules: result.activeRules, matching: matching, captures: captures, domains: OneTimeDomainLookup.Settings())
+        if let d = outcome.domains { FileHandle.standardError.write(Data("lanner-collector: \(d.summary)\n".utf8)) }
         out(cmd.flag("json") ? AlertFormatting.jsonLines(outcome.alerts.reversed()) : AlertFormatting.table(outcome.alerts.reversed()))
         FileHandle.standardError.write(Data("lanner-collector: replayed \(outcome.batches) batches, \(outcome.events) events: \(outcome.alerts.count) alerts\n".utf8))
         return 0
@@ -294,7 +295,7 @@ enum Commands {
         var rows: [(String, String, String, String)] = []
         for f in FieldCatalog.falco.fields where !f.flags.contains(.hidden) {
             if let c = cmd.value("class"), f.fieldClass != c { continue }
-            let supplied = SyscallFields().extractor(for: ResolvedField(info: f, argument: f.arg.contains(.required) ? .key("x") : nil)) != nil
+            let supplied = SyscallFields.isSupported(ResolvedField(info: f, argument: f.arg.contains(.required) ? .key("x") : nil))
             if cmd.flag("supported") && !supplied { continue }
             if cmd.flag("unsupported") && supplied { continue }
             var name = f.name
@@ -303,6 +304,7 @@ enum Commands {
             var notes: [String] = []
             if f.flags.contains(.filterOnly) { notes.append("conditions only") }
             if f.flags.contains(.deprecated) { notes.append("deprecated") }
+            if f.flags.contains(.domainName) { notes.append("names compared with =, != or in are resolved in the background") }
             rows.append((name, f.type.rawValue, supplied ? "yes" : "no", f.description + (notes.isEmpty ? "" : " (" + notes.joined(separator: ", ") + ")")))
         }
         let w0 = max(5, rows.map(\.0.count).max() ?? 0), w1 = 8
@@ -331,7 +333,9 @@ enum Commands {
             matching = .all
         }
         let events = try RulesTest.batches(cmd.arguments[1])
-        let report = RulesTest.run(rules: result.activeRules, events: events, matching: matching, explain: cmd.value("explain"))
+        let report = RulesTest.run(rules: result.activeRules, events: events, matching: matching, explain: cmd.value("explain"),
+                                   domains: OneTimeDomainLookup.Settings())
+        if let d = report.domainSummary { FileHandle.standardError.write(Data("lanner-collector: \(d)\n".utf8)) }
         out(report.text)
         return 0
     }

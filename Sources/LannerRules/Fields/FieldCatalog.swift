@@ -16,6 +16,13 @@ public struct ResolvedField: Sendable, Hashable, CustomStringConvertible {
 
     public var name: String { info.name }
 
+    /// For a domain-name field (`fd.sip.name`, flag `.domainName`), the address field it names (`fd.sip`).
+    public var domainAddressField: ResolvedField? {
+        guard info.flags.contains(.domainName), argument == nil, info.name.hasSuffix(".name"),
+              let address = FieldCatalog.falco[String(info.name.dropLast(5))], address.type == .ipaddr else { return nil }
+        return ResolvedField(info: address)
+    }
+
     /// The canonical spelling: `proc.aname[2]`, `evt.arg[flags]`.
     public var description: String {
         switch argument {

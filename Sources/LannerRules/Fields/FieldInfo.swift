@@ -60,6 +60,11 @@ public struct FieldFlags: OptionSet, Sendable, Hashable {
     public static let deprecated = FieldFlags(rawValue: 1 << 3)
     /// Not shown in listings (Falco EPF_TABLE_ONLY / internal).
     public static let hidden = FieldFlags(rawValue: 1 << 4)
+    /// The domain name of the address field named without the trailing `.name` (Falco's `fd.*ip.name`). The
+    /// engine derives it: `=`, `!=` and `in` against names test the address against the addresses the names
+    /// resolved to (looked up in the background, `DomainNames`); elsewhere (outputs, other operators) the value
+    /// is the first such name whose addresses include the address, or missing.
+    public static let domainName = FieldFlags(rawValue: 1 << 5)
 }
 
 /// One field of Falco's syscall field catalog.

@@ -14,7 +14,7 @@ struct Instruction {
 
 /// A compiled check, plain data: its right side points into the engine's tables.
 struct RuntimeCheck {
-    enum RHS: UInt8 { case none, values, strings, paths, regex, field }
+    enum RHS: UInt8 { case none, values, strings, paths, regex, field, domains }
     var slot: Int32
     var op: CheckOp
     /// 0 none, 1 oneof/anyof (any constant), 2 allof.
@@ -25,9 +25,10 @@ struct RuntimeCheck {
     /// `!=` only when both ends differ (libsinsp's compare_ip / compare_net / compare_port).
     var eitherEnd: Bool
     var rhs: RHS
-    /// values: start in `constants`; strings/paths/regex: index in their table; field: the slot.
+    /// values: start in `constants`; strings/paths/regex: index in their table; field: the slot;
+    /// domains: start in `domainIDs` (and `slot` is the address field's).
     var a: Int32
-    /// values: count.
+    /// values, domains: count.
     var b: Int32
 }
 
@@ -51,6 +52,19 @@ final class RuleEngine {
     var typeCount = 0
     let pool = ConstantPool()
 
+    // Domain names (fd.*ip.name): the names `=`/`!=`/`in` checks compare, by id; each domain check's name ids;
+    // and the current index of their addresses, replaced between events when `domainSource` publishes.
+    var domainNames: [String] = []
+    var domainNameIDs: [String: Int32] = [:]
+    var domainNameBytes: [UnsafeRawBufferPointer] = []
+    var domainIDs: UnsafeMutablePointer<Int32>
+    var domainIDCount = 0, domainIDCapacity = 16
+    var domainIndex = DomainIndex.empty()
+    /// Held strongly here; read through `domainSourceRef` on the hot path (no reference counting).
+    var domainSource: DomainNames?
+    var domainSourceRef: Unmanaged<DomainNames>?
+    var domainGeneration: UInt64 = .max
+
     init() {
         code = .allocate(capacity: codeCapacity)
         checks = .allocate(capacity: checkCapacity)
@@ -58,6 +72,7 @@ final class RuleEngine {
         bucketStart = .allocate(capacity: 1)
         bucketStart[0] = 0
         bucketEntries = .allocate(capacity: 1)
+        domainIDs = .allocate(capacity: domainIDCapacity)
     }
 
     deinit {
@@ -67,6 +82,8 @@ final class RuleEngine {
         bucketStart.deallocate()
         bucketEntries.deallocate()
         for s in stringSets { s.deallocate() }
+        domainIDs.deallocate()
+        domainIndex.deallocate()
     }
 
     // MARK: - Building
@@ -111,6 +128,56 @@ final class RuleEngine {
         return Int32(start)
     }
 
+    /// The id of domain name `bytes`, adding it on first use.
+    func domainID(_ bytes: [UInt8]) -> Int32 {
+        let name = String(decoding: bytes, as: UTF8.self)
+        if let id = domainNameIDs[name] { return id }
+        let id = Int32(domainNames.count)
+        domainNameIDs[name] = id
+        domainNames.append(name)
+        domainNameBytes.append(pool.intern(bytes))
+        return id
+    }
+
+    /// Appends a check's name ids; returns where they start.
+    func appendDomainIDs(_ ids: [Int32]) -> Int32 {
+        while domainIDCount + ids.count > domainIDCapacity {
+            let n = UnsafeMutablePointer<Int32>.allocate(capacity: domainIDCapacity * 2)
+            n.moveInitialize(from: domainIDs, count: domainIDCount)
+            domainIDs.deallocate()
+            domainIDs = n
+            domainIDCapacity *= 2
+        }
+        let start = domainIDCount
+        for (i, id) in ids.enumerated() { domainIDs[start + i] = id }
+        domainIDCount += ids.count
+        return Int32(start)
+    }
+
+    /// Reads domain addresses from `source` from the next event on.
+    func useDomains(_ source: DomainNames) {
+        domainSource = source
+        domainSourceRef = Unmanaged.passUnretained(source)
+        domainGeneration = .max
+    }
+
+    /// Adopts the source's newest snapshot if it changed: one atomic load when it did not.
+    @inline(__always)
+    func syncDomains() {
+        guard let ref = domainSourceRef else { return }
+        let g = ref._withUnsafeGuaranteedRef { $0.generation }
+        if g != domainGeneration { adoptDomains(ref.takeUnretainedValue()) }
+    }
+
+    @inline(never)
+    func adoptDomains(_ source: DomainNames) {
+        let snapshot = source.snapshot()
+        let next = DomainIndex(names: domainNames, snapshot: snapshot)
+        domainIndex.deallocate()
+        domainIndex = next
+        domainGeneration = snapshot.generation
+    }
+
     func setBuckets(_ buckets: [[(rule: Int32, start: Int32)]]) {
         bucketStart.deallocate()
         bucketEntries.deallocate()
@@ -138,6 +205,7 @@ final class RuleEngine {
     func evaluate(_ ctx: AnyObject, eventType: Int, scratch: EvalScratch, first: Bool, _ onMatch: (Int) -> Void) {
         let range = candidates(eventType)
         if range.isEmpty { return }
+        syncDomains()
         scratch.ensureSlots(extractors.count)
         scratch.ensureChecks(checkCount)
         for k in range {
@@ -204,6 +272,7 @@ final class RuleEngine {
             if rhsCount == 0 { return false }
         }
         let vals = scratch.values
+        if c.rhs == .domains { return domainTest(vals[start], c) }
         if c.isList && (c.op == .in || c.op == .intersects) {
             var all = true, any = false
             for k in start..<(start + count) {
@@ -222,6 +291,29 @@ final class RuleEngine {
             return false
         }
         return test(vals[start], c, scratch, rhsStart, rhsCount)
+    }
+
+    /// `fd.sip.name = n`, `in (n1, n2)`, `!= n`: whether the address is among the names' resolved addresses
+    /// (with modifiers: `= oneof`/`anyof` any name, `allof` every name; `!=` inverts each name's test). One hash
+    /// probe finds the names the address belongs to (usually none or one); the check's names are compared with those.
+    @inline(__always)
+    func domainTest(_ v: FieldValue, _ c: RuntimeCheck) -> Bool {
+        guard case .ip(let a) = v else { return false }
+        let found = domainIndex.names(of: a)
+        let negate = c.op == .ne
+        if found.isEmpty { return negate }   // no name of this ruleset has the address
+        let lo = Int(c.a), hi = Int(c.a + c.b)
+        @inline(__always) func named(_ k: Int) -> Bool {
+            let id = domainIDs[k]
+            for x in found where x == id { return true }
+            return false
+        }
+        if c.modifier == 2 {
+            for k in lo..<hi where named(k) == negate { return false }
+            return true
+        }
+        for k in lo..<hi where named(k) != negate { return true }
+        return false
     }
 
     @inline(__always)
@@ -245,6 +337,7 @@ final class RuleEngine {
     func test(_ v: FieldValue, _ c: RuntimeCheck, _ scratch: EvalScratch, _ rs: Int, _ rc: Int) -> Bool {
         switch c.rhs {
         case .none: return true
+        case .domains: return domainTest(v, c)
         case .strings:
             guard case .bytes(let b) = v else { return false }
             return stringSets[Int(c.a)].contains(b)

@@ -59,7 +59,7 @@ public final class Ruleset<Provider: FieldProvider> {
         for rule in ordered {
             // Every condition field must be supplied for the rule to run.
             var ok = true
-            for f in Ruleset.conditionFields(rule.condition) where provider.extractor(for: f.field) == nil {
+            for f in Ruleset.conditionFields(rule.condition) where !Ruleset.supplies(provider, f.field) {
                 missingFields.insert(f.field.description)
                 ok = false
             }
@@ -96,6 +96,28 @@ public final class Ruleset<Provider: FieldProvider> {
     public func evaluate(_ ctx: Context, eventType: Int, scratch: EvalScratch, _ onMatch: (Int) -> Void) {
         engine.evaluate(ctx, eventType: eventType, scratch: scratch, first: matching == .first, onMatch)
     }
+
+    /// Whether `provider` supplies `field`; a domain-name field (`fd.sip.name`) is derived from its address field.
+    static func supplies(_ provider: Provider, _ field: ResolvedField) -> Bool {
+        provider.extractor(for: field.domainAddressField ?? field) != nil
+    }
+
+    // MARK: - Domain names
+
+    /// The domain names this ruleset's `fd.*ip.name` checks compare with `=`, `!=` or `in`, in the order rules
+    /// first use them: the names a resolver must look up for it.
+    public var domainNames: [String] { engine.domainNames }
+
+    /// Makes the ruleset read the addresses of its domain names from `names`. Without it every name has no
+    /// address (`fd.sip.name = n` never holds, `!= n` holds for every address). Call before evaluating, on the
+    /// evaluating thread or before handing the ruleset to it. From then on each evaluation checks the source's
+    /// generation (one atomic load) and adopts a new snapshot between events; a lookup never delays it.
+    public func useDomainNames(_ names: DomainNames) {
+        engine.useDomains(names)
+    }
+
+    /// The generation of the domain snapshot the ruleset uses now (`UInt64.max` before the first evaluation).
+    public var domainGeneration: UInt64 { engine.domainGeneration }
 
     /// How many rules can match events of each type (for `rules describe` and metrics).
     public func candidateCount(eventType: Int) -> Int { engine.candidates(eventType).count }
@@ -185,7 +207,18 @@ public final class Ruleset<Provider: FieldProvider> {
     func slot(for op: FieldOperand) -> Int32 {
         if let s = slotIndex[op] { return s }
         let extract: ErasedExtractor
-        if op.transformers.isEmpty {
+        if op.transformers.isEmpty, let address = op.field.domainAddressField {
+            // fd.sip.name: the first of the ruleset's names whose addresses include fd.sip, as Falco renders it.
+            let addressSlot = slot(for: FieldOperand(field: address))
+            let engine = Unmanaged.passUnretained(self.engine)
+            extract = { ctx, scratch in
+                let e = engine.takeUnretainedValue()
+                let (start, count) = e.values(addressSlot, ctx, scratch)
+                scratch.pendingStart = scratch.count
+                guard count > 0, case .ip(let a) = scratch.values[start], let id = e.domainIndex.names(of: a).first else { return }
+                scratch.append(bytes: e.domainNameBytes[Int(id)])
+            }
+        } else if op.transformers.isEmpty {
             if let typed = provider.extractor(for: op.field) {
                 let contextType = Context.self   // captured once: no witness lookup per call
                 extract = { obj, scratch in typed(unsafeDowncast(obj, to: contextType), scratch) }
@@ -228,6 +261,19 @@ public final class Ruleset<Provider: FieldProvider> {
         var rc = RuntimeCheck(slot: s, op: ch.op, modifier: ch.modifier == nil ? 0 : (ch.modifier == .allof ? 2 : 1),
                               isList: ch.lhs.isList, anyValue: ch.lhs.matchesAnyAncestor || ch.lhs.isList || either,
                               eitherEnd: either, rhs: .none, a: 0, b: 0)
+        if ch.lhs.transformers.isEmpty, let address = ch.lhs.field.domainAddressField, case .constants(let cs) = ch.rhs,
+           ch.op == .eq || ch.op == .ne || ch.op == .in {
+            // Falco's fd.*ip.name comparisons: the event's address against the names' resolved addresses.
+            rc.slot = slot(for: FieldOperand(field: address))
+            rc.isList = false
+            rc.anyValue = false
+            rc.eitherEnd = false
+            rc.rhs = .domains
+            let ids = cs.compactMap { c -> Int32? in if case .string(let b) = c { return engine.domainID(b) } else { return nil } }
+            rc.a = engine.appendDomainIDs(ids)
+            rc.b = Int32(ids.count)
+            return engine.appendCheck(rc)
+        }
         switch ch.rhs {
         case .none: break
         case .field(let op):
@@ -278,6 +324,7 @@ public final class Ruleset<Provider: FieldProvider> {
 
     /// Renders rule `index`'s output for the current event (values come from the same cache).
     public func render(rule index: Int, _ ctx: Context, scratch: EvalScratch) -> Rendered {
+        engine.syncDomains()
         scratch.ensureSlots(engine.extractors.count)
         var text = ""
         var fields: [(String, String)] = []
@@ -312,6 +359,7 @@ public final class Ruleset<Provider: FieldProvider> {
 
     /// Why a rule did or did not match the current event: each check with its outcome and the values seen.
     public func explain(rule index: Int, eventType: Int, _ ctx: Context, scratch: EvalScratch) -> String {
+        engine.syncDomains()
         scratch.ensureSlots(engine.extractors.count)
         let rule = rules[index]
         guard let entry = programs[index].first(where: { $0.type == eventType }) else {
