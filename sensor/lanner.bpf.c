@@ -9,7 +9,7 @@
  *   tracepoint/syscalls/sys_exit_{open,openat,openat2,creat,connect,execve,execveat}
  *                                 one exit hook per syscall; arguments from the saved user registers
  */
-#include "helpers/extract.h"
+#include "helpers/net.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -56,7 +56,7 @@ static __always_inline void exec__emit(struct lanner_scratch *s, struct task_str
 	struct lanner_evt_execve *e = exec__begin(&r, s, type, t, 0);
 	struct task_root tr = path__task_root(t);
 	struct file *f = bprm->file;
-	e->exe_flags = extract__exe_flags(f);
+	e->exe_flags = extract__exe_flags(f, t, t->cred);
 
 	/* Parameter: exe (str) */
 	__u32 p = store__var_begin(&r);
@@ -301,24 +301,21 @@ static __always_inline void open__emit(struct lanner_scratch *s, long ret, __u16
 		e->ino = 0;
 	}
 
-	/* Parameter: name (str): canonical path of the opened file; for a failure, base directory + raw path */
-	__u32 p = store__var_begin(&r);
-	if (f) {
-		path__append_file(&r, f, &tr);
-	} else {
-		char first = 0;
-		bpf_probe_read_user(&first, 1, path);
-		if (first != '/') {
-			if (dirfd == LANNER_AT_FDCWD)
-				path__append_cwd(&r, t, &tr);
-			else
-				path__append_file(&r, extract__file_from_fd(t, dirfd), &tr);
-			if (store__last_byte(&r, p) != '/')
-				store__append_byte(&r, '/');
-		}
-		store__append_ustr(&r, path, LANNER_PATH_MAX, false);
+	/* exe_flags bit 4: remember who last opened a file for writing (or created it) */
+	if (f && ((flags & 3) != 0 || (flags & (LANNER_O_CREAT | LANNER_O_TRUNC)))) {
+		struct lanner_file_key k = extract__file_key(f->f_inode);
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		bpf_map_update_elem(&lanner_written, &k, &tgid, BPF_ANY);
 	}
-	store__var_end(&r, p);
+
+	/* Parameter: name (str): canonical path of the opened file; for a failure, base directory + raw path */
+	if (f) {
+		__u32 p = store__var_begin(&r);
+		path__append_file(&r, f, &tr);
+		store__var_end(&r, p);
+	} else {
+		path__g_name_at(s, dirfd, (__u64)path);
+	}
 
 	/* Parameter: nameraw (str) */
 	store__ustr_field(&r, path, LANNER_PATH_MAX);
@@ -362,11 +359,6 @@ int lanner_exit_creat(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* ------------------------------------------------------------------ connect */
-
-static __always_inline __u16 net__ntohs(__u16 v)
-{
-	return (v >> 8) | (v << 8);
-}
 
 static __always_inline void connect__emit(struct lanner_scratch *s, long ret)
 {
@@ -475,3 +467,43 @@ int lanner_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	scratch__release(s);
 	return 0;
 }
+
+/* ------------------------------------------------------------------ the rest of the syscalls (schema 1.1)
+ *
+ * Every program starts the same way: its event type must be wanted (userspace also attaches a syscall's
+ * programs only while its type is wanted, but the check keeps a program that is mid-detach or shared
+ * honest) and the caller must not be an ignored process (the sensor itself); then it takes the CPU's
+ * workspace (records with variable fields) or reserves its exact size in the ring (fixed-only records). */
+#define PROG_BEGIN(type)                                          \
+	if (!interest__wanted(type) || filter__ignored_current()) \
+		return 0;                                         \
+	struct lanner_scratch *s = scratch__acquire();            \
+	if (!s)                                                   \
+		return 0;
+
+#define PROG_END()             \
+	scratch__release(s);   \
+	return 0;
+
+#define FIXED_BEGIN(type, T)                                      \
+	if (!interest__wanted(type) || filter__ignored_current()) \
+		return 0;                                         \
+	T *e = fixed__reserve(type, sizeof(T));                   \
+	if (!e)                                                   \
+		return 0;
+
+#define FIXED_END()                    \
+	fixed__submit(e, sizeof(*e));  \
+	return 0;
+
+/* The current task and its saved user registers (the syscall's arguments). */
+#define PROG_REGS()                                               \
+	struct task_struct *t = bpf_get_current_task_btf();      \
+	struct pt_regs *regs = extract__user_regs(t);
+
+#include "progs/fd.bpf.h"
+#include "progs/net.bpf.h"
+#include "progs/fs.bpf.h"
+#include "progs/proc.bpf.h"
+#include "progs/mem.bpf.h"
+#include "progs/io.bpf.h"

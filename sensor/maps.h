@@ -17,7 +17,10 @@ struct lanner_scratch {
 	__u32 pad;
 	__u64 comp_name[LANNER_PATH_COMPONENTS];      /* path walk: name pointer of each component, leaf first */
 	__u32 comp_len[LANNER_PATH_COMPONENTS];       /* path walk: name length of each component */
-	__u8 sa[128];                                 /* connect: the sockaddr the caller passed */
+	/* path__normalize's state (see the note above: in map memory so its bpf_loop callback verifies once) */
+	__u32 n_start, n_end, n_w, n_slash, n_clen, n_depth;
+	__u8 n_c0, n_c1, n_copy, n_pad;
+	__u8 sa[128];                                 /* sockets: a sockaddr passed by the caller or a unix name */
 	__u8 rec[LANNER_REC_BYTES];                   /* the record being built: lanner_hdr + fields */
 };
 
@@ -67,5 +70,36 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } lanner_execveat SEC(".maps");
+
+/* Files opened for writing (or created), by the last process that did: set by the open family's programs,
+ * read at exec for exe_flags bit 4 ("the process or its parent wrote the file it runs"). LRU: old entries
+ * age out. */
+struct lanner_file_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct lanner_file_key);
+	__type(value, __u32);
+} lanner_written SEC(".maps");
+
+/* close(2): the record built at sys_enter_close (the fd's path is gone by the exit), keyed by tid, finished
+ * by sys_exit_close with the result. LRU, so a thread killed inside close leaves nothing behind for long. */
+#define LANNER_PENDING_BYTES 4136 /* a close record with the longest path: 20 + 8 + 4 + 2 + 4095, rounded up */
+
+struct lanner_pending {
+	__u8 rec[LANNER_PENDING_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 512);
+	__type(key, __u32);
+	__type(value, struct lanner_pending);
+} lanner_pending SEC(".maps");
 
 #endif /* LANNER_MAPS_H */

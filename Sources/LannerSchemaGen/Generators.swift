@@ -4,6 +4,9 @@ public enum Generators {
 
     // MARK: C
 
+    /// A doc string inside a C comment: a "*/" in it would end the comment.
+    static func cComment(_ s: String) -> String { s.replacingOccurrences(of: "*/", with: "* /") }
+
     static func cType(_ t: Schema.FieldType) -> String {
         switch t {
         case .u8: return "__u8"
@@ -29,17 +32,17 @@ public enum Generators {
         o += "\tLANNER_EVT_MAX = \((s.events.map(\.id).max() ?? 0) + 1),\n};\n\n"
         o += "/* Every record starts with this header (\(s.headerSize) bytes). */\n"
         o += "struct lanner_hdr {\n"
-        for f in s.header { o += "\t\(cType(f.type)) \(f.name);\t/* \(f.doc) */\n" }
+        for f in s.header { o += "\t\(cType(f.type)) \(f.name);\t/* \(cComment(f.doc)) */\n" }
         o += "} __attribute__((packed));\n"
         o += "_Static_assert(sizeof(struct lanner_hdr) == \(s.headerSize), \"lanner_hdr size\");\n\n"
         o += "/* Each event: the header, its fixed fields (this struct), then each variable field as __u16 length + bytes. */\n"
         for e in s.events {
             let upper = e.name.uppercased()
-            o += "/* \(e.id) \(e.name): \(e.doc) */\n"
+            o += "/* \(e.id) \(e.name): \(cComment(e.doc)) */\n"
             o += "struct lanner_evt_\(e.name) {\n\tstruct lanner_hdr hdr;\n"
             for f in e.fixedFields {
                 let arr = f.type == .bytes16 ? "[16]" : ""
-                o += "\t\(cType(f.type)) \(f.name)\(arr);\t/* \(f.doc) */\n"
+                o += "\t\(cType(f.type)) \(f.name)\(arr);\t/* \(cComment(f.doc)) */\n"
             }
             o += "} __attribute__((packed));\n"
             let size = s.headerSize + e.fixedFields.reduce(0) { $0 + $1.type.fixedSize! }
@@ -74,6 +77,16 @@ public enum Generators {
             if i == 0 && !upperFirst { out += p.lowercased() } else { out += p.prefix(1).uppercased() + p.dropFirst() }
         }
         return out
+    }
+
+    /// Swift property names the generated structs use for the record header.
+    static let headerProperties: Set<String> = ["type", "pid", "tid", "ts"]
+
+    /// The Swift property of a field: its camel-case name, with `Arg` appended when that would collide with
+    /// a header property (socket's `type`, kill's and ptrace's `pid`: Falco's names, kept on the wire).
+    static func property(_ field: String) -> String {
+        let n = camel(field, upperFirst: false)
+        return headerProperties.contains(n) ? n + "Arg" : n
     }
 
     static func swiftString(_ s: String) -> String {
@@ -159,7 +172,7 @@ public enum Generators {
             o += "    public var type: EventType\n    public var pid: UInt32\n    public var tid: UInt32\n    public var ts: UInt64\n"
             for f in e.fields {
                 if !f.doc.isEmpty { o += "    /// \(f.doc)\n" }
-                o += "    public var \(camel(f.name, upperFirst: false)): \(swiftType(f.type))\n"
+                o += "    public var \(property(f.name)): \(swiftType(f.type))\n"
             }
             let params = (["type: EventType = .\(camel(e.name, upperFirst: false))", "pid: UInt32", "tid: UInt32", "ts: UInt64"]
                 + e.fields.map { f in
@@ -170,11 +183,11 @@ public enum Generators {
                     case .bytes16: def = " = ArraySlice(repeating: 0, count: 16)"
                     default: def = " = 0"
                     }
-                    return "\(camel(f.name, upperFirst: false)): \(t)\(def)"
+                    return "\(property(f.name)): \(t)\(def)"
                 }).joined(separator: ", ")
             o += "\n    public init(\(params)) {\n"
             o += "        self.type = type\n        self.pid = pid\n        self.tid = tid\n        self.ts = ts\n"
-            for f in e.fields { let n = camel(f.name, upperFirst: false); o += "        self.\(n) = \(n)\n" }
+            for f in e.fields { let n = property(f.name); o += "        self.\(n) = \(n)\n" }
             o += "    }\n\n"
             o += "    /// Decodes a record whose type is one of `types`.\n"
             o += "    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.\n"
@@ -184,7 +197,7 @@ public enum Generators {
             o += "        self.type = t\n        self.pid = r.pid\n        self.tid = r.tid\n        self.ts = r.ts\n"
             var off = s.headerSize
             for f in fixed {
-                let n = camel(f.name, upperFirst: false)
+                let n = property(f.name)
                 switch f.type {
                 case .bytes16: o += "        self.\(n) = r.bytes(at: \(off), count: 16)\n"
                 default: o += "        self.\(n) = r.load(\(swiftType(f.type)).self, at: \(off))\n"
@@ -194,24 +207,24 @@ public enum Generators {
             if !vars.isEmpty {
                 o += "        var cursor = \(off)\n"
                 for f in vars {
-                    o += "        self.\(camel(f.name, upperFirst: false)) = try r.variable(at: &cursor, field: \(swiftString(f.name)))\n"
+                    o += "        self.\(property(f.name)) = try r.variable(at: &cursor, field: \(swiftString(f.name)))\n"
                 }
             }
             o += "    }\n\n"
             o += "    /// Appends this record in wire form.\n"
             o += "    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.\n"
             o += "    public func encode(into w: inout ByteWriter) throws(WireError) {\n"
-            let varSum = vars.map { "2 + \(camel($0.name, upperFirst: false)).count" }
+            let varSum = vars.map { "2 + \(property($0.name)).count" }
             let lenExpr = (["\(off)"] + varSum).joined(separator: " + ")
             o += "        let length = \(lenExpr)\n"
             o += "        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }\n"
             o += "        w.write(UInt16(length))\n        w.write(type.rawValue)\n        w.write(pid)\n        w.write(tid)\n        w.write(ts)\n"
             for f in fixed {
-                let n = camel(f.name, upperFirst: false)
+                let n = property(f.name)
                 if f.type == .bytes16 { o += "        w.writeFixed(\(n), count: 16)\n" } else { o += "        w.write(\(n))\n" }
             }
             for f in vars {
-                let n = camel(f.name, upperFirst: false)
+                let n = property(f.name)
                 o += "        w.write(UInt16(\(n).count))\n        w.write(bytes: \(n))\n"
             }
             o += "    }\n}\n\n"

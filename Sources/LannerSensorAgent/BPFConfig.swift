@@ -13,14 +13,19 @@ public struct ProbeConfig: Sendable, Equatable {
     public var argvLimit: Int = 4096
     /// Processes whose events the kernel drops (at most 8). Default: this process.
     public var ignoredTgids: [UInt32]
+    /// Event ids captured from the start (`BPFProbe.setInterest` changes them live). Default:
+    /// `BPFProbe.defaultInterest`.
+    public var interest: Set<UInt16>
 
     public init(objectPath: String, ringBufferBytes: Int = 16 << 20, wakeupBytes: Int = 256 << 10,
-                argvLimit: Int = 4096, ignoredTgids: [UInt32] = [UInt32(getpid())]) {
+                argvLimit: Int = 4096, ignoredTgids: [UInt32] = [UInt32(getpid())],
+                interest: Set<UInt16> = BPFProbe.defaultInterest) {
         self.objectPath = objectPath
         self.ringBufferBytes = ringBufferBytes
         self.wakeupBytes = wakeupBytes
         self.argvLimit = argvLimit
         self.ignoredTgids = ignoredTgids
+        self.interest = interest
     }
 
     /// Upper bounds shared with sensor/lanner_abi.h.

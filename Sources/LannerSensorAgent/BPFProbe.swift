@@ -1,11 +1,12 @@
 import CBPF
 import Glibc
+import LannerWire
 
 /// The Lanner eBPF programs, loaded and attached, and the ring buffer they fill.
 ///
-/// One lifecycle, one step per call (libbpf-bootstrap): open the object → size the maps → load →
-/// write the configuration maps → attach every program → create the ring-buffer consumer. `deinit`
-/// detaches and unloads everything.
+/// One lifecycle, one step per call (libbpf-bootstrap): open the object → size the maps → load → write
+/// the configuration maps → attach the programs the interest set needs → create the ring-buffer consumer.
+/// `deinit` detaches and unloads everything.
 ///
 /// ```swift
 /// guard let path = BPFProbe.defaultObjectPath() else { fatalError("run make -C sensor") }
@@ -13,17 +14,33 @@ import Glibc
 /// while running {
 ///     _ = try probe.poll(timeoutMs: 100) { record in try? encoder.append(record: record) }
 /// }
+/// try probe.setInterest(collectorInterest)   // live: attaches and detaches syscall hooks
 /// ```
 ///
 /// Records are the wire records of proto/events.yaml, exactly as the kernel wrote them.
 /// Not thread-safe: use one probe from one thread at a time.
 public final class BPFProbe {
-    /// Names of the attached programs, in attach order.
-    public let programNames: [String]
+    /// What a probe captures until `setInterest` says otherwise: the event types Lanner captured before
+    /// interest sets existed (execs, the clone family, exits, the open family, connect).
+    public static let defaultInterest: Set<UInt16> = Set([
+        EventType.execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit, .open, .openat, .openat2, .creat, .connect,
+    ].map(\.rawValue))
+
+    /// Names of the programs attached now, in attach order.
+    public var programNames: [String] { attachOrder.map { plan.entries[$0].name } }
+    /// Names of every program loaded from the object (attached or not), in object order.
+    public var loadedProgramNames: [String] { plan.entries.filter(\.available).map(\.name) }
+    /// The event types being captured (the last `setInterest`, or the configuration's).
+    public private(set) var interest: Set<UInt16>
+    /// Event types this kernel cannot capture: their syscall has no tracepoint and no stand-in program.
+    public var unavailableEvents: Set<UInt16> { plan.unavailableEvents }
     public let config: ProbeConfig
 
     private let object: OpaquePointer
-    private var links: [OpaquePointer] = []
+    private let handles: [OpaquePointer]           // bpf_program pointers, parallel to plan.entries
+    private let plan: ProgramPlan
+    private var links: [Int: OpaquePointer] = [:]  // attached programs by plan index
+    private var attachOrder: [Int] = []
     private var ring: OpaquePointer?
     private let sink: RecordSink
     private let interestFD: Int32
@@ -39,12 +56,14 @@ public final class BPFProbe {
         let loaded = try Self.openAndLoad(config)
         self.config = config
         object = loaded.object
+        handles = loaded.handles
+        plan = loaded.plan
         cpus = loaded.cpus
         eventSlots = loaded.eventSlots
         interestFD = loaded.interestFD
         countersFD = loaded.countersFD
+        interest = []
         sink = RecordSink()
-        programNames = Self.programs(loaded.object).map { String(cString: bpf_program__name($0)) }
         // From here on `self` is whole: a throw runs deinit, which detaches and closes everything.
 
         // 4. configuration maps: before attach, so the first event already sees them
@@ -53,17 +72,9 @@ public final class BPFProbe {
             bpf_map_update_elem(loaded.configFD, &key, $0.baseAddress, UInt64(BPF_ANY))
         }
         try Self.check(cfgRC) { .mapUpdate(map: "lanner_cfg", errno: $0) }
-        try writeInterest(Set(0..<UInt16(eventSlots)))
 
-        // 5. attach every program
-        for prog in Self.programs(object) {
-            guard let link = bpf_program__attach(prog) else {
-                let e = errno // before anything else can overwrite it
-                throw .attach(program: String(cString: bpf_program__name(prog)),
-                              section: String(cString: bpf_program__section_name(prog)), errno: e)
-            }
-            links.append(link)
-        }
+        // 5. attach what the interest needs (lifecycle always)
+        try setInterest(config.interest)
 
         // 6. the consumer
         guard let rb = ring_buffer__new(loaded.eventsFD, onRecord, Unmanaged.passUnretained(sink).toOpaque(), nil) else {
@@ -74,6 +85,8 @@ public final class BPFProbe {
 
     private struct Loaded {
         var object: OpaquePointer
+        var handles: [OpaquePointer]
+        var plan: ProgramPlan
         var cpus: Int
         var eventSlots: UInt32
         var eventsFD, configFD, interestFD, countersFD: Int32
@@ -89,7 +102,7 @@ public final class BPFProbe {
             throw .open(path: config.objectPath, errno: e)
         }
         do throws(BPFError) {
-            // 2. size the maps (before load)
+            // 2. size the maps, and leave out programs whose hook this kernel lacks (before load)
             let ncpu = libbpf_num_possible_cpus()
             guard ncpu > 0 else { throw .objectMismatch("cannot count possible CPUs (errno \(-ncpu))") }
             let events = try map(obj, "lanner_events")
@@ -102,10 +115,22 @@ public final class BPFProbe {
             guard bpf_map__max_entries(counters) >= UInt32(KernelCounters.count) else {
                 throw .objectMismatch("lanner_counters has \(bpf_map__max_entries(counters)) slots, expected \(KernelCounters.count)")
             }
+            let handles = programs(obj)
+            var entries: [ProgramPlan.Entry] = []
+            for prog in handles {
+                let name = String(cString: bpf_program__name(prog))
+                guard let role = ProgramRole.of(program: name) else {
+                    throw .objectMismatch("program \(name) follows no naming convention this loader knows")
+                }
+                let available = Tracefs.hookExists(section: String(cString: bpf_program__section_name(prog)))
+                if !available { try check(bpf_program__set_autoload(prog, false)) { .objectMismatch("cannot leave out \(name) (errno \($0))") } }
+                entries.append(ProgramPlan.Entry(name: name, role: role, available: available))
+            }
             // 3. load
             let rc = bpf_object__load(obj)
             if rc != 0 { throw .load(errno: -rc, log: BPFLog.drain()) }
-            return Loaded(object: obj, cpus: Int(ncpu), eventSlots: bpf_map__max_entries(interest),
+            return Loaded(object: obj, handles: handles, plan: ProgramPlan(entries: entries), cpus: Int(ncpu),
+                          eventSlots: bpf_map__max_entries(interest),
                           eventsFD: bpf_map__fd(events), configFD: bpf_map__fd(cfg),
                           interestFD: bpf_map__fd(interest), countersFD: bpf_map__fd(counters))
         } catch {
@@ -116,7 +141,7 @@ public final class BPFProbe {
 
     deinit {
         if let ring { ring_buffer__free(ring) }
-        for l in links { bpf_link__destroy(l) }
+        for i in attachOrder.reversed() { if let l = links[i] { bpf_link__destroy(l) } }
         bpf_object__close(object)
     }
 
@@ -161,11 +186,42 @@ public final class BPFProbe {
         return total
     }
 
-    /// Switches event types on and off, live: ids in `enabled` are captured, every other id is dropped
-    /// by the first check of each program.
-    /// - Throws: `BPFError.mapUpdate` when the kernel refuses the map write.
+    /// Switches event types on and off, live. A syscall's programs are attached only while one of the
+    /// event types they produce is in `enabled`, and detached (`bpf_link__destroy`) when it leaves; the
+    /// process-lifecycle programs stay attached and drop unwanted types at their first check; with no
+    /// syscall event wanted no syscall tracepoint is attached at all. Programs of types that stay wanted
+    /// and the ring buffer are not touched, so they lose nothing.
+    ///
+    /// Ids that are not kernel events are ignored; `unavailableEvents` lists the ones this kernel cannot give.
+    /// - Throws: `BPFError.attach` or `.mapUpdate`; the probe is then left exactly as it was before the call.
     public func setInterest(_ enabled: Set<UInt16>) throws(BPFError) {
+        let before = interest
+        let wanted = plan.wanted(for: enabled)
+        let current = Set(links.keys)
+        let toAttach = plan.attachOrder(wanted.subtracting(current))
+        let toDetach = plan.attachOrder(current.subtracting(wanted)).reversed()
+
+        // the map first, so a program attached below already sees its type wanted
+        try writeInterest(enabled.union(before))
+        var added: [Int] = []
+        for i in toAttach {
+            guard let link = bpf_program__attach(handles[i]) else {
+                let e = errno // before anything else can overwrite it
+                for j in added.reversed() { if let l = links.removeValue(forKey: j) { bpf_link__destroy(l) } }
+                attachOrder.removeAll { added.contains($0) }
+                try? writeInterest(before)
+                throw .attach(program: plan.entries[i].name, section: String(cString: bpf_program__section_name(handles[i])), errno: e)
+            }
+            links[i] = link
+            attachOrder.append(i)
+            added.append(i)
+        }
+        for i in toDetach {
+            if let l = links.removeValue(forKey: i) { bpf_link__destroy(l) }
+            attachOrder.removeAll { $0 == i }
+        }
         try writeInterest(enabled)
+        interest = enabled
     }
 
     private func writeInterest(_ enabled: Set<UInt16>) throws(BPFError) {
@@ -237,6 +293,20 @@ public final class BPFProbe {
 
 @available(*, unavailable)
 extension BPFProbe: Sendable {}
+
+/// Whether a program's hook exists on the running kernel (a `tracepoint/syscalls/...` section needs its
+/// tracefs event; a kernel without modules has no sys_exit_init_module). Other hooks are assumed present:
+/// attaching them reports any problem.
+enum Tracefs {
+    static let roots = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+
+    static func hookExists(section: String) -> Bool {
+        guard section.hasPrefix("tracepoint/") else { return true }
+        let event = section.dropFirst("tracepoint/".count)
+        guard let root = roots.first(where: { access($0 + "/events/syscalls", F_OK) == 0 }) else { return true }
+        return access(root + "/events/" + event, F_OK) == 0
+    }
+}
 
 /// The state the C callback reaches through its context pointer during one `poll`.
 private final class RecordSink {

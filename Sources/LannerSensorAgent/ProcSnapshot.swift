@@ -1,3 +1,4 @@
+import CBPF
 import Glibc
 import LannerWire
 
@@ -9,7 +10,9 @@ import LannerWire
 /// kernel threads are included with an empty exe. A process that exits while it is being read is
 /// skipped. Fields follow the kernel side's conventions so both kinds of record compare equal:
 /// - exe is the resolved path without " (deleted)"; a memfd is "memfd:NAME" with exe_flags bit 1;
-///   exe_flags bit 0 (overlay upper layer) is not derived here and stays 0.
+///   bit 2 (exe writable by the process) by the kernel side's rule (`writable`); bits 0 and 3 (overlay
+///   layers) and 4 (written by the process or its parent: nothing was watching before the sensor started)
+///   are not derived here and stay 0.
 /// - tty is /proc's tty_nr (new_encode_dev), as the kernel side encodes it.
 /// - cgroup is the cgroup v2 path when not "/", else the first v1 controller hierarchy (in
 ///   /proc/cgroups order, the kernel's subsystem id order) where the process is not at the root.
@@ -62,6 +65,7 @@ public enum ProcSnapshot {
         var exe = ProcFiles.readLink(dir + "/exe") ?? []
         exe = normalizeExe(exe)
         if exe.starts(with: Array("memfd:".utf8)) { e.exeFlags |= 2 }
+        if !exe.isEmpty, writable(exe: dir + "/exe", status: s) { e.exeFlags |= 4 }
         e.exe = ArraySlice(exe)
         e.filename = ArraySlice(exe)
         let cmdline = ProcFiles.read(dir + "/cmdline", limit: max(argvLimit, 1)) ?? []
@@ -125,9 +129,31 @@ public enum ProcSnapshot {
                     ttyNr: UInt32(truncatingIfNeeded: tty), startTicks: UInt64(max(start, 0)))
     }
 
+    /// exe_flags bit 2 as the kernel side decides it (sensor/helpers/extract.h `extract__writable`): not on a
+    /// read-only mount, not immutable, and the write bit of the owner (fsuid owns the file), the group (fsgid
+    /// or one of the first 32 supplementary groups) or others, or CAP_DAC_OVERRIDE in the effective set.
+    static func writable(exe: String, status s: Status) -> Bool {
+        var mode: UInt32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
+        var immutable: Int32 = 0
+        guard lanner_c_statx(exe, &mode, &uid, &gid, &immutable) == 0, immutable == 0 else { return false }
+        var vfs = statvfs()
+        if statvfs(exe, &vfs) == 0, vfs.f_flag & UInt(ST_RDONLY) != 0 { return false }
+        let w: Bool
+        if s.fsuid == uid {
+            w = mode & 0o200 != 0
+        } else if s.fsgid == gid || s.groups.prefix(32).contains(gid) {
+            w = mode & 0o020 != 0
+        } else {
+            w = mode & 0o002 != 0
+        }
+        return w || s.capEff & (1 << 1) != 0 // CAP_DAC_OVERRIDE
+    }
+
     struct Status {
         var ppid: UInt32 = 0
         var uid: UInt32 = 0, euid: UInt32 = 0, gid: UInt32 = 0
+        var fsuid: UInt32 = 0, fsgid: UInt32 = 0
+        var groups: [UInt32] = []
         var capEff: UInt64 = 0, capPrm: UInt64 = 0
         var nsPid: UInt32?
     }
@@ -143,8 +169,9 @@ public enum ProcSnapshot {
             }
             switch String(decoding: key, as: UTF8.self) {
             case "PPid": s.ppid = num(0) ?? 0
-            case "Uid": s.uid = num(0) ?? 0; s.euid = num(1) ?? 0
-            case "Gid": s.gid = num(0) ?? 0
+            case "Uid": s.uid = num(0) ?? 0; s.euid = num(1) ?? 0; s.fsuid = num(3) ?? 0
+            case "Gid": s.gid = num(0) ?? 0; s.fsgid = num(3) ?? 0
+            case "Groups": s.groups = (0..<values.count).compactMap { num($0) }
             case "CapEff": s.capEff = values.first.flatMap { ProcFiles.hex($0) } ?? 0
             case "CapPrm": s.capPrm = values.first.flatMap { ProcFiles.hex($0) } ?? 0
             case "NSpid": s.nsPid = values.last.flatMap { ProcFiles.int($0) }.map { UInt32(truncatingIfNeeded: $0) }

@@ -105,8 +105,9 @@ enum Commands {
         do { result = try RuleSources.load(paths, minimumPriority: minimumPriority) } catch {
             return .failure(ServeRulesFailure(description: "\(error)"))
         }
+        let lines = SourceLines(result.report.sources)
         for d in result.report.diagnostics where d.severity == .error || d.code == .unsupportedField {
-            FileHandle.standardError.write(Data((DiagnosticRenderer.withSnippet(d, sources: result.report.sources) + "\n").utf8))
+            FileHandle.standardError.write(Data((DiagnosticRenderer.withSnippet(d, lines: lines) + "\n").utf8))
         }
         let errors = result.report.errors
         if !errors.isEmpty { return .failure(ServeRulesFailure(description: "\(errors.count) error(s) in the rules")) }
@@ -195,7 +196,13 @@ enum Commands {
         var captures: [[(batch: Batch, body: [UInt8])]] = []
         for path in cmd.arguments {
             guard let data = FileManager.default.contents(atPath: path) else { fail("\(path): cannot be read", code: 1) }
-            do { captures.append(try Capture.batches([UInt8](data))) } catch { fail("\(path): \(error)", code: 1) }
+            do {
+                let contents = try Capture.read([UInt8](data))
+                if let tail = contents.truncatedTail {
+                    FileHandle.standardError.write(Data("lanner-collector: warning: \(path): \(tail); replaying the \(contents.batches.count) whole batches before it\n".utf8))
+                }
+                captures.append(contents.batches)
+            } catch { fail("\(path): \(error)", code: 1) }
         }
         let outcome = Replay.run(rules: result.activeRules, matching: matching, captures: captures)
         out(cmd.flag("json") ? AlertFormatting.jsonLines(outcome.alerts.reversed()) : AlertFormatting.table(outcome.alerts.reversed()))
@@ -207,8 +214,9 @@ enum Commands {
 
     static func rulesValidate(_ cmd: ParsedCommand) throws -> Int32 {
         let result = try RuleSources.load(cmd.arguments)
+        let lines = SourceLines(result.report.sources)
         for d in result.report.diagnostics where !cmd.flag("quiet") || d.severity == .error {
-            out(DiagnosticRenderer.withSnippet(d, sources: result.report.sources) + "\n")
+            out(DiagnosticRenderer.withSnippet(d, lines: lines) + "\n")
         }
         let supported = result.rules.filter(\.isSupported).count
         out("\(result.rules.count) rules, \(result.macros.count) macros, \(result.lists.count) lists; "
@@ -220,7 +228,8 @@ enum Commands {
     static func loadForInspection(_ cmd: ParsedCommand) throws -> LoadResult {
         let result = try RuleSources.load(cmd.all("rules").isEmpty ? [Defaults.rules] : cmd.all("rules"))
         if result.report.hasErrors {
-            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, sources: result.report.sources) }.joined(separator: "\n") + "\n")
+            let lines = SourceLines(result.report.sources)
+            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, lines: lines) }.joined(separator: "\n") + "\n")
             fail("the rules have errors (see above)", code: 1)
         }
         return result
@@ -267,7 +276,8 @@ enum Commands {
     static func rulesTest(_ cmd: ParsedCommand) throws -> Int32 {
         let result = try RuleSources.load([cmd.arguments[0]])
         if result.report.hasErrors {
-            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, sources: result.report.sources) }.joined(separator: "\n") + "\n")
+            let lines = SourceLines(result.report.sources)
+            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, lines: lines) }.joined(separator: "\n") + "\n")
             fail("the rules have errors (see above)", code: 1)
         }
         let matching: RuleMatching
@@ -285,7 +295,10 @@ enum Commands {
 
     static func rulesDescribe(_ cmd: ParsedCommand) throws -> Int32 {
         let result = try loadForInspection(cmd)
-        guard let r = result.rule(named: cmd.arguments[0]) else { fail("no rule named '\(cmd.arguments[0])'", code: 1) }
+        guard let r = result.rule(named: cmd.arguments[0]) else {
+            let hint = Suggest.closest(cmd.arguments[0], in: result.rules.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
+            fail("no rule named '\(cmd.arguments[0])'" + hint, code: 1)
+        }
         out("""
             rule:        \(r.name)
             priority:    \(r.priority.name)

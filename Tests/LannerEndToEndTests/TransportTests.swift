@@ -7,6 +7,7 @@ import Testing
 /// with batches on its disk spool, rules reloaded on SIGHUP. Every sensor sees every process on the host (other
 /// test runs included), so each `lanner-eventgen` run uses its own copy of the binary, and an alert belongs to
 /// a run when its exe (or parent exe) is that copy.
+extension RealSystem {
 @Suite(.serialized) struct TransportTests {
     static let rulesDir = E2E.repo.appendingPathComponent("rules").path
     static let expectedRules = PipelineTests.expectedRules
@@ -258,4 +259,5 @@ import Testing
         #expect(sensor.stop() == 0, "every batch acknowledged across the reloads:\n\(sensor.log)")
         #expect(collector.stop() == 0)
     }
+}
 }

@@ -25,14 +25,19 @@ enum SensorEnv {
     }()
 
     /// Loads the probe or records why it could not (never skips: the caller decided the test runs).
+    /// Every event type the kernel side can produce.
+    static let allKernelEvents = Set(EventType.allCases.filter(\.fromKernel).map(\.rawValue))
+
     static func probe(ignoring: [UInt32] = [UInt32(getpid())], argvLimit: Int = 4096,
+                      interest: Set<UInt16> = BPFProbe.defaultInterest,
                       sourceLocation: SourceLocation = #_sourceLocation) throws -> BPFProbe {
         if let failure = build {
             Issue.record(Comment(rawValue: failure), sourceLocation: sourceLocation)
             throw SensorTestError.setup(failure)
         }
         do {
-            return try BPFProbe(config: ProbeConfig(objectPath: objectPath, argvLimit: argvLimit, ignoredTgids: ignoring))
+            return try BPFProbe(config: ProbeConfig(objectPath: objectPath, argvLimit: argvLimit, ignoredTgids: ignoring,
+                                                    interest: interest))
         } catch {
             Issue.record("BPFProbe failed to load: \(error)", sourceLocation: sourceLocation)
             throw error
@@ -114,6 +119,31 @@ func drain(_ probe: BPFProbe, sourceLocation: SourceLocation = #_sourceLocation)
 }
 
 func str(_ s: ArraySlice<UInt8>) -> String { String(decoding: s, as: UTF8.self) }
+
+/// The KEY=VALUE lines a workload scenario printed.
+func keyValues(_ path: String) -> [String: String] {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    var out: [String: String] = [:]
+    for line in text.split(separator: "\n") {
+        guard let eq = line.firstIndex(of: "=") else { continue }
+        out[String(line[..<eq])] = String(line[line.index(after: eq)...])
+    }
+    return out
+}
+
+/// A fixture directory: a.txt, sub/x, link -> sub, mnt/ (canonical path).
+func makeFixtureDir(_ tag: String) -> String {
+    let dir = makeTempDir(tag)
+    write(dir + "/a.txt", "a\n")
+    mkdir(dir + "/sub", 0o755)
+    mkdir(dir + "/mnt", 0o755)
+    write(dir + "/sub/x", "x\n")
+    symlink("sub", dir + "/link")
+    return dir
+}
+
+/// An IPv4 address of the first 4 bytes of a 16-byte field, dotted.
+func ipv4(_ b: ArraySlice<UInt8>) -> String { b.prefix(4).map(String.init).joined(separator: ".") }
 func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
 /// A canonical temporary directory (realpath'd: the kernel reports canonical paths).

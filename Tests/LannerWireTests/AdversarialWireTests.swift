@@ -157,7 +157,7 @@ import LannerWire
         let e = Self.failure(Self.batch([Self.execve(vars: seven)]))
         #expect(e.map { if case .trailingBytes = $0 { true } else { false } } == true)
         // A newer minor version may append fields: accepted.
-        #expect(Self.failure(Self.batch([Self.execve(vars: seven)], minor: 1)) == nil)
+        #expect(Self.failure(Self.batch([Self.execve(vars: seven)], minor: WireSchema.minor + 1)) == nil)
     }
 
     @Test func oddButWellFramedContentIsAcceptedAsIs() throws {
@@ -196,7 +196,7 @@ import LannerWire
 
     @Test func randomMutationsNeverCrashAndOnlyFailWithWireErrors() throws {
         var rng = SplitMix(seed: 0x1a2b3c)
-        let seeds = [Self.batch(Self.goodRecords), Self.batch([Self.execve(), Self.execve(pid: 7, ppid: 7)], minor: 1),
+        let seeds = [Self.batch(Self.goodRecords), Self.batch([Self.execve(), Self.execve(pid: 7, ppid: 7)], minor: WireSchema.minor + 1),
                      Self.batch((0..<20).map { Self.openat(pid: UInt32($0)) })]
         var accepted = 0, rejected = 0
         for i in 0..<20_000 {

@@ -102,7 +102,7 @@ import Testing
     @Test func wrongMajorVersion() throws {
         var body = try Self.golden()
         body[4] = 2
-        #expect(throws: WireError.unsupportedVersion(major: 2, minor: 0, supportedMajor: 1)) { try BatchDecoder.decode(body) }
+        #expect(throws: WireError.unsupportedVersion(major: 2, minor: WireSchema.minor, supportedMajor: 1)) { try BatchDecoder.decode(body) }
     }
 
     @Test func oversizedBatch() throws {

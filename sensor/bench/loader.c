@@ -29,7 +29,7 @@ static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
 static unsigned long long n_records, n_bytes;
-static int dump, hex, stats;
+static int dump, hex, stats, vstats;
 
 static const int fixed_size[LANNER_EVT_MAX] = {
 	[LANNER_EVT_EXECVE] = LANNER_EVT_EXECVE_FIXED_SIZE, [LANNER_EVT_EXECVEAT] = LANNER_EVT_EXECVEAT_FIXED_SIZE,
@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--dump")) dump = 1;
 		else if (!strcmp(argv[i], "--hex")) dump = hex = 1;
 		else if (!strcmp(argv[i], "--stats")) stats = 1;
+		else if (!strcmp(argv[i], "--verifier-stats")) vstats = 1;
 		else if (!strcmp(argv[i], "--wakeup") && i + 1 < argc) wakeup = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "--ignore-self") && i + 1 < argc) ignore_self = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
@@ -100,7 +101,37 @@ int main(int argc, char **argv)
 	struct bpf_map *events = bpf_object__find_map_by_name(obj, "lanner_events");
 	struct bpf_map *scratch = bpf_object__find_map_by_name(obj, "lanner_scratch");
 	if (scratch) bpf_map__set_max_entries(scratch, libbpf_num_possible_cpus());
+	static char vlog[64][4096];
+	if (vstats) {
+		int i = 0;
+		struct bpf_program *p;
+		bpf_object__for_each_program(p, obj) {
+			if (i < 64) {
+				bpf_program__set_log_level(p, 4);
+				bpf_program__set_log_buf(p, vlog[i++], sizeof(vlog[0]));
+			}
+		}
+	}
+	struct timespec l0, l1;
+	clock_gettime(CLOCK_MONOTONIC, &l0);
 	if (bpf_object__load(obj)) { perror("load"); return 1; }
+	clock_gettime(CLOCK_MONOTONIC, &l1);
+	if (vstats) {
+		int i = 0;
+		struct bpf_program *p;
+		bpf_object__for_each_program(p, obj) {
+			if (i >= 64)
+				break;
+			const char *line = strstr(vlog[i++], "processed ");
+			unsigned long insns = 0;
+			if (line)
+				sscanf(line, "processed %lu", &insns);
+			fprintf(stderr, "verifier %-40s %8lu insns processed %6zu insns\n", bpf_program__name(p), insns,
+				bpf_program__insn_cnt(p));
+		}
+		fprintf(stderr, "verifier load %.3f s\n", (l1.tv_sec - l0.tv_sec) + (l1.tv_nsec - l0.tv_nsec) / 1e9);
+		return 0;
+	}
 	struct bpf_map *cfgm = bpf_object__find_map_by_name(obj, "lanner_cfg");
 	struct bpf_map *interest = bpf_object__find_map_by_name(obj, "lanner_interest");
 	struct bpf_map *counters = bpf_object__find_map_by_name(obj, "lanner_counters");

@@ -4,7 +4,7 @@
 #define LANNER_EVENTS_H
 
 #define LANNER_SCHEMA_VERSION_MAJOR 1
-#define LANNER_SCHEMA_VERSION_MINOR 0
+#define LANNER_SCHEMA_VERSION_MINOR 1
 #define LANNER_SCHEMA_VERSION_PATCH 0
 
 enum lanner_event_type {
@@ -23,7 +23,74 @@ enum lanner_event_type {
 	LANNER_EVT_PROCINFO = 13,
 	LANNER_EVT_USERINFO = 14,
 	LANNER_EVT_GROUPINFO = 15,
-	LANNER_EVT_MAX = 16,
+	LANNER_EVT_CLOSE = 16,
+	LANNER_EVT_DUP = 17,
+	LANNER_EVT_DUP2 = 18,
+	LANNER_EVT_DUP3 = 19,
+	LANNER_EVT_SOCKET = 20,
+	LANNER_EVT_BIND = 21,
+	LANNER_EVT_LISTEN = 22,
+	LANNER_EVT_ACCEPT = 23,
+	LANNER_EVT_ACCEPT4 = 24,
+	LANNER_EVT_SENDTO = 25,
+	LANNER_EVT_SENDMSG = 26,
+	LANNER_EVT_RECVFROM = 27,
+	LANNER_EVT_RECVMSG = 28,
+	LANNER_EVT_SOCKETPAIR = 29,
+	LANNER_EVT_RENAME = 30,
+	LANNER_EVT_RENAMEAT = 31,
+	LANNER_EVT_RENAMEAT2 = 32,
+	LANNER_EVT_UNLINK = 33,
+	LANNER_EVT_UNLINKAT = 34,
+	LANNER_EVT_MKDIR = 35,
+	LANNER_EVT_MKDIRAT = 36,
+	LANNER_EVT_RMDIR = 37,
+	LANNER_EVT_LINK = 38,
+	LANNER_EVT_LINKAT = 39,
+	LANNER_EVT_SYMLINK = 40,
+	LANNER_EVT_SYMLINKAT = 41,
+	LANNER_EVT_CHMOD = 42,
+	LANNER_EVT_FCHMOD = 43,
+	LANNER_EVT_FCHMODAT = 44,
+	LANNER_EVT_CHOWN = 45,
+	LANNER_EVT_FCHOWN = 46,
+	LANNER_EVT_FCHOWNAT = 47,
+	LANNER_EVT_LCHOWN = 48,
+	LANNER_EVT_SETUID = 49,
+	LANNER_EVT_SETGID = 50,
+	LANNER_EVT_SETRESUID = 51,
+	LANNER_EVT_SETRESGID = 52,
+	LANNER_EVT_SETREUID = 53,
+	LANNER_EVT_SETREGID = 54,
+	LANNER_EVT_CAPSET = 55,
+	LANNER_EVT_PTRACE = 56,
+	LANNER_EVT_MOUNT = 57,
+	LANNER_EVT_UMOUNT2 = 58,
+	LANNER_EVT_INIT_MODULE = 59,
+	LANNER_EVT_FINIT_MODULE = 60,
+	LANNER_EVT_BPF = 61,
+	LANNER_EVT_MEMFD_CREATE = 62,
+	LANNER_EVT_USERFAULTFD = 63,
+	LANNER_EVT_SETNS = 64,
+	LANNER_EVT_UNSHARE = 65,
+	LANNER_EVT_KILL = 66,
+	LANNER_EVT_PRCTL = 67,
+	LANNER_EVT_MPROTECT = 68,
+	LANNER_EVT_MMAP = 69,
+	LANNER_EVT_CHDIR = 70,
+	LANNER_EVT_FCHDIR = 71,
+	LANNER_EVT_CHROOT = 72,
+	LANNER_EVT_PIPE = 73,
+	LANNER_EVT_PIPE2 = 74,
+	LANNER_EVT_SPLICE = 75,
+	LANNER_EVT_IOCTL = 76,
+	LANNER_EVT_READ = 77,
+	LANNER_EVT_WRITE = 78,
+	LANNER_EVT_PREAD64 = 79,
+	LANNER_EVT_PWRITE64 = 80,
+	LANNER_EVT_READV = 81,
+	LANNER_EVT_WRITEV = 82,
+	LANNER_EVT_MAX = 83,
 };
 
 /* Every record starts with this header (20 bytes). */
@@ -53,7 +120,7 @@ struct lanner_evt_execve {
 	__u64 cap_effective;	/* effective capability set */
 	__u64 cap_permitted;	/* permitted capability set */
 	__u64 start_ns;	/* task start time, ns since boot */
-	__u32 exe_flags;	/* bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's uid */
+	__u32 exe_flags;	/* bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's credentials (owner/group/other write bit, or CAP_DAC_OVERRIDE); bit 3: exe on an overlay lower layer; bit 4: exe opened for writing by this process or its parent since the sensor started (seen while the open family is captured) */
 } __attribute__((packed));
 #define LANNER_EVT_EXECVE_FIXED_SIZE 92
 _Static_assert(sizeof(struct lanner_evt_execve) == 92, "lanner_evt_execve size");
@@ -75,7 +142,7 @@ struct lanner_evt_execveat {
 	__u64 cap_effective;	/* effective capability set */
 	__u64 cap_permitted;	/* permitted capability set */
 	__u64 start_ns;	/* task start time, ns since boot */
-	__u32 exe_flags;	/* bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's uid */
+	__u32 exe_flags;	/* bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's credentials (owner/group/other write bit, or CAP_DAC_OVERRIDE); bit 3: exe on an overlay lower layer; bit 4: exe opened for writing by this process or its parent since the sensor started (seen while the open family is captured) */
 } __attribute__((packed));
 #define LANNER_EVT_EXECVEAT_FIXED_SIZE 92
 _Static_assert(sizeof(struct lanner_evt_execveat) == 92, "lanner_evt_execveat size");
@@ -223,7 +290,7 @@ struct lanner_evt_procinfo {
 	__u64 cap_effective;	/* effective capability set */
 	__u64 cap_permitted;	/* permitted capability set */
 	__u64 start_ns;	/* task start time, ns since boot */
-	__u32 exe_flags;	/* bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's uid */
+	__u32 exe_flags;	/* bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's credentials (owner/group/other write bit, or CAP_DAC_OVERRIDE); bit 3: exe on an overlay lower layer; bit 4: exe opened for writing by this process or its parent since the sensor started (seen while the open family is captured) */
 } __attribute__((packed));
 #define LANNER_EVT_PROCINFO_FIXED_SIZE 92
 _Static_assert(sizeof(struct lanner_evt_procinfo) == 92, "lanner_evt_procinfo size");
@@ -247,5 +314,842 @@ struct lanner_evt_groupinfo {
 #define LANNER_EVT_GROUPINFO_FIXED_SIZE 24
 _Static_assert(sizeof(struct lanner_evt_groupinfo) == 24, "lanner_evt_groupinfo size");
 #define LANNER_EVT_GROUPINFO_NVAR 1	/* name:str */
+
+/* 16 close: close(2) exit; fdpath is taken at entry (the fd is gone at exit) */
+struct lanner_evt_close {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno (-9 EBADF: fd was not open) */
+	__s32 fd;	/* fd closed */
+} __attribute__((packed));
+#define LANNER_EVT_CLOSE_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_close) == 32, "lanner_evt_close size");
+#define LANNER_EVT_CLOSE_NVAR 1	/* fdpath:str */
+
+/* 17 dup: dup(2) exit */
+struct lanner_evt_dup {
+	struct lanner_hdr hdr;
+	__s64 res;	/* new fd, or -errno */
+	__s32 oldfd;	/* fd duplicated */
+	__s32 newfd;	/* fd asked for (dup2, dup3; -1 for dup) */
+	__u32 flags;	/* dup3 flags (O_CLOEXEC); 0 otherwise */
+} __attribute__((packed));
+#define LANNER_EVT_DUP_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_dup) == 40, "lanner_evt_dup size");
+#define LANNER_EVT_DUP_NVAR 1	/* fdpath:str */
+
+/* 18 dup2: dup2(2) exit */
+struct lanner_evt_dup2 {
+	struct lanner_hdr hdr;
+	__s64 res;	/* new fd, or -errno */
+	__s32 oldfd;	/* fd duplicated */
+	__s32 newfd;	/* fd asked for (dup2, dup3; -1 for dup) */
+	__u32 flags;	/* dup3 flags (O_CLOEXEC); 0 otherwise */
+} __attribute__((packed));
+#define LANNER_EVT_DUP2_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_dup2) == 40, "lanner_evt_dup2 size");
+#define LANNER_EVT_DUP2_NVAR 1	/* fdpath:str */
+
+/* 19 dup3: dup3(2) exit */
+struct lanner_evt_dup3 {
+	struct lanner_hdr hdr;
+	__s64 res;	/* new fd, or -errno */
+	__s32 oldfd;	/* fd duplicated */
+	__s32 newfd;	/* fd asked for (dup2, dup3; -1 for dup) */
+	__u32 flags;	/* dup3 flags (O_CLOEXEC); 0 otherwise */
+} __attribute__((packed));
+#define LANNER_EVT_DUP3_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_dup3) == 40, "lanner_evt_dup3 size");
+#define LANNER_EVT_DUP3_NVAR 1	/* fdpath:str */
+
+/* 20 socket: socket(2) exit */
+struct lanner_evt_socket {
+	struct lanner_hdr hdr;
+	__s64 res;	/* new fd, or -errno */
+	__u32 domain;	/* address family (AF_*) */
+	__u32 type;	/* socket type as passed, SOCK_NONBLOCK/SOCK_CLOEXEC bits included */
+	__u32 proto;	/* protocol as passed */
+} __attribute__((packed));
+#define LANNER_EVT_SOCKET_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_socket) == 40, "lanner_evt_socket size");
+#define LANNER_EVT_SOCKET_NVAR 0
+
+/* 21 bind: bind(2) exit: sport/saddr (or path) = the address bound, from the socket when res = 0 (a port 0 shows the one assigned), else as passed */
+struct lanner_evt_bind {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno (-115 EINPROGRESS for non-blocking sockets) */
+	__s32 fd;	/* socket fd */
+	__u16 family;	/* address family (2 AF_INET, 10 AF_INET6, 1 AF_UNIX) */
+	__u16 socktype;	/* socket type (1 SOCK_STREAM, 2 SOCK_DGRAM) */
+	__u16 sport;	/* local port (host byte order) */
+	__u16 dport;	/* remote port (host byte order) */
+	__u8 saddr[16];	/* local address */
+	__u8 daddr[16];	/* remote address */
+} __attribute__((packed));
+#define LANNER_EVT_BIND_FIXED_SIZE 72
+_Static_assert(sizeof(struct lanner_evt_bind) == 72, "lanner_evt_bind size");
+#define LANNER_EVT_BIND_NVAR 1	/* path:str */
+
+/* 22 listen: listen(2) exit */
+struct lanner_evt_listen {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 fd;	/* socket fd */
+	__u32 backlog;	/* backlog as passed */
+	__u16 family;	/* the socket's address family */
+	__u16 socktype;	/* socket type */
+	__u16 sport;	/* local port */
+	__u8 saddr[16];	/* local address */
+} __attribute__((packed));
+#define LANNER_EVT_LISTEN_FIXED_SIZE 58
+_Static_assert(sizeof(struct lanner_evt_listen) == 58, "lanner_evt_listen size");
+#define LANNER_EVT_LISTEN_NVAR 1	/* path:str */
+
+/* 23 accept: accept(2) exit: the new connection's ends (sport/saddr local = the server, dport/daddr remote = the client) */
+struct lanner_evt_accept {
+	struct lanner_hdr hdr;
+	__s64 res;	/* new fd, or -errno */
+	__s32 fd;	/* listening socket fd */
+	__u16 family;	/* address family */
+	__u16 socktype;	/* socket type */
+	__u16 sport;	/* local port */
+	__u16 dport;	/* remote port */
+	__u8 saddr[16];	/* local address */
+	__u8 daddr[16];	/* remote address */
+	__u8 queuepct;	/* listen queue use after the accept, percent of queuemax */
+	__u32 queuelen;	/* connections still waiting in the listen queue */
+	__u32 queuemax;	/* listen queue size (backlog) */
+	__u32 flags;	/* accept4 flags (SOCK_NONBLOCK, SOCK_CLOEXEC); 0 for accept */
+} __attribute__((packed));
+#define LANNER_EVT_ACCEPT_FIXED_SIZE 85
+_Static_assert(sizeof(struct lanner_evt_accept) == 85, "lanner_evt_accept size");
+#define LANNER_EVT_ACCEPT_NVAR 1	/* path:str */
+
+/* 24 accept4: accept4(2) exit, as accept */
+struct lanner_evt_accept4 {
+	struct lanner_hdr hdr;
+	__s64 res;	/* new fd, or -errno */
+	__s32 fd;	/* listening socket fd */
+	__u16 family;	/* address family */
+	__u16 socktype;	/* socket type */
+	__u16 sport;	/* local port */
+	__u16 dport;	/* remote port */
+	__u8 saddr[16];	/* local address */
+	__u8 daddr[16];	/* remote address */
+	__u8 queuepct;	/* listen queue use after the accept, percent of queuemax */
+	__u32 queuelen;	/* connections still waiting in the listen queue */
+	__u32 queuemax;	/* listen queue size (backlog) */
+	__u32 flags;	/* accept4 flags (SOCK_NONBLOCK, SOCK_CLOEXEC); 0 for accept */
+} __attribute__((packed));
+#define LANNER_EVT_ACCEPT4_FIXED_SIZE 85
+_Static_assert(sizeof(struct lanner_evt_accept4) == 85, "lanner_evt_accept4 size");
+#define LANNER_EVT_ACCEPT4_NVAR 1	/* path:str */
+
+/* 25 sendto: sendto(2) exit; the remote end is the address passed, else the socket's peer */
+struct lanner_evt_sendto {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes transferred, or -errno */
+	__s32 fd;	/* socket fd */
+	__u64 size;	/* bytes asked for (the sum of the iovec lengths for *msg) */
+	__u16 family;	/* address family (of the socket; of the address passed when there is one) */
+	__u16 socktype;	/* socket type */
+	__u16 sport;	/* local port */
+	__u16 dport;	/* remote port */
+	__u8 saddr[16];	/* local address */
+	__u8 daddr[16];	/* remote address */
+} __attribute__((packed));
+#define LANNER_EVT_SENDTO_FIXED_SIZE 80
+_Static_assert(sizeof(struct lanner_evt_sendto) == 80, "lanner_evt_sendto size");
+#define LANNER_EVT_SENDTO_NVAR 1	/* path:str */
+
+/* 26 sendmsg: sendmsg(2) exit; the remote end is msg_name when set, else the socket's peer */
+struct lanner_evt_sendmsg {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes transferred, or -errno */
+	__s32 fd;	/* socket fd */
+	__u64 size;	/* bytes asked for (the sum of the iovec lengths for *msg) */
+	__u16 family;	/* address family (of the socket; of the address passed when there is one) */
+	__u16 socktype;	/* socket type */
+	__u16 sport;	/* local port */
+	__u16 dport;	/* remote port */
+	__u8 saddr[16];	/* local address */
+	__u8 daddr[16];	/* remote address */
+} __attribute__((packed));
+#define LANNER_EVT_SENDMSG_FIXED_SIZE 80
+_Static_assert(sizeof(struct lanner_evt_sendmsg) == 80, "lanner_evt_sendmsg size");
+#define LANNER_EVT_SENDMSG_NVAR 1	/* path:str */
+
+/* 27 recvfrom: recvfrom(2) exit; the remote end is the sender the kernel wrote to src_addr, else the socket's peer */
+struct lanner_evt_recvfrom {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes transferred, or -errno */
+	__s32 fd;	/* socket fd */
+	__u64 size;	/* bytes asked for (the sum of the iovec lengths for *msg) */
+	__u16 family;	/* address family (of the socket; of the address passed when there is one) */
+	__u16 socktype;	/* socket type */
+	__u16 sport;	/* local port */
+	__u16 dport;	/* remote port */
+	__u8 saddr[16];	/* local address */
+	__u8 daddr[16];	/* remote address */
+} __attribute__((packed));
+#define LANNER_EVT_RECVFROM_FIXED_SIZE 80
+_Static_assert(sizeof(struct lanner_evt_recvfrom) == 80, "lanner_evt_recvfrom size");
+#define LANNER_EVT_RECVFROM_NVAR 1	/* path:str */
+
+/* 28 recvmsg: recvmsg(2) exit; the remote end is the sender written to msg_name, else the socket's peer */
+struct lanner_evt_recvmsg {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes transferred, or -errno */
+	__s32 fd;	/* socket fd */
+	__u64 size;	/* bytes asked for (the sum of the iovec lengths for *msg) */
+	__u16 family;	/* address family (of the socket; of the address passed when there is one) */
+	__u16 socktype;	/* socket type */
+	__u16 sport;	/* local port */
+	__u16 dport;	/* remote port */
+	__u8 saddr[16];	/* local address */
+	__u8 daddr[16];	/* remote address */
+} __attribute__((packed));
+#define LANNER_EVT_RECVMSG_FIXED_SIZE 80
+_Static_assert(sizeof(struct lanner_evt_recvmsg) == 80, "lanner_evt_recvmsg size");
+#define LANNER_EVT_RECVMSG_NVAR 1	/* path:str */
+
+/* 29 socketpair: socketpair(2) exit (Falco's source/peer kernel pointers are not sent: they would leak kernel addresses) */
+struct lanner_evt_socketpair {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 fd1;	/* first fd (-1 when res < 0) */
+	__s32 fd2;	/* second fd (-1 when res < 0) */
+	__u32 domain;	/* address family */
+	__u32 type;	/* socket type as passed */
+	__u32 proto;	/* protocol */
+} __attribute__((packed));
+#define LANNER_EVT_SOCKETPAIR_FIXED_SIZE 48
+_Static_assert(sizeof(struct lanner_evt_socketpair) == 48, "lanner_evt_socketpair size");
+#define LANNER_EVT_SOCKETPAIR_NVAR 0
+
+/* 30 rename: rename(2) exit */
+struct lanner_evt_rename {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 olddirfd;	/* directory fd of oldpath (-100 AT_FDCWD; always for rename) */
+	__s32 newdirfd;	/* directory fd of newpath (-100 AT_FDCWD; always for rename) */
+	__u32 flags;	/* renameat2 flags (RENAME_*); 0 otherwise */
+} __attribute__((packed));
+#define LANNER_EVT_RENAME_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_rename) == 40, "lanner_evt_rename size");
+#define LANNER_EVT_RENAME_NVAR 4	/* oldpath:str, oldpathraw:str, newpath:str, newpathraw:str */
+
+/* 31 renameat: renameat(2) exit */
+struct lanner_evt_renameat {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 olddirfd;	/* directory fd of oldpath (-100 AT_FDCWD; always for rename) */
+	__s32 newdirfd;	/* directory fd of newpath (-100 AT_FDCWD; always for rename) */
+	__u32 flags;	/* renameat2 flags (RENAME_*); 0 otherwise */
+} __attribute__((packed));
+#define LANNER_EVT_RENAMEAT_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_renameat) == 40, "lanner_evt_renameat size");
+#define LANNER_EVT_RENAMEAT_NVAR 4	/* oldpath:str, oldpathraw:str, newpath:str, newpathraw:str */
+
+/* 32 renameat2: renameat2(2) exit */
+struct lanner_evt_renameat2 {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 olddirfd;	/* directory fd of oldpath (-100 AT_FDCWD; always for rename) */
+	__s32 newdirfd;	/* directory fd of newpath (-100 AT_FDCWD; always for rename) */
+	__u32 flags;	/* renameat2 flags (RENAME_*); 0 otherwise */
+} __attribute__((packed));
+#define LANNER_EVT_RENAMEAT2_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_renameat2) == 40, "lanner_evt_renameat2 size");
+#define LANNER_EVT_RENAMEAT2_NVAR 4	/* oldpath:str, oldpathraw:str, newpath:str, newpathraw:str */
+
+/* 33 unlink: unlink(2) exit */
+struct lanner_evt_unlink {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+} __attribute__((packed));
+#define LANNER_EVT_UNLINK_FIXED_SIZE 28
+_Static_assert(sizeof(struct lanner_evt_unlink) == 28, "lanner_evt_unlink size");
+#define LANNER_EVT_UNLINK_NVAR 2	/* path:str, pathraw:str */
+
+/* 34 unlinkat: unlinkat(2) exit */
+struct lanner_evt_unlinkat {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 dirfd;	/* directory fd (-100 AT_FDCWD) */
+	__u32 flags;	/* AT_REMOVEDIR (0x200) or 0 */
+} __attribute__((packed));
+#define LANNER_EVT_UNLINKAT_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_unlinkat) == 36, "lanner_evt_unlinkat size");
+#define LANNER_EVT_UNLINKAT_NVAR 2	/* name:str, nameraw:str */
+
+/* 35 mkdir: mkdir(2) exit */
+struct lanner_evt_mkdir {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 dirfd;	/* directory fd (-100 AT_FDCWD; always for mkdir) */
+	__u32 mode;	/* mode as passed */
+} __attribute__((packed));
+#define LANNER_EVT_MKDIR_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_mkdir) == 36, "lanner_evt_mkdir size");
+#define LANNER_EVT_MKDIR_NVAR 2	/* path:str, pathraw:str */
+
+/* 36 mkdirat: mkdirat(2) exit */
+struct lanner_evt_mkdirat {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 dirfd;	/* directory fd (-100 AT_FDCWD; always for mkdir) */
+	__u32 mode;	/* mode as passed */
+} __attribute__((packed));
+#define LANNER_EVT_MKDIRAT_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_mkdirat) == 36, "lanner_evt_mkdirat size");
+#define LANNER_EVT_MKDIRAT_NVAR 2	/* path:str, pathraw:str */
+
+/* 37 rmdir: rmdir(2) exit */
+struct lanner_evt_rmdir {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+} __attribute__((packed));
+#define LANNER_EVT_RMDIR_FIXED_SIZE 28
+_Static_assert(sizeof(struct lanner_evt_rmdir) == 28, "lanner_evt_rmdir size");
+#define LANNER_EVT_RMDIR_NVAR 2	/* path:str, pathraw:str */
+
+/* 38 link: link(2) exit */
+struct lanner_evt_link {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 olddir;	/* directory fd of oldpath (-100 AT_FDCWD; always for link) */
+	__s32 newdir;	/* directory fd of newpath (-100 AT_FDCWD; always for link) */
+	__u32 flags;	/* linkat flags (AT_SYMLINK_FOLLOW, AT_EMPTY_PATH); 0 for link */
+} __attribute__((packed));
+#define LANNER_EVT_LINK_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_link) == 40, "lanner_evt_link size");
+#define LANNER_EVT_LINK_NVAR 4	/* oldpath:str, oldpathraw:str, newpath:str, newpathraw:str */
+
+/* 39 linkat: linkat(2) exit */
+struct lanner_evt_linkat {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 olddir;	/* directory fd of oldpath (-100 AT_FDCWD; always for link) */
+	__s32 newdir;	/* directory fd of newpath (-100 AT_FDCWD; always for link) */
+	__u32 flags;	/* linkat flags (AT_SYMLINK_FOLLOW, AT_EMPTY_PATH); 0 for link */
+} __attribute__((packed));
+#define LANNER_EVT_LINKAT_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_linkat) == 40, "lanner_evt_linkat size");
+#define LANNER_EVT_LINKAT_NVAR 4	/* oldpath:str, oldpathraw:str, newpath:str, newpathraw:str */
+
+/* 40 symlink: symlink(2) exit */
+struct lanner_evt_symlink {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 linkdirfd;	/* directory fd of linkpath (-100 AT_FDCWD; always for symlink) */
+} __attribute__((packed));
+#define LANNER_EVT_SYMLINK_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_symlink) == 32, "lanner_evt_symlink size");
+#define LANNER_EVT_SYMLINK_NVAR 3	/* target:str, linkpath:str, linkpathraw:str */
+
+/* 41 symlinkat: symlinkat(2) exit */
+struct lanner_evt_symlinkat {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 linkdirfd;	/* directory fd of linkpath (-100 AT_FDCWD; always for symlink) */
+} __attribute__((packed));
+#define LANNER_EVT_SYMLINKAT_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_symlinkat) == 32, "lanner_evt_symlinkat size");
+#define LANNER_EVT_SYMLINKAT_NVAR 3	/* target:str, linkpath:str, linkpathraw:str */
+
+/* 42 chmod: chmod(2) exit */
+struct lanner_evt_chmod {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 dirfd;	/* directory fd (-100 AT_FDCWD; always for chmod) */
+	__u32 mode;	/* mode as passed */
+} __attribute__((packed));
+#define LANNER_EVT_CHMOD_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_chmod) == 36, "lanner_evt_chmod size");
+#define LANNER_EVT_CHMOD_NVAR 2	/* filename:str, filenameraw:str */
+
+/* 43 fchmod: fchmod(2) exit */
+struct lanner_evt_fchmod {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 fd;	/* fd of the file */
+	__u32 mode;	/* mode as passed */
+} __attribute__((packed));
+#define LANNER_EVT_FCHMOD_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_fchmod) == 36, "lanner_evt_fchmod size");
+#define LANNER_EVT_FCHMOD_NVAR 1	/* fdpath:str */
+
+/* 44 fchmodat: fchmodat(2) exit */
+struct lanner_evt_fchmodat {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 dirfd;	/* directory fd (-100 AT_FDCWD; always for chmod) */
+	__u32 mode;	/* mode as passed */
+} __attribute__((packed));
+#define LANNER_EVT_FCHMODAT_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_fchmodat) == 36, "lanner_evt_fchmodat size");
+#define LANNER_EVT_FCHMODAT_NVAR 2	/* filename:str, filenameraw:str */
+
+/* 45 chown: chown(2) exit */
+struct lanner_evt_chown {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 uid;	/* owner as passed (4294967295 = unchanged) */
+	__u32 gid;	/* group as passed (4294967295 = unchanged) */
+} __attribute__((packed));
+#define LANNER_EVT_CHOWN_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_chown) == 36, "lanner_evt_chown size");
+#define LANNER_EVT_CHOWN_NVAR 2	/* path:str, pathraw:str */
+
+/* 46 fchown: fchown(2) exit */
+struct lanner_evt_fchown {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 fd;	/* fd of the file */
+	__u32 uid;	/* owner as passed (4294967295 = unchanged) */
+	__u32 gid;	/* group as passed (4294967295 = unchanged) */
+} __attribute__((packed));
+#define LANNER_EVT_FCHOWN_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_fchown) == 40, "lanner_evt_fchown size");
+#define LANNER_EVT_FCHOWN_NVAR 1	/* fdpath:str */
+
+/* 47 fchownat: fchownat(2) exit */
+struct lanner_evt_fchownat {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 dirfd;	/* directory fd (-100 AT_FDCWD) */
+	__u32 uid;	/* owner as passed (4294967295 = unchanged) */
+	__u32 gid;	/* group as passed (4294967295 = unchanged) */
+	__u32 flags;	/* AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH */
+} __attribute__((packed));
+#define LANNER_EVT_FCHOWNAT_FIXED_SIZE 44
+_Static_assert(sizeof(struct lanner_evt_fchownat) == 44, "lanner_evt_fchownat size");
+#define LANNER_EVT_FCHOWNAT_NVAR 2	/* pathname:str, pathnameraw:str */
+
+/* 48 lchown: lchown(2) exit */
+struct lanner_evt_lchown {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 uid;	/* owner as passed (4294967295 = unchanged) */
+	__u32 gid;	/* group as passed (4294967295 = unchanged) */
+} __attribute__((packed));
+#define LANNER_EVT_LCHOWN_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_lchown) == 36, "lanner_evt_lchown size");
+#define LANNER_EVT_LCHOWN_NVAR 2	/* path:str, pathraw:str */
+
+/* 49 setuid: setuid(2) exit */
+struct lanner_evt_setuid {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 uid;	/* uid as passed */
+	__u32 cred_ruid;	/* real uid after the call */
+	__u32 cred_euid;	/* effective uid after the call */
+	__u32 cred_suid;	/* saved uid after the call */
+	__u32 cred_rgid;	/* real gid after the call */
+	__u32 cred_egid;	/* effective gid after the call */
+	__u32 cred_sgid;	/* saved gid after the call */
+} __attribute__((packed));
+#define LANNER_EVT_SETUID_FIXED_SIZE 56
+_Static_assert(sizeof(struct lanner_evt_setuid) == 56, "lanner_evt_setuid size");
+#define LANNER_EVT_SETUID_NVAR 0
+
+/* 50 setgid: setgid(2) exit */
+struct lanner_evt_setgid {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 gid;	/* gid as passed */
+	__u32 cred_ruid;	/* real uid after the call */
+	__u32 cred_euid;	/* effective uid after the call */
+	__u32 cred_suid;	/* saved uid after the call */
+	__u32 cred_rgid;	/* real gid after the call */
+	__u32 cred_egid;	/* effective gid after the call */
+	__u32 cred_sgid;	/* saved gid after the call */
+} __attribute__((packed));
+#define LANNER_EVT_SETGID_FIXED_SIZE 56
+_Static_assert(sizeof(struct lanner_evt_setgid) == 56, "lanner_evt_setgid size");
+#define LANNER_EVT_SETGID_NVAR 0
+
+/* 51 setresuid: setresuid(2) exit */
+struct lanner_evt_setresuid {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 ruid;	/* real uid as passed (4294967295 = unchanged) */
+	__u32 euid;	/* effective uid as passed (4294967295 = unchanged) */
+	__u32 suid;	/* saved uid as passed (4294967295 = unchanged) */
+	__u32 cred_ruid;	/* real uid after the call */
+	__u32 cred_euid;	/* effective uid after the call */
+	__u32 cred_suid;	/* saved uid after the call */
+	__u32 cred_rgid;	/* real gid after the call */
+	__u32 cred_egid;	/* effective gid after the call */
+	__u32 cred_sgid;	/* saved gid after the call */
+} __attribute__((packed));
+#define LANNER_EVT_SETRESUID_FIXED_SIZE 64
+_Static_assert(sizeof(struct lanner_evt_setresuid) == 64, "lanner_evt_setresuid size");
+#define LANNER_EVT_SETRESUID_NVAR 0
+
+/* 52 setresgid: setresgid(2) exit */
+struct lanner_evt_setresgid {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 rgid;	/* real gid as passed (4294967295 = unchanged) */
+	__u32 egid;	/* effective gid as passed (4294967295 = unchanged) */
+	__u32 sgid;	/* saved gid as passed (4294967295 = unchanged) */
+	__u32 cred_ruid;	/* real uid after the call */
+	__u32 cred_euid;	/* effective uid after the call */
+	__u32 cred_suid;	/* saved uid after the call */
+	__u32 cred_rgid;	/* real gid after the call */
+	__u32 cred_egid;	/* effective gid after the call */
+	__u32 cred_sgid;	/* saved gid after the call */
+} __attribute__((packed));
+#define LANNER_EVT_SETRESGID_FIXED_SIZE 64
+_Static_assert(sizeof(struct lanner_evt_setresgid) == 64, "lanner_evt_setresgid size");
+#define LANNER_EVT_SETRESGID_NVAR 0
+
+/* 53 setreuid: setreuid(2) exit */
+struct lanner_evt_setreuid {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 ruid;	/* real uid as passed (4294967295 = unchanged) */
+	__u32 euid;	/* effective uid as passed (4294967295 = unchanged) */
+	__u32 cred_ruid;	/* real uid after the call */
+	__u32 cred_euid;	/* effective uid after the call */
+	__u32 cred_suid;	/* saved uid after the call */
+	__u32 cred_rgid;	/* real gid after the call */
+	__u32 cred_egid;	/* effective gid after the call */
+	__u32 cred_sgid;	/* saved gid after the call */
+} __attribute__((packed));
+#define LANNER_EVT_SETREUID_FIXED_SIZE 60
+_Static_assert(sizeof(struct lanner_evt_setreuid) == 60, "lanner_evt_setreuid size");
+#define LANNER_EVT_SETREUID_NVAR 0
+
+/* 54 setregid: setregid(2) exit */
+struct lanner_evt_setregid {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 rgid;	/* real gid as passed (4294967295 = unchanged) */
+	__u32 egid;	/* effective gid as passed (4294967295 = unchanged) */
+	__u32 cred_ruid;	/* real uid after the call */
+	__u32 cred_euid;	/* effective uid after the call */
+	__u32 cred_suid;	/* saved uid after the call */
+	__u32 cred_rgid;	/* real gid after the call */
+	__u32 cred_egid;	/* effective gid after the call */
+	__u32 cred_sgid;	/* saved gid after the call */
+} __attribute__((packed));
+#define LANNER_EVT_SETREGID_FIXED_SIZE 60
+_Static_assert(sizeof(struct lanner_evt_setregid) == 60, "lanner_evt_setregid size");
+#define LANNER_EVT_SETREGID_NVAR 0
+
+/* 55 capset: capset(2) exit: the thread's capability sets after the call (what was passed, when res = 0) */
+struct lanner_evt_capset {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u64 cap_inheritable;	/* inheritable set after the call */
+	__u64 cap_permitted;	/* permitted set after the call */
+	__u64 cap_effective;	/* effective set after the call */
+} __attribute__((packed));
+#define LANNER_EVT_CAPSET_FIXED_SIZE 52
+_Static_assert(sizeof(struct lanner_evt_capset) == 52, "lanner_evt_capset size");
+#define LANNER_EVT_CAPSET_NVAR 0
+
+/* 56 ptrace: ptrace(2) exit */
+struct lanner_evt_ptrace {
+	struct lanner_hdr hdr;
+	__s64 res;	/* result (the word read for PTRACE_PEEK*), or -errno */
+	__u32 request;	/* PTRACE_* request */
+	__s32 pid;	/* target thread id */
+	__u64 addr;	/* addr as passed */
+	__u64 data;	/* data as passed */
+} __attribute__((packed));
+#define LANNER_EVT_PTRACE_FIXED_SIZE 52
+_Static_assert(sizeof(struct lanner_evt_ptrace) == 52, "lanner_evt_ptrace size");
+#define LANNER_EVT_PTRACE_NVAR 0
+
+/* 57 mount: mount(2) exit */
+struct lanner_evt_mount {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 flags;	/* MS_* flags as passed (low 32 bits) */
+} __attribute__((packed));
+#define LANNER_EVT_MOUNT_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_mount) == 32, "lanner_evt_mount size");
+#define LANNER_EVT_MOUNT_NVAR 4	/* dev:str, dir:str, dirraw:str, type:str */
+
+/* 58 umount2: umount2(2) exit */
+struct lanner_evt_umount2 {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 flags;	/* MNT_* /UMOUNT_* flags */
+} __attribute__((packed));
+#define LANNER_EVT_UMOUNT2_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_umount2) == 32, "lanner_evt_umount2 size");
+#define LANNER_EVT_UMOUNT2_NVAR 2	/* name:str, nameraw:str */
+
+/* 59 init_module: init_module(2) exit (the image itself is not sent) */
+struct lanner_evt_init_module {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u64 length;	/* image length in bytes */
+} __attribute__((packed));
+#define LANNER_EVT_INIT_MODULE_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_init_module) == 36, "lanner_evt_init_module size");
+#define LANNER_EVT_INIT_MODULE_NVAR 1	/* uargs:str */
+
+/* 60 finit_module: finit_module(2) exit */
+struct lanner_evt_finit_module {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 fd;	/* fd of the module file */
+	__u32 flags;	/* MODULE_INIT_* flags */
+} __attribute__((packed));
+#define LANNER_EVT_FINIT_MODULE_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_finit_module) == 36, "lanner_evt_finit_module size");
+#define LANNER_EVT_FINIT_MODULE_NVAR 2	/* uargs:str, fdpath:str */
+
+/* 61 bpf: bpf(2) exit */
+struct lanner_evt_bpf {
+	struct lanner_hdr hdr;
+	__s64 res;	/* new fd or result, or -errno */
+	__u32 cmd;	/* BPF_* command (5 BPF_PROG_LOAD) */
+} __attribute__((packed));
+#define LANNER_EVT_BPF_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_bpf) == 32, "lanner_evt_bpf size");
+#define LANNER_EVT_BPF_NVAR 0
+
+/* 62 memfd_create: memfd_create(2) exit */
+struct lanner_evt_memfd_create {
+	struct lanner_hdr hdr;
+	__s64 res;	/* new fd, or -errno */
+	__u32 flags;	/* MFD_* flags */
+} __attribute__((packed));
+#define LANNER_EVT_MEMFD_CREATE_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_memfd_create) == 32, "lanner_evt_memfd_create size");
+#define LANNER_EVT_MEMFD_CREATE_NVAR 1	/* name:str */
+
+/* 63 userfaultfd: userfaultfd(2) exit */
+struct lanner_evt_userfaultfd {
+	struct lanner_hdr hdr;
+	__s64 res;	/* new fd, or -errno */
+	__u32 flags;	/* flags as passed (O_CLOEXEC, O_NONBLOCK, UFFD_USER_MODE_ONLY) */
+} __attribute__((packed));
+#define LANNER_EVT_USERFAULTFD_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_userfaultfd) == 32, "lanner_evt_userfaultfd size");
+#define LANNER_EVT_USERFAULTFD_NVAR 0
+
+/* 64 setns: setns(2) exit */
+struct lanner_evt_setns {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 fd;	/* namespace or pidfd */
+	__u32 nstype;	/* CLONE_NEW* as passed (0 = any) */
+} __attribute__((packed));
+#define LANNER_EVT_SETNS_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_setns) == 36, "lanner_evt_setns size");
+#define LANNER_EVT_SETNS_NVAR 1	/* fdpath:str */
+
+/* 65 unshare: unshare(2) exit */
+struct lanner_evt_unshare {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u32 flags;	/* CLONE_* flags as passed */
+} __attribute__((packed));
+#define LANNER_EVT_UNSHARE_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_unshare) == 32, "lanner_evt_unshare size");
+#define LANNER_EVT_UNSHARE_NVAR 0
+
+/* 66 kill: kill(2) exit */
+struct lanner_evt_kill {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 pid;	/* target as passed (0 = own group, -1 = all, < -1 = process group) */
+	__u32 sig;	/* signal number */
+} __attribute__((packed));
+#define LANNER_EVT_KILL_FIXED_SIZE 36
+_Static_assert(sizeof(struct lanner_evt_kill) == 36, "lanner_evt_kill size");
+#define LANNER_EVT_KILL_NVAR 0
+
+/* 67 prctl: prctl(2) exit */
+struct lanner_evt_prctl {
+	struct lanner_hdr hdr;
+	__s64 res;	/* result, or -errno */
+	__u32 option;	/* PR_* option */
+	__s64 arg2_int;	/* second argument as a number */
+} __attribute__((packed));
+#define LANNER_EVT_PRCTL_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_prctl) == 40, "lanner_evt_prctl size");
+#define LANNER_EVT_PRCTL_NVAR 1	/* arg2_str:str */
+
+/* 68 mprotect: mprotect(2) exit */
+struct lanner_evt_mprotect {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__u64 addr;	/* start address */
+	__u64 length;	/* length in bytes */
+	__u32 prot;	/* PROT_* flags */
+} __attribute__((packed));
+#define LANNER_EVT_MPROTECT_FIXED_SIZE 48
+_Static_assert(sizeof(struct lanner_evt_mprotect) == 48, "lanner_evt_mprotect size");
+#define LANNER_EVT_MPROTECT_NVAR 0
+
+/* 69 mmap: mmap(2) exit */
+struct lanner_evt_mmap {
+	struct lanner_hdr hdr;
+	__s64 res;	/* address mapped, or -errno */
+	__u64 addr;	/* address asked for */
+	__u64 length;	/* length in bytes */
+	__u32 prot;	/* PROT_* flags */
+	__u32 flags;	/* MAP_* flags */
+	__s32 fd;	/* fd mapped (-1 for anonymous maps) */
+	__u64 offset;	/* file offset */
+} __attribute__((packed));
+#define LANNER_EVT_MMAP_FIXED_SIZE 64
+_Static_assert(sizeof(struct lanner_evt_mmap) == 64, "lanner_evt_mmap size");
+#define LANNER_EVT_MMAP_NVAR 1	/* fdpath:str */
+
+/* 70 chdir: chdir(2) exit */
+struct lanner_evt_chdir {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+} __attribute__((packed));
+#define LANNER_EVT_CHDIR_FIXED_SIZE 28
+_Static_assert(sizeof(struct lanner_evt_chdir) == 28, "lanner_evt_chdir size");
+#define LANNER_EVT_CHDIR_NVAR 2	/* path:str, pathraw:str */
+
+/* 71 fchdir: fchdir(2) exit */
+struct lanner_evt_fchdir {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 fd;	/* directory fd */
+} __attribute__((packed));
+#define LANNER_EVT_FCHDIR_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_fchdir) == 32, "lanner_evt_fchdir size");
+#define LANNER_EVT_FCHDIR_NVAR 1	/* fdpath:str */
+
+/* 72 chroot: chroot(2) exit */
+struct lanner_evt_chroot {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+} __attribute__((packed));
+#define LANNER_EVT_CHROOT_FIXED_SIZE 28
+_Static_assert(sizeof(struct lanner_evt_chroot) == 28, "lanner_evt_chroot size");
+#define LANNER_EVT_CHROOT_NVAR 2	/* path:str, pathraw:str */
+
+/* 73 pipe: pipe(2) exit */
+struct lanner_evt_pipe {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 fd1;	/* read end (-1 when res < 0) */
+	__s32 fd2;	/* write end (-1 when res < 0) */
+	__u64 ino;	/* pipe inode (pipe:[INO]); 0 when res < 0 */
+	__u32 flags;	/* pipe2 flags (O_CLOEXEC, O_NONBLOCK, O_DIRECT); 0 for pipe */
+} __attribute__((packed));
+#define LANNER_EVT_PIPE_FIXED_SIZE 48
+_Static_assert(sizeof(struct lanner_evt_pipe) == 48, "lanner_evt_pipe size");
+#define LANNER_EVT_PIPE_NVAR 0
+
+/* 74 pipe2: pipe2(2) exit */
+struct lanner_evt_pipe2 {
+	struct lanner_hdr hdr;
+	__s64 res;	/* 0, or -errno */
+	__s32 fd1;	/* read end (-1 when res < 0) */
+	__s32 fd2;	/* write end (-1 when res < 0) */
+	__u64 ino;	/* pipe inode (pipe:[INO]); 0 when res < 0 */
+	__u32 flags;	/* pipe2 flags (O_CLOEXEC, O_NONBLOCK, O_DIRECT); 0 for pipe */
+} __attribute__((packed));
+#define LANNER_EVT_PIPE2_FIXED_SIZE 48
+_Static_assert(sizeof(struct lanner_evt_pipe2) == 48, "lanner_evt_pipe2 size");
+#define LANNER_EVT_PIPE2_NVAR 0
+
+/* 75 splice: splice(2) exit */
+struct lanner_evt_splice {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes moved, or -errno */
+	__s32 fd_in;	/* source fd */
+	__s32 fd_out;	/* destination fd */
+	__u64 size;	/* bytes asked for */
+	__u32 flags;	/* SPLICE_F_* flags */
+} __attribute__((packed));
+#define LANNER_EVT_SPLICE_FIXED_SIZE 48
+_Static_assert(sizeof(struct lanner_evt_splice) == 48, "lanner_evt_splice size");
+#define LANNER_EVT_SPLICE_NVAR 0
+
+/* 76 ioctl: ioctl(2) exit */
+struct lanner_evt_ioctl {
+	struct lanner_hdr hdr;
+	__s64 res;	/* result, or -errno */
+	__s32 fd;	/* fd */
+	__u64 request;	/* request code */
+	__u64 argument;	/* third argument as passed */
+} __attribute__((packed));
+#define LANNER_EVT_IOCTL_FIXED_SIZE 48
+_Static_assert(sizeof(struct lanner_evt_ioctl) == 48, "lanner_evt_ioctl size");
+#define LANNER_EVT_IOCTL_NVAR 1	/* fdpath:str */
+
+/* 77 read: read(2) exit (no data is captured) */
+struct lanner_evt_read {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes transferred, or -errno */
+	__s32 fd;	/* fd */
+	__u64 size;	/* bytes asked for (readv/writev: the sum of the iovec lengths, first 1024 iovecs) */
+} __attribute__((packed));
+#define LANNER_EVT_READ_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_read) == 40, "lanner_evt_read size");
+#define LANNER_EVT_READ_NVAR 0
+
+/* 78 write: write(2) exit (no data is captured) */
+struct lanner_evt_write {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes transferred, or -errno */
+	__s32 fd;	/* fd */
+	__u64 size;	/* bytes asked for (readv/writev: the sum of the iovec lengths, first 1024 iovecs) */
+} __attribute__((packed));
+#define LANNER_EVT_WRITE_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_write) == 40, "lanner_evt_write size");
+#define LANNER_EVT_WRITE_NVAR 0
+
+/* 79 pread64: pread64(2) exit (no data is captured) */
+struct lanner_evt_pread64 {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes transferred, or -errno */
+	__s32 fd;	/* fd */
+	__u64 size;	/* bytes asked for */
+	__u64 pos;	/* file offset */
+} __attribute__((packed));
+#define LANNER_EVT_PREAD64_FIXED_SIZE 48
+_Static_assert(sizeof(struct lanner_evt_pread64) == 48, "lanner_evt_pread64 size");
+#define LANNER_EVT_PREAD64_NVAR 0
+
+/* 80 pwrite64: pwrite64(2) exit (no data is captured) */
+struct lanner_evt_pwrite64 {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes transferred, or -errno */
+	__s32 fd;	/* fd */
+	__u64 size;	/* bytes asked for */
+	__u64 pos;	/* file offset */
+} __attribute__((packed));
+#define LANNER_EVT_PWRITE64_FIXED_SIZE 48
+_Static_assert(sizeof(struct lanner_evt_pwrite64) == 48, "lanner_evt_pwrite64 size");
+#define LANNER_EVT_PWRITE64_NVAR 0
+
+/* 81 readv: readv(2) exit (no data is captured) */
+struct lanner_evt_readv {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes transferred, or -errno */
+	__s32 fd;	/* fd */
+	__u64 size;	/* bytes asked for (readv/writev: the sum of the iovec lengths, first 1024 iovecs) */
+} __attribute__((packed));
+#define LANNER_EVT_READV_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_readv) == 40, "lanner_evt_readv size");
+#define LANNER_EVT_READV_NVAR 0
+
+/* 82 writev: writev(2) exit (no data is captured) */
+struct lanner_evt_writev {
+	struct lanner_hdr hdr;
+	__s64 res;	/* bytes transferred, or -errno */
+	__s32 fd;	/* fd */
+	__u64 size;	/* bytes asked for (readv/writev: the sum of the iovec lengths, first 1024 iovecs) */
+} __attribute__((packed));
+#define LANNER_EVT_WRITEV_FIXED_SIZE 40
+_Static_assert(sizeof(struct lanner_evt_writev) == 40, "lanner_evt_writev size");
+#define LANNER_EVT_WRITEV_NVAR 0
 
 #endif /* LANNER_EVENTS_H */

@@ -24,6 +24,8 @@
 #define LANNER_NR_EXECVEAT 322
 #define LANNER_NR_CLONE3 435
 #define LANNER_NR_OPENAT2 437
+#define LANNER_NR_INIT_MODULE 175
+#define LANNER_NR_FINIT_MODULE 313
 
 #define LANNER_AT_FDCWD (-100)
 #define LANNER_O_WRONLY 01
@@ -46,6 +48,8 @@
 #define LANNER_TMPFS_MAGIC 0x01021994
 #define LANNER_HUGETLBFS_MAGIC 0x958458f6
 #define LANNER_OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define LANNER_NSFS_MAGIC 0x6e736673
+#define LANNER_PIDFS_MAGIC 0x50494446
 
 /* kfunc (Linux 6.2+): a read-only BTF pointer of type btf_id at obj, for direct loads. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;

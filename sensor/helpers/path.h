@@ -9,6 +9,7 @@
  * Special files, as the kernel's d_dname would name them:
  *   pipefs / sockfs            "pipe:[INO]" / "socket:[INO]"
  *   anon_inode                 "anon_inode:NAME" (e.g. anon_inode:[eventfd])
+ *   nsfs / pidfs               "NSTYPE:[INO]" (e.g. mnt:[4026531841]) / "anon_inode:[pidfd]"
  *   a pseudo dentry (its own parent, not a mount root: memfd, dma-buf) or a tree that is not
  *   mounted in any namespace (internal kernel mounts, lazily unmounted trees):
  *                              the components without the leading slash, e.g. "memfd:NAME"
@@ -162,6 +163,20 @@ static __always_inline void path__append(struct rec *r, struct dentry *d, struct
 		store__append_kstr(r, d->d_name.name, 256);
 		return;
 	}
+	if (magic == LANNER_NSFS_MAGIC) {
+		/* nsfs keeps the namespace in i_private; its name is ops->name ("mnt", "net", ...) */
+		struct inode *ino = d->d_inode;
+		struct ns_common *ns = bpf_rdonly_cast(ino->i_private, bpf_core_type_id_kernel(struct ns_common));
+		store__append_kstr(r, ns->ops->name, 16);
+		store__append_lit(r, ":[");
+		store__append_u64(r, ino->i_ino);
+		store__append_byte(r, ']');
+		return;
+	}
+	if (magic == LANNER_PIDFS_MAGIC) {
+		store__append_lit(r, "anon_inode:[pidfd]");
+		return;
+	}
 
 	struct path_walk w = {
 		.s = r->s,
@@ -214,6 +229,100 @@ static __always_inline void path__append_cwd(struct rec *r, struct task_struct *
 	if (!fs)
 		return; /* exiting task or kernel thread without fs */
 	path__append(r, fs->pwd.dentry, fs->pwd.mnt, tr);
+}
+
+/* ---- lexical normalisation of an absolute path built in the record ---- */
+
+/* Rewrites rec[start, end) in place: "//" and "." components dropped, ".." removes the component before it
+ * (never above "/"). The output is never longer than the input, so one forward pass can write behind
+ * itself. The offset of each kept component's '/' is stacked in the workspace (comp_len[], free once the
+ * dentry walks are done); a path deeper than LANNER_PATH_COMPONENTS keeps the rest unnormalised
+ * (counted as path_truncated). */
+struct path_norm {
+	struct lanner_scratch *s;
+};
+
+static long path__norm_step(__u32 i, void *ctx)
+{
+	struct lanner_scratch *s = ((struct path_norm *)ctx)->s;
+	__u32 at = s->n_start + i;
+	__u32 end = s->n_end;
+	if (at > end)
+		return 1;
+	__u8 ch = at < end ? s->rec[at & LANNER_REC_MASK] : '/';
+	if (s->n_copy) {
+		if (at >= end)
+			return 1;
+		s->rec[s->n_w & LANNER_REC_MASK] = ch;
+		s->n_w++;
+		return 0;
+	}
+	if (ch != '/') {
+		if (s->n_clen == 0)
+			s->n_c0 = ch;
+		else if (s->n_clen == 1)
+			s->n_c1 = ch;
+		s->rec[s->n_w & LANNER_REC_MASK] = ch;
+		s->n_w++;
+		s->n_clen++;
+		return 0;
+	}
+	if (i > 0) {
+		/* the component [slash + 1, w) ends here */
+		__u32 clen = s->n_clen;
+		if (clen == 0 || (clen == 1 && s->n_c0 == '.')) {
+			s->n_w = s->n_slash;
+		} else if (clen == 2 && s->n_c0 == '.' && s->n_c1 == '.') {
+			s->n_w = s->n_slash;
+			__u32 d = s->n_depth;
+			if (d > 0) {
+				d--;
+				s->n_depth = d;
+				s->n_w = s->comp_len[d & (LANNER_PATH_COMPONENTS - 1)];
+			}
+		} else {
+			__u32 d = s->n_depth;
+			if (d >= LANNER_PATH_COMPONENTS) {
+				s->n_copy = 1;
+				counters__inc(LANNER_CNT_PATH_TRUNCATED);
+			} else {
+				s->comp_len[d & (LANNER_PATH_COMPONENTS - 1)] = s->n_slash;
+				s->n_depth = d + 1;
+			}
+		}
+	}
+	if (at >= end)
+		return 1;
+	__u32 w = s->n_w;
+	s->n_slash = w;
+	s->rec[w & LANNER_REC_MASK] = '/';
+	s->n_w = w + 1;
+	s->n_clen = 0;
+	return 0;
+}
+
+/* Normalises the absolute path written from `start` to the current offset (a relative one is left alone). */
+static __always_inline void path__normalize(struct rec *r, __u32 start)
+{
+	struct lanner_scratch *s = r->s;
+	__u32 end = s->off;
+	if (end <= start || s->rec[start & LANNER_REC_MASK] != '/')
+		return;
+	s->n_start = start;
+	s->n_end = end;
+	s->n_w = start;
+	s->n_slash = start;
+	s->n_clen = 0;
+	s->n_depth = 0;
+	s->n_copy = 0;
+	struct path_norm n = { .s = s };
+	bpf_loop(2 * LANNER_PATH_MAX + 2, path__norm_step, &n, 0);
+	__u32 w = s->n_w;
+	if (w <= start) {
+		s->rec[start & LANNER_REC_MASK] = '/';
+		w = start + 1;
+	}
+	s->off = w;
 }
 
 /* ---- cgroup path: kernfs node names up to the hierarchy root ---- */

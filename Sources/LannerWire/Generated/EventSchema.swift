@@ -4,7 +4,7 @@
 /// The schema version this build speaks (proto/SCHEMA_VERSION).
 public enum WireSchema {
     public static let major: UInt16 = 1
-    public static let minor: UInt16 = 0
+    public static let minor: UInt16 = 1
     public static let patch: UInt16 = 0
     /// Size of the common record header in bytes.
     public static let headerSize = 20
@@ -42,6 +42,140 @@ public enum EventType: UInt16, Sendable, CaseIterable {
     case userinfo = 14
     /// one entry of the host's group database (/etc/group), sent at start
     case groupinfo = 15
+    /// close(2) exit; fdpath is taken at entry (the fd is gone at exit)
+    case close = 16
+    /// dup(2) exit
+    case dup = 17
+    /// dup2(2) exit
+    case dup2 = 18
+    /// dup3(2) exit
+    case dup3 = 19
+    /// socket(2) exit
+    case socket = 20
+    /// bind(2) exit: sport/saddr (or path) = the address bound, from the socket when res = 0 (a port 0 shows the one assigned), else as passed
+    case bind = 21
+    /// listen(2) exit
+    case listen = 22
+    /// accept(2) exit: the new connection's ends (sport/saddr local = the server, dport/daddr remote = the client)
+    case accept = 23
+    /// accept4(2) exit, as accept
+    case accept4 = 24
+    /// sendto(2) exit; the remote end is the address passed, else the socket's peer
+    case sendto = 25
+    /// sendmsg(2) exit; the remote end is msg_name when set, else the socket's peer
+    case sendmsg = 26
+    /// recvfrom(2) exit; the remote end is the sender the kernel wrote to src_addr, else the socket's peer
+    case recvfrom = 27
+    /// recvmsg(2) exit; the remote end is the sender written to msg_name, else the socket's peer
+    case recvmsg = 28
+    /// socketpair(2) exit (Falco's source/peer kernel pointers are not sent: they would leak kernel addresses)
+    case socketpair = 29
+    /// rename(2) exit
+    case rename = 30
+    /// renameat(2) exit
+    case renameat = 31
+    /// renameat2(2) exit
+    case renameat2 = 32
+    /// unlink(2) exit
+    case unlink = 33
+    /// unlinkat(2) exit
+    case unlinkat = 34
+    /// mkdir(2) exit
+    case mkdir = 35
+    /// mkdirat(2) exit
+    case mkdirat = 36
+    /// rmdir(2) exit
+    case rmdir = 37
+    /// link(2) exit
+    case link = 38
+    /// linkat(2) exit
+    case linkat = 39
+    /// symlink(2) exit
+    case symlink = 40
+    /// symlinkat(2) exit
+    case symlinkat = 41
+    /// chmod(2) exit
+    case chmod = 42
+    /// fchmod(2) exit
+    case fchmod = 43
+    /// fchmodat(2) exit
+    case fchmodat = 44
+    /// chown(2) exit
+    case chown = 45
+    /// fchown(2) exit
+    case fchown = 46
+    /// fchownat(2) exit
+    case fchownat = 47
+    /// lchown(2) exit
+    case lchown = 48
+    /// setuid(2) exit
+    case setuid = 49
+    /// setgid(2) exit
+    case setgid = 50
+    /// setresuid(2) exit
+    case setresuid = 51
+    /// setresgid(2) exit
+    case setresgid = 52
+    /// setreuid(2) exit
+    case setreuid = 53
+    /// setregid(2) exit
+    case setregid = 54
+    /// capset(2) exit: the thread's capability sets after the call (what was passed, when res = 0)
+    case capset = 55
+    /// ptrace(2) exit
+    case ptrace = 56
+    /// mount(2) exit
+    case mount = 57
+    /// umount2(2) exit
+    case umount2 = 58
+    /// init_module(2) exit (the image itself is not sent)
+    case initModule = 59
+    /// finit_module(2) exit
+    case finitModule = 60
+    /// bpf(2) exit
+    case bpf = 61
+    /// memfd_create(2) exit
+    case memfdCreate = 62
+    /// userfaultfd(2) exit
+    case userfaultfd = 63
+    /// setns(2) exit
+    case setns = 64
+    /// unshare(2) exit
+    case unshare = 65
+    /// kill(2) exit
+    case kill = 66
+    /// prctl(2) exit
+    case prctl = 67
+    /// mprotect(2) exit
+    case mprotect = 68
+    /// mmap(2) exit
+    case mmap = 69
+    /// chdir(2) exit
+    case chdir = 70
+    /// fchdir(2) exit
+    case fchdir = 71
+    /// chroot(2) exit
+    case chroot = 72
+    /// pipe(2) exit
+    case pipe = 73
+    /// pipe2(2) exit
+    case pipe2 = 74
+    /// splice(2) exit
+    case splice = 75
+    /// ioctl(2) exit
+    case ioctl = 76
+    /// read(2) exit (no data is captured)
+    case read = 77
+    /// write(2) exit (no data is captured)
+    case write = 78
+    /// pread64(2) exit (no data is captured)
+    case pread64 = 79
+    /// pwrite64(2) exit (no data is captured)
+    case pwrite64 = 80
+    /// readv(2) exit (no data is captured)
+    case readv = 81
+    /// writev(2) exit (no data is captured)
+    case writev = 82
 
     /// The schema name.
     public var name: String {
@@ -61,6 +195,73 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .procinfo: return "procinfo"
         case .userinfo: return "userinfo"
         case .groupinfo: return "groupinfo"
+        case .close: return "close"
+        case .dup: return "dup"
+        case .dup2: return "dup2"
+        case .dup3: return "dup3"
+        case .socket: return "socket"
+        case .bind: return "bind"
+        case .listen: return "listen"
+        case .accept: return "accept"
+        case .accept4: return "accept4"
+        case .sendto: return "sendto"
+        case .sendmsg: return "sendmsg"
+        case .recvfrom: return "recvfrom"
+        case .recvmsg: return "recvmsg"
+        case .socketpair: return "socketpair"
+        case .rename: return "rename"
+        case .renameat: return "renameat"
+        case .renameat2: return "renameat2"
+        case .unlink: return "unlink"
+        case .unlinkat: return "unlinkat"
+        case .mkdir: return "mkdir"
+        case .mkdirat: return "mkdirat"
+        case .rmdir: return "rmdir"
+        case .link: return "link"
+        case .linkat: return "linkat"
+        case .symlink: return "symlink"
+        case .symlinkat: return "symlinkat"
+        case .chmod: return "chmod"
+        case .fchmod: return "fchmod"
+        case .fchmodat: return "fchmodat"
+        case .chown: return "chown"
+        case .fchown: return "fchown"
+        case .fchownat: return "fchownat"
+        case .lchown: return "lchown"
+        case .setuid: return "setuid"
+        case .setgid: return "setgid"
+        case .setresuid: return "setresuid"
+        case .setresgid: return "setresgid"
+        case .setreuid: return "setreuid"
+        case .setregid: return "setregid"
+        case .capset: return "capset"
+        case .ptrace: return "ptrace"
+        case .mount: return "mount"
+        case .umount2: return "umount2"
+        case .initModule: return "init_module"
+        case .finitModule: return "finit_module"
+        case .bpf: return "bpf"
+        case .memfdCreate: return "memfd_create"
+        case .userfaultfd: return "userfaultfd"
+        case .setns: return "setns"
+        case .unshare: return "unshare"
+        case .kill: return "kill"
+        case .prctl: return "prctl"
+        case .mprotect: return "mprotect"
+        case .mmap: return "mmap"
+        case .chdir: return "chdir"
+        case .fchdir: return "fchdir"
+        case .chroot: return "chroot"
+        case .pipe: return "pipe"
+        case .pipe2: return "pipe2"
+        case .splice: return "splice"
+        case .ioctl: return "ioctl"
+        case .read: return "read"
+        case .write: return "write"
+        case .pread64: return "pread64"
+        case .pwrite64: return "pwrite64"
+        case .readv: return "readv"
+        case .writev: return "writev"
         }
     }
 
@@ -82,6 +283,73 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .procinfo: return nil
         case .userinfo: return nil
         case .groupinfo: return nil
+        case .close: return "close"
+        case .dup: return "dup"
+        case .dup2: return "dup2"
+        case .dup3: return "dup3"
+        case .socket: return "socket"
+        case .bind: return "bind"
+        case .listen: return "listen"
+        case .accept: return "accept"
+        case .accept4: return "accept4"
+        case .sendto: return "sendto"
+        case .sendmsg: return "sendmsg"
+        case .recvfrom: return "recvfrom"
+        case .recvmsg: return "recvmsg"
+        case .socketpair: return "socketpair"
+        case .rename: return "rename"
+        case .renameat: return "renameat"
+        case .renameat2: return "renameat2"
+        case .unlink: return "unlink"
+        case .unlinkat: return "unlinkat"
+        case .mkdir: return "mkdir"
+        case .mkdirat: return "mkdirat"
+        case .rmdir: return "rmdir"
+        case .link: return "link"
+        case .linkat: return "linkat"
+        case .symlink: return "symlink"
+        case .symlinkat: return "symlinkat"
+        case .chmod: return "chmod"
+        case .fchmod: return "fchmod"
+        case .fchmodat: return "fchmodat"
+        case .chown: return "chown"
+        case .fchown: return "fchown"
+        case .fchownat: return "fchownat"
+        case .lchown: return "lchown"
+        case .setuid: return "setuid"
+        case .setgid: return "setgid"
+        case .setresuid: return "setresuid"
+        case .setresgid: return "setresgid"
+        case .setreuid: return "setreuid"
+        case .setregid: return "setregid"
+        case .capset: return "capset"
+        case .ptrace: return "ptrace"
+        case .mount: return "mount"
+        case .umount2: return "umount2"
+        case .initModule: return "init_module"
+        case .finitModule: return "finit_module"
+        case .bpf: return "bpf"
+        case .memfdCreate: return "memfd_create"
+        case .userfaultfd: return "userfaultfd"
+        case .setns: return "setns"
+        case .unshare: return "unshare"
+        case .kill: return "kill"
+        case .prctl: return "prctl"
+        case .mprotect: return "mprotect"
+        case .mmap: return "mmap"
+        case .chdir: return "chdir"
+        case .fchdir: return "fchdir"
+        case .chroot: return "chroot"
+        case .pipe: return "pipe"
+        case .pipe2: return "pipe2"
+        case .splice: return "splice"
+        case .ioctl: return "ioctl"
+        case .read: return "read"
+        case .write: return "write"
+        case .pread64: return "pread"
+        case .pwrite64: return "pwrite"
+        case .readv: return "readv"
+        case .writev: return "writev"
         }
     }
 
@@ -103,6 +371,73 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .procinfo: return false
         case .userinfo: return false
         case .groupinfo: return false
+        case .close: return true
+        case .dup: return true
+        case .dup2: return true
+        case .dup3: return true
+        case .socket: return true
+        case .bind: return true
+        case .listen: return true
+        case .accept: return true
+        case .accept4: return true
+        case .sendto: return true
+        case .sendmsg: return true
+        case .recvfrom: return true
+        case .recvmsg: return true
+        case .socketpair: return true
+        case .rename: return true
+        case .renameat: return true
+        case .renameat2: return true
+        case .unlink: return true
+        case .unlinkat: return true
+        case .mkdir: return true
+        case .mkdirat: return true
+        case .rmdir: return true
+        case .link: return true
+        case .linkat: return true
+        case .symlink: return true
+        case .symlinkat: return true
+        case .chmod: return true
+        case .fchmod: return true
+        case .fchmodat: return true
+        case .chown: return true
+        case .fchown: return true
+        case .fchownat: return true
+        case .lchown: return true
+        case .setuid: return true
+        case .setgid: return true
+        case .setresuid: return true
+        case .setresgid: return true
+        case .setreuid: return true
+        case .setregid: return true
+        case .capset: return true
+        case .ptrace: return true
+        case .mount: return true
+        case .umount2: return true
+        case .initModule: return true
+        case .finitModule: return true
+        case .bpf: return true
+        case .memfdCreate: return true
+        case .userfaultfd: return true
+        case .setns: return true
+        case .unshare: return true
+        case .kill: return true
+        case .prctl: return true
+        case .mprotect: return true
+        case .mmap: return true
+        case .chdir: return true
+        case .fchdir: return true
+        case .chroot: return true
+        case .pipe: return true
+        case .pipe2: return true
+        case .splice: return true
+        case .ioctl: return true
+        case .read: return true
+        case .write: return true
+        case .pread64: return true
+        case .pwrite64: return true
+        case .readv: return true
+        case .writev: return true
         }
     }
 
@@ -124,6 +459,73 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .procinfo: return 92
         case .userinfo: return 28
         case .groupinfo: return 24
+        case .close: return 32
+        case .dup: return 40
+        case .dup2: return 40
+        case .dup3: return 40
+        case .socket: return 40
+        case .bind: return 72
+        case .listen: return 58
+        case .accept: return 85
+        case .accept4: return 85
+        case .sendto: return 80
+        case .sendmsg: return 80
+        case .recvfrom: return 80
+        case .recvmsg: return 80
+        case .socketpair: return 48
+        case .rename: return 40
+        case .renameat: return 40
+        case .renameat2: return 40
+        case .unlink: return 28
+        case .unlinkat: return 36
+        case .mkdir: return 36
+        case .mkdirat: return 36
+        case .rmdir: return 28
+        case .link: return 40
+        case .linkat: return 40
+        case .symlink: return 32
+        case .symlinkat: return 32
+        case .chmod: return 36
+        case .fchmod: return 36
+        case .fchmodat: return 36
+        case .chown: return 36
+        case .fchown: return 40
+        case .fchownat: return 44
+        case .lchown: return 36
+        case .setuid: return 56
+        case .setgid: return 56
+        case .setresuid: return 64
+        case .setresgid: return 64
+        case .setreuid: return 60
+        case .setregid: return 60
+        case .capset: return 52
+        case .ptrace: return 52
+        case .mount: return 32
+        case .umount2: return 32
+        case .initModule: return 36
+        case .finitModule: return 36
+        case .bpf: return 32
+        case .memfdCreate: return 32
+        case .userfaultfd: return 32
+        case .setns: return 36
+        case .unshare: return 32
+        case .kill: return 36
+        case .prctl: return 40
+        case .mprotect: return 48
+        case .mmap: return 64
+        case .chdir: return 28
+        case .fchdir: return 32
+        case .chroot: return 28
+        case .pipe: return 48
+        case .pipe2: return 48
+        case .splice: return 48
+        case .ioctl: return 48
+        case .read: return 40
+        case .write: return 40
+        case .pread64: return 48
+        case .pwrite64: return 48
+        case .readv: return 40
+        case .writev: return 40
         }
     }
 
@@ -286,6 +688,520 @@ public enum EventType: UInt16, Sendable, CaseIterable {
             WireField(name: "gid", type: .u32, position: 20),
             WireField(name: "name", type: .str, position: 0),
         ]
+        case .close: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "fdpath", type: .str, position: 0),
+        ]
+        case .dup: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "oldfd", type: .i32, position: 28),
+            WireField(name: "newfd", type: .i32, position: 32),
+            WireField(name: "flags", type: .u32, position: 36),
+            WireField(name: "fdpath", type: .str, position: 0),
+        ]
+        case .dup2: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "oldfd", type: .i32, position: 28),
+            WireField(name: "newfd", type: .i32, position: 32),
+            WireField(name: "flags", type: .u32, position: 36),
+            WireField(name: "fdpath", type: .str, position: 0),
+        ]
+        case .dup3: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "oldfd", type: .i32, position: 28),
+            WireField(name: "newfd", type: .i32, position: 32),
+            WireField(name: "flags", type: .u32, position: 36),
+            WireField(name: "fdpath", type: .str, position: 0),
+        ]
+        case .socket: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "domain", type: .u32, position: 28),
+            WireField(name: "type", type: .u32, position: 32),
+            WireField(name: "proto", type: .u32, position: 36),
+        ]
+        case .bind: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "family", type: .u16, position: 32),
+            WireField(name: "socktype", type: .u16, position: 34),
+            WireField(name: "sport", type: .u16, position: 36),
+            WireField(name: "dport", type: .u16, position: 38),
+            WireField(name: "saddr", type: .bytes16, position: 40),
+            WireField(name: "daddr", type: .bytes16, position: 56),
+            WireField(name: "path", type: .str, position: 0),
+        ]
+        case .listen: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "backlog", type: .u32, position: 32),
+            WireField(name: "family", type: .u16, position: 36),
+            WireField(name: "socktype", type: .u16, position: 38),
+            WireField(name: "sport", type: .u16, position: 40),
+            WireField(name: "saddr", type: .bytes16, position: 42),
+            WireField(name: "path", type: .str, position: 0),
+        ]
+        case .accept: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "family", type: .u16, position: 32),
+            WireField(name: "socktype", type: .u16, position: 34),
+            WireField(name: "sport", type: .u16, position: 36),
+            WireField(name: "dport", type: .u16, position: 38),
+            WireField(name: "saddr", type: .bytes16, position: 40),
+            WireField(name: "daddr", type: .bytes16, position: 56),
+            WireField(name: "queuepct", type: .u8, position: 72),
+            WireField(name: "queuelen", type: .u32, position: 73),
+            WireField(name: "queuemax", type: .u32, position: 77),
+            WireField(name: "flags", type: .u32, position: 81),
+            WireField(name: "path", type: .str, position: 0),
+        ]
+        case .accept4: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "family", type: .u16, position: 32),
+            WireField(name: "socktype", type: .u16, position: 34),
+            WireField(name: "sport", type: .u16, position: 36),
+            WireField(name: "dport", type: .u16, position: 38),
+            WireField(name: "saddr", type: .bytes16, position: 40),
+            WireField(name: "daddr", type: .bytes16, position: 56),
+            WireField(name: "queuepct", type: .u8, position: 72),
+            WireField(name: "queuelen", type: .u32, position: 73),
+            WireField(name: "queuemax", type: .u32, position: 77),
+            WireField(name: "flags", type: .u32, position: 81),
+            WireField(name: "path", type: .str, position: 0),
+        ]
+        case .sendto: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "size", type: .u64, position: 32),
+            WireField(name: "family", type: .u16, position: 40),
+            WireField(name: "socktype", type: .u16, position: 42),
+            WireField(name: "sport", type: .u16, position: 44),
+            WireField(name: "dport", type: .u16, position: 46),
+            WireField(name: "saddr", type: .bytes16, position: 48),
+            WireField(name: "daddr", type: .bytes16, position: 64),
+            WireField(name: "path", type: .str, position: 0),
+        ]
+        case .sendmsg: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "size", type: .u64, position: 32),
+            WireField(name: "family", type: .u16, position: 40),
+            WireField(name: "socktype", type: .u16, position: 42),
+            WireField(name: "sport", type: .u16, position: 44),
+            WireField(name: "dport", type: .u16, position: 46),
+            WireField(name: "saddr", type: .bytes16, position: 48),
+            WireField(name: "daddr", type: .bytes16, position: 64),
+            WireField(name: "path", type: .str, position: 0),
+        ]
+        case .recvfrom: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "size", type: .u64, position: 32),
+            WireField(name: "family", type: .u16, position: 40),
+            WireField(name: "socktype", type: .u16, position: 42),
+            WireField(name: "sport", type: .u16, position: 44),
+            WireField(name: "dport", type: .u16, position: 46),
+            WireField(name: "saddr", type: .bytes16, position: 48),
+            WireField(name: "daddr", type: .bytes16, position: 64),
+            WireField(name: "path", type: .str, position: 0),
+        ]
+        case .recvmsg: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "size", type: .u64, position: 32),
+            WireField(name: "family", type: .u16, position: 40),
+            WireField(name: "socktype", type: .u16, position: 42),
+            WireField(name: "sport", type: .u16, position: 44),
+            WireField(name: "dport", type: .u16, position: 46),
+            WireField(name: "saddr", type: .bytes16, position: 48),
+            WireField(name: "daddr", type: .bytes16, position: 64),
+            WireField(name: "path", type: .str, position: 0),
+        ]
+        case .socketpair: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd1", type: .i32, position: 28),
+            WireField(name: "fd2", type: .i32, position: 32),
+            WireField(name: "domain", type: .u32, position: 36),
+            WireField(name: "type", type: .u32, position: 40),
+            WireField(name: "proto", type: .u32, position: 44),
+        ]
+        case .rename: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "olddirfd", type: .i32, position: 28),
+            WireField(name: "newdirfd", type: .i32, position: 32),
+            WireField(name: "flags", type: .u32, position: 36),
+            WireField(name: "oldpath", type: .str, position: 0),
+            WireField(name: "oldpathraw", type: .str, position: 1),
+            WireField(name: "newpath", type: .str, position: 2),
+            WireField(name: "newpathraw", type: .str, position: 3),
+        ]
+        case .renameat: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "olddirfd", type: .i32, position: 28),
+            WireField(name: "newdirfd", type: .i32, position: 32),
+            WireField(name: "flags", type: .u32, position: 36),
+            WireField(name: "oldpath", type: .str, position: 0),
+            WireField(name: "oldpathraw", type: .str, position: 1),
+            WireField(name: "newpath", type: .str, position: 2),
+            WireField(name: "newpathraw", type: .str, position: 3),
+        ]
+        case .renameat2: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "olddirfd", type: .i32, position: 28),
+            WireField(name: "newdirfd", type: .i32, position: 32),
+            WireField(name: "flags", type: .u32, position: 36),
+            WireField(name: "oldpath", type: .str, position: 0),
+            WireField(name: "oldpathraw", type: .str, position: 1),
+            WireField(name: "newpath", type: .str, position: 2),
+            WireField(name: "newpathraw", type: .str, position: 3),
+        ]
+        case .unlink: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "path", type: .str, position: 0),
+            WireField(name: "pathraw", type: .str, position: 1),
+        ]
+        case .unlinkat: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "dirfd", type: .i32, position: 28),
+            WireField(name: "flags", type: .u32, position: 32),
+            WireField(name: "name", type: .str, position: 0),
+            WireField(name: "nameraw", type: .str, position: 1),
+        ]
+        case .mkdir: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "dirfd", type: .i32, position: 28),
+            WireField(name: "mode", type: .u32, position: 32),
+            WireField(name: "path", type: .str, position: 0),
+            WireField(name: "pathraw", type: .str, position: 1),
+        ]
+        case .mkdirat: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "dirfd", type: .i32, position: 28),
+            WireField(name: "mode", type: .u32, position: 32),
+            WireField(name: "path", type: .str, position: 0),
+            WireField(name: "pathraw", type: .str, position: 1),
+        ]
+        case .rmdir: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "path", type: .str, position: 0),
+            WireField(name: "pathraw", type: .str, position: 1),
+        ]
+        case .link: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "olddir", type: .i32, position: 28),
+            WireField(name: "newdir", type: .i32, position: 32),
+            WireField(name: "flags", type: .u32, position: 36),
+            WireField(name: "oldpath", type: .str, position: 0),
+            WireField(name: "oldpathraw", type: .str, position: 1),
+            WireField(name: "newpath", type: .str, position: 2),
+            WireField(name: "newpathraw", type: .str, position: 3),
+        ]
+        case .linkat: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "olddir", type: .i32, position: 28),
+            WireField(name: "newdir", type: .i32, position: 32),
+            WireField(name: "flags", type: .u32, position: 36),
+            WireField(name: "oldpath", type: .str, position: 0),
+            WireField(name: "oldpathraw", type: .str, position: 1),
+            WireField(name: "newpath", type: .str, position: 2),
+            WireField(name: "newpathraw", type: .str, position: 3),
+        ]
+        case .symlink: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "linkdirfd", type: .i32, position: 28),
+            WireField(name: "target", type: .str, position: 0),
+            WireField(name: "linkpath", type: .str, position: 1),
+            WireField(name: "linkpathraw", type: .str, position: 2),
+        ]
+        case .symlinkat: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "linkdirfd", type: .i32, position: 28),
+            WireField(name: "target", type: .str, position: 0),
+            WireField(name: "linkpath", type: .str, position: 1),
+            WireField(name: "linkpathraw", type: .str, position: 2),
+        ]
+        case .chmod: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "dirfd", type: .i32, position: 28),
+            WireField(name: "mode", type: .u32, position: 32),
+            WireField(name: "filename", type: .str, position: 0),
+            WireField(name: "filenameraw", type: .str, position: 1),
+        ]
+        case .fchmod: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "mode", type: .u32, position: 32),
+            WireField(name: "fdpath", type: .str, position: 0),
+        ]
+        case .fchmodat: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "dirfd", type: .i32, position: 28),
+            WireField(name: "mode", type: .u32, position: 32),
+            WireField(name: "filename", type: .str, position: 0),
+            WireField(name: "filenameraw", type: .str, position: 1),
+        ]
+        case .chown: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "uid", type: .u32, position: 28),
+            WireField(name: "gid", type: .u32, position: 32),
+            WireField(name: "path", type: .str, position: 0),
+            WireField(name: "pathraw", type: .str, position: 1),
+        ]
+        case .fchown: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "uid", type: .u32, position: 32),
+            WireField(name: "gid", type: .u32, position: 36),
+            WireField(name: "fdpath", type: .str, position: 0),
+        ]
+        case .fchownat: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "dirfd", type: .i32, position: 28),
+            WireField(name: "uid", type: .u32, position: 32),
+            WireField(name: "gid", type: .u32, position: 36),
+            WireField(name: "flags", type: .u32, position: 40),
+            WireField(name: "pathname", type: .str, position: 0),
+            WireField(name: "pathnameraw", type: .str, position: 1),
+        ]
+        case .lchown: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "uid", type: .u32, position: 28),
+            WireField(name: "gid", type: .u32, position: 32),
+            WireField(name: "path", type: .str, position: 0),
+            WireField(name: "pathraw", type: .str, position: 1),
+        ]
+        case .setuid: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "uid", type: .u32, position: 28),
+            WireField(name: "cred_ruid", type: .u32, position: 32),
+            WireField(name: "cred_euid", type: .u32, position: 36),
+            WireField(name: "cred_suid", type: .u32, position: 40),
+            WireField(name: "cred_rgid", type: .u32, position: 44),
+            WireField(name: "cred_egid", type: .u32, position: 48),
+            WireField(name: "cred_sgid", type: .u32, position: 52),
+        ]
+        case .setgid: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "gid", type: .u32, position: 28),
+            WireField(name: "cred_ruid", type: .u32, position: 32),
+            WireField(name: "cred_euid", type: .u32, position: 36),
+            WireField(name: "cred_suid", type: .u32, position: 40),
+            WireField(name: "cred_rgid", type: .u32, position: 44),
+            WireField(name: "cred_egid", type: .u32, position: 48),
+            WireField(name: "cred_sgid", type: .u32, position: 52),
+        ]
+        case .setresuid: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "ruid", type: .u32, position: 28),
+            WireField(name: "euid", type: .u32, position: 32),
+            WireField(name: "suid", type: .u32, position: 36),
+            WireField(name: "cred_ruid", type: .u32, position: 40),
+            WireField(name: "cred_euid", type: .u32, position: 44),
+            WireField(name: "cred_suid", type: .u32, position: 48),
+            WireField(name: "cred_rgid", type: .u32, position: 52),
+            WireField(name: "cred_egid", type: .u32, position: 56),
+            WireField(name: "cred_sgid", type: .u32, position: 60),
+        ]
+        case .setresgid: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "rgid", type: .u32, position: 28),
+            WireField(name: "egid", type: .u32, position: 32),
+            WireField(name: "sgid", type: .u32, position: 36),
+            WireField(name: "cred_ruid", type: .u32, position: 40),
+            WireField(name: "cred_euid", type: .u32, position: 44),
+            WireField(name: "cred_suid", type: .u32, position: 48),
+            WireField(name: "cred_rgid", type: .u32, position: 52),
+            WireField(name: "cred_egid", type: .u32, position: 56),
+            WireField(name: "cred_sgid", type: .u32, position: 60),
+        ]
+        case .setreuid: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "ruid", type: .u32, position: 28),
+            WireField(name: "euid", type: .u32, position: 32),
+            WireField(name: "cred_ruid", type: .u32, position: 36),
+            WireField(name: "cred_euid", type: .u32, position: 40),
+            WireField(name: "cred_suid", type: .u32, position: 44),
+            WireField(name: "cred_rgid", type: .u32, position: 48),
+            WireField(name: "cred_egid", type: .u32, position: 52),
+            WireField(name: "cred_sgid", type: .u32, position: 56),
+        ]
+        case .setregid: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "rgid", type: .u32, position: 28),
+            WireField(name: "egid", type: .u32, position: 32),
+            WireField(name: "cred_ruid", type: .u32, position: 36),
+            WireField(name: "cred_euid", type: .u32, position: 40),
+            WireField(name: "cred_suid", type: .u32, position: 44),
+            WireField(name: "cred_rgid", type: .u32, position: 48),
+            WireField(name: "cred_egid", type: .u32, position: 52),
+            WireField(name: "cred_sgid", type: .u32, position: 56),
+        ]
+        case .capset: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "cap_inheritable", type: .u64, position: 28),
+            WireField(name: "cap_permitted", type: .u64, position: 36),
+            WireField(name: "cap_effective", type: .u64, position: 44),
+        ]
+        case .ptrace: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "request", type: .u32, position: 28),
+            WireField(name: "pid", type: .i32, position: 32),
+            WireField(name: "addr", type: .u64, position: 36),
+            WireField(name: "data", type: .u64, position: 44),
+        ]
+        case .mount: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "flags", type: .u32, position: 28),
+            WireField(name: "dev", type: .str, position: 0),
+            WireField(name: "dir", type: .str, position: 1),
+            WireField(name: "dirraw", type: .str, position: 2),
+            WireField(name: "type", type: .str, position: 3),
+        ]
+        case .umount2: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "flags", type: .u32, position: 28),
+            WireField(name: "name", type: .str, position: 0),
+            WireField(name: "nameraw", type: .str, position: 1),
+        ]
+        case .initModule: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "length", type: .u64, position: 28),
+            WireField(name: "uargs", type: .str, position: 0),
+        ]
+        case .finitModule: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "flags", type: .u32, position: 32),
+            WireField(name: "uargs", type: .str, position: 0),
+            WireField(name: "fdpath", type: .str, position: 1),
+        ]
+        case .bpf: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "cmd", type: .u32, position: 28),
+        ]
+        case .memfdCreate: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "flags", type: .u32, position: 28),
+            WireField(name: "name", type: .str, position: 0),
+        ]
+        case .userfaultfd: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "flags", type: .u32, position: 28),
+        ]
+        case .setns: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "nstype", type: .u32, position: 32),
+            WireField(name: "fdpath", type: .str, position: 0),
+        ]
+        case .unshare: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "flags", type: .u32, position: 28),
+        ]
+        case .kill: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "pid", type: .i32, position: 28),
+            WireField(name: "sig", type: .u32, position: 32),
+        ]
+        case .prctl: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "option", type: .u32, position: 28),
+            WireField(name: "arg2_int", type: .i64, position: 32),
+            WireField(name: "arg2_str", type: .str, position: 0),
+        ]
+        case .mprotect: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "addr", type: .u64, position: 28),
+            WireField(name: "length", type: .u64, position: 36),
+            WireField(name: "prot", type: .u32, position: 44),
+        ]
+        case .mmap: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "addr", type: .u64, position: 28),
+            WireField(name: "length", type: .u64, position: 36),
+            WireField(name: "prot", type: .u32, position: 44),
+            WireField(name: "flags", type: .u32, position: 48),
+            WireField(name: "fd", type: .i32, position: 52),
+            WireField(name: "offset", type: .u64, position: 56),
+            WireField(name: "fdpath", type: .str, position: 0),
+        ]
+        case .chdir: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "path", type: .str, position: 0),
+            WireField(name: "pathraw", type: .str, position: 1),
+        ]
+        case .fchdir: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "fdpath", type: .str, position: 0),
+        ]
+        case .chroot: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "path", type: .str, position: 0),
+            WireField(name: "pathraw", type: .str, position: 1),
+        ]
+        case .pipe: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd1", type: .i32, position: 28),
+            WireField(name: "fd2", type: .i32, position: 32),
+            WireField(name: "ino", type: .u64, position: 36),
+            WireField(name: "flags", type: .u32, position: 44),
+        ]
+        case .pipe2: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd1", type: .i32, position: 28),
+            WireField(name: "fd2", type: .i32, position: 32),
+            WireField(name: "ino", type: .u64, position: 36),
+            WireField(name: "flags", type: .u32, position: 44),
+        ]
+        case .splice: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd_in", type: .i32, position: 28),
+            WireField(name: "fd_out", type: .i32, position: 32),
+            WireField(name: "size", type: .u64, position: 36),
+            WireField(name: "flags", type: .u32, position: 44),
+        ]
+        case .ioctl: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "request", type: .u64, position: 32),
+            WireField(name: "argument", type: .u64, position: 40),
+            WireField(name: "fdpath", type: .str, position: 0),
+        ]
+        case .read: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "size", type: .u64, position: 32),
+        ]
+        case .write: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "size", type: .u64, position: 32),
+        ]
+        case .pread64: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "size", type: .u64, position: 32),
+            WireField(name: "pos", type: .u64, position: 40),
+        ]
+        case .pwrite64: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "size", type: .u64, position: 32),
+            WireField(name: "pos", type: .u64, position: 40),
+        ]
+        case .readv: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "size", type: .u64, position: 32),
+        ]
+        case .writev: return [
+            WireField(name: "res", type: .i64, position: 20),
+            WireField(name: "fd", type: .i32, position: 28),
+            WireField(name: "size", type: .u64, position: 32),
+        ]
         }
     }
 }
@@ -324,7 +1240,7 @@ public struct ExecveEvent: Sendable, Equatable, WireEncodable {
     public var capPermitted: UInt64
     /// task start time, ns since boot
     public var startNs: UInt64
-    /// bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's uid
+    /// bit 0: exe on an overlay upper layer; bit 1: exe from memfd; bit 2: exe writable by the process's credentials (owner/group/other write bit, or CAP_DAC_OVERRIDE); bit 3: exe on an overlay lower layer; bit 4: exe opened for writing by this process or its parent since the sensor started (seen while the open family is captured)
     public var exeFlags: UInt32
     /// task comm after exec
     public var comm: ArraySlice<UInt8>
@@ -632,10 +1548,10 @@ public struct OpenEvent: Sendable, Equatable, WireEncodable {
     }
 }
 
-/// A decoded connect record. Variable fields are slices of the batch (no copy).
+/// A decoded connect/bind record. Variable fields are slices of the batch (no copy).
 public struct ConnectEvent: Sendable, Equatable, WireEncodable {
     /// The event types this struct carries.
-    public static let types: [EventType] = [.connect]
+    public static let types: [EventType] = [.connect, .bind]
     public var type: EventType
     public var pid: UInt32
     public var tid: UInt32
@@ -830,6 +1746,3228 @@ public struct GroupinfoEvent: Sendable, Equatable, WireEncodable {
         w.write(gid)
         w.write(UInt16(name.count))
         w.write(bytes: name)
+    }
+}
+
+/// A decoded close record. Variable fields are slices of the batch (no copy).
+public struct CloseEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.close]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno (-9 EBADF: fd was not open)
+    public var res: Int64
+    /// fd closed
+    public var fd: Int32
+    /// the file fd referred to
+    public var fdpath: ArraySlice<UInt8>
+
+    public init(type: EventType = .close, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, fdpath: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.fdpath = fdpath
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "close", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        var cursor = 32
+        self.fdpath = try r.variable(at: &cursor, field: "fdpath")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 32 + 2 + fdpath.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(UInt16(fdpath.count))
+        w.write(bytes: fdpath)
+    }
+}
+
+/// A decoded dup/dup2/dup3 record. Variable fields are slices of the batch (no copy).
+public struct DupEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.dup, .dup2, .dup3]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// new fd, or -errno
+    public var res: Int64
+    /// fd duplicated
+    public var oldfd: Int32
+    /// fd asked for (dup2, dup3; -1 for dup)
+    public var newfd: Int32
+    /// dup3 flags (O_CLOEXEC); 0 otherwise
+    public var flags: UInt32
+    /// the file oldfd refers to
+    public var fdpath: ArraySlice<UInt8>
+
+    public init(type: EventType = .dup, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, oldfd: Int32 = 0, newfd: Int32 = 0, flags: UInt32 = 0, fdpath: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.oldfd = oldfd
+        self.newfd = newfd
+        self.flags = flags
+        self.fdpath = fdpath
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "dup", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.oldfd = r.load(Int32.self, at: 28)
+        self.newfd = r.load(Int32.self, at: 32)
+        self.flags = r.load(UInt32.self, at: 36)
+        var cursor = 40
+        self.fdpath = try r.variable(at: &cursor, field: "fdpath")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 40 + 2 + fdpath.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(oldfd)
+        w.write(newfd)
+        w.write(flags)
+        w.write(UInt16(fdpath.count))
+        w.write(bytes: fdpath)
+    }
+}
+
+/// A decoded socket record. Variable fields are slices of the batch (no copy).
+public struct SocketEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.socket]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// new fd, or -errno
+    public var res: Int64
+    /// address family (AF_*)
+    public var domain: UInt32
+    /// socket type as passed, SOCK_NONBLOCK/SOCK_CLOEXEC bits included
+    public var typeArg: UInt32
+    /// protocol as passed
+    public var proto: UInt32
+
+    public init(type: EventType = .socket, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, domain: UInt32 = 0, typeArg: UInt32 = 0, proto: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.domain = domain
+        self.typeArg = typeArg
+        self.proto = proto
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "socket", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.domain = r.load(UInt32.self, at: 28)
+        self.typeArg = r.load(UInt32.self, at: 32)
+        self.proto = r.load(UInt32.self, at: 36)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 40
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(domain)
+        w.write(typeArg)
+        w.write(proto)
+    }
+}
+
+/// A decoded listen record. Variable fields are slices of the batch (no copy).
+public struct ListenEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.listen]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// socket fd
+    public var fd: Int32
+    /// backlog as passed
+    public var backlog: UInt32
+    /// the socket's address family
+    public var family: UInt16
+    /// socket type
+    public var socktype: UInt16
+    /// local port
+    public var sport: UInt16
+    /// local address
+    public var saddr: ArraySlice<UInt8>
+    /// AF_UNIX: the bound name
+    public var path: ArraySlice<UInt8>
+
+    public init(type: EventType = .listen, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, backlog: UInt32 = 0, family: UInt16 = 0, socktype: UInt16 = 0, sport: UInt16 = 0, saddr: ArraySlice<UInt8> = ArraySlice(repeating: 0, count: 16), path: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.backlog = backlog
+        self.family = family
+        self.socktype = socktype
+        self.sport = sport
+        self.saddr = saddr
+        self.path = path
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "listen", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        self.backlog = r.load(UInt32.self, at: 32)
+        self.family = r.load(UInt16.self, at: 36)
+        self.socktype = r.load(UInt16.self, at: 38)
+        self.sport = r.load(UInt16.self, at: 40)
+        self.saddr = r.bytes(at: 42, count: 16)
+        var cursor = 58
+        self.path = try r.variable(at: &cursor, field: "path")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 58 + 2 + path.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(backlog)
+        w.write(family)
+        w.write(socktype)
+        w.write(sport)
+        w.writeFixed(saddr, count: 16)
+        w.write(UInt16(path.count))
+        w.write(bytes: path)
+    }
+}
+
+/// A decoded accept/accept4 record. Variable fields are slices of the batch (no copy).
+public struct AcceptEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.accept, .accept4]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// new fd, or -errno
+    public var res: Int64
+    /// listening socket fd
+    public var fd: Int32
+    /// address family
+    public var family: UInt16
+    /// socket type
+    public var socktype: UInt16
+    /// local port
+    public var sport: UInt16
+    /// remote port
+    public var dport: UInt16
+    /// local address
+    public var saddr: ArraySlice<UInt8>
+    /// remote address
+    public var daddr: ArraySlice<UInt8>
+    /// listen queue use after the accept, percent of queuemax
+    public var queuepct: UInt8
+    /// connections still waiting in the listen queue
+    public var queuelen: UInt32
+    /// listen queue size (backlog)
+    public var queuemax: UInt32
+    /// accept4 flags (SOCK_NONBLOCK, SOCK_CLOEXEC); 0 for accept
+    public var flags: UInt32
+    /// AF_UNIX: the listener's bound name
+    public var path: ArraySlice<UInt8>
+
+    public init(type: EventType = .accept, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, family: UInt16 = 0, socktype: UInt16 = 0, sport: UInt16 = 0, dport: UInt16 = 0, saddr: ArraySlice<UInt8> = ArraySlice(repeating: 0, count: 16), daddr: ArraySlice<UInt8> = ArraySlice(repeating: 0, count: 16), queuepct: UInt8 = 0, queuelen: UInt32 = 0, queuemax: UInt32 = 0, flags: UInt32 = 0, path: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.family = family
+        self.socktype = socktype
+        self.sport = sport
+        self.dport = dport
+        self.saddr = saddr
+        self.daddr = daddr
+        self.queuepct = queuepct
+        self.queuelen = queuelen
+        self.queuemax = queuemax
+        self.flags = flags
+        self.path = path
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "accept", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        self.family = r.load(UInt16.self, at: 32)
+        self.socktype = r.load(UInt16.self, at: 34)
+        self.sport = r.load(UInt16.self, at: 36)
+        self.dport = r.load(UInt16.self, at: 38)
+        self.saddr = r.bytes(at: 40, count: 16)
+        self.daddr = r.bytes(at: 56, count: 16)
+        self.queuepct = r.load(UInt8.self, at: 72)
+        self.queuelen = r.load(UInt32.self, at: 73)
+        self.queuemax = r.load(UInt32.self, at: 77)
+        self.flags = r.load(UInt32.self, at: 81)
+        var cursor = 85
+        self.path = try r.variable(at: &cursor, field: "path")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 85 + 2 + path.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(family)
+        w.write(socktype)
+        w.write(sport)
+        w.write(dport)
+        w.writeFixed(saddr, count: 16)
+        w.writeFixed(daddr, count: 16)
+        w.write(queuepct)
+        w.write(queuelen)
+        w.write(queuemax)
+        w.write(flags)
+        w.write(UInt16(path.count))
+        w.write(bytes: path)
+    }
+}
+
+/// A decoded sendto/sendmsg/recvfrom/recvmsg record. Variable fields are slices of the batch (no copy).
+public struct SendtoEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.sendto, .sendmsg, .recvfrom, .recvmsg]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// bytes transferred, or -errno
+    public var res: Int64
+    /// socket fd
+    public var fd: Int32
+    /// bytes asked for (the sum of the iovec lengths for *msg)
+    public var size: UInt64
+    /// address family (of the socket; of the address passed when there is one)
+    public var family: UInt16
+    /// socket type
+    public var socktype: UInt16
+    /// local port
+    public var sport: UInt16
+    /// remote port
+    public var dport: UInt16
+    /// local address
+    public var saddr: ArraySlice<UInt8>
+    /// remote address
+    public var daddr: ArraySlice<UInt8>
+    /// AF_UNIX: the remote name (as passed, else the peer's bound name)
+    public var path: ArraySlice<UInt8>
+
+    public init(type: EventType = .sendto, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, size: UInt64 = 0, family: UInt16 = 0, socktype: UInt16 = 0, sport: UInt16 = 0, dport: UInt16 = 0, saddr: ArraySlice<UInt8> = ArraySlice(repeating: 0, count: 16), daddr: ArraySlice<UInt8> = ArraySlice(repeating: 0, count: 16), path: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.size = size
+        self.family = family
+        self.socktype = socktype
+        self.sport = sport
+        self.dport = dport
+        self.saddr = saddr
+        self.daddr = daddr
+        self.path = path
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "sendto", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        self.size = r.load(UInt64.self, at: 32)
+        self.family = r.load(UInt16.self, at: 40)
+        self.socktype = r.load(UInt16.self, at: 42)
+        self.sport = r.load(UInt16.self, at: 44)
+        self.dport = r.load(UInt16.self, at: 46)
+        self.saddr = r.bytes(at: 48, count: 16)
+        self.daddr = r.bytes(at: 64, count: 16)
+        var cursor = 80
+        self.path = try r.variable(at: &cursor, field: "path")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 80 + 2 + path.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(size)
+        w.write(family)
+        w.write(socktype)
+        w.write(sport)
+        w.write(dport)
+        w.writeFixed(saddr, count: 16)
+        w.writeFixed(daddr, count: 16)
+        w.write(UInt16(path.count))
+        w.write(bytes: path)
+    }
+}
+
+/// A decoded socketpair record. Variable fields are slices of the batch (no copy).
+public struct SocketpairEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.socketpair]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// first fd (-1 when res < 0)
+    public var fd1: Int32
+    /// second fd (-1 when res < 0)
+    public var fd2: Int32
+    /// address family
+    public var domain: UInt32
+    /// socket type as passed
+    public var typeArg: UInt32
+    /// protocol
+    public var proto: UInt32
+
+    public init(type: EventType = .socketpair, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd1: Int32 = 0, fd2: Int32 = 0, domain: UInt32 = 0, typeArg: UInt32 = 0, proto: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd1 = fd1
+        self.fd2 = fd2
+        self.domain = domain
+        self.typeArg = typeArg
+        self.proto = proto
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "socketpair", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd1 = r.load(Int32.self, at: 28)
+        self.fd2 = r.load(Int32.self, at: 32)
+        self.domain = r.load(UInt32.self, at: 36)
+        self.typeArg = r.load(UInt32.self, at: 40)
+        self.proto = r.load(UInt32.self, at: 44)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 48
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd1)
+        w.write(fd2)
+        w.write(domain)
+        w.write(typeArg)
+        w.write(proto)
+    }
+}
+
+/// A decoded rename/renameat/renameat2 record. Variable fields are slices of the batch (no copy).
+public struct RenameEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.rename, .renameat, .renameat2]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// directory fd of oldpath (-100 AT_FDCWD; always for rename)
+    public var olddirfd: Int32
+    /// directory fd of newpath (-100 AT_FDCWD; always for rename)
+    public var newdirfd: Int32
+    /// renameat2 flags (RENAME_*); 0 otherwise
+    public var flags: UInt32
+    /// absolute path the file had (parent resolved in the kernel + last component)
+    public var oldpath: ArraySlice<UInt8>
+    /// oldpath as passed
+    public var oldpathraw: ArraySlice<UInt8>
+    /// absolute path the file got
+    public var newpath: ArraySlice<UInt8>
+    /// newpath as passed
+    public var newpathraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .rename, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, olddirfd: Int32 = 0, newdirfd: Int32 = 0, flags: UInt32 = 0, oldpath: ArraySlice<UInt8> = [], oldpathraw: ArraySlice<UInt8> = [], newpath: ArraySlice<UInt8> = [], newpathraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.olddirfd = olddirfd
+        self.newdirfd = newdirfd
+        self.flags = flags
+        self.oldpath = oldpath
+        self.oldpathraw = oldpathraw
+        self.newpath = newpath
+        self.newpathraw = newpathraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "rename", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.olddirfd = r.load(Int32.self, at: 28)
+        self.newdirfd = r.load(Int32.self, at: 32)
+        self.flags = r.load(UInt32.self, at: 36)
+        var cursor = 40
+        self.oldpath = try r.variable(at: &cursor, field: "oldpath")
+        self.oldpathraw = try r.variable(at: &cursor, field: "oldpathraw")
+        self.newpath = try r.variable(at: &cursor, field: "newpath")
+        self.newpathraw = try r.variable(at: &cursor, field: "newpathraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 40 + 2 + oldpath.count + 2 + oldpathraw.count + 2 + newpath.count + 2 + newpathraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(olddirfd)
+        w.write(newdirfd)
+        w.write(flags)
+        w.write(UInt16(oldpath.count))
+        w.write(bytes: oldpath)
+        w.write(UInt16(oldpathraw.count))
+        w.write(bytes: oldpathraw)
+        w.write(UInt16(newpath.count))
+        w.write(bytes: newpath)
+        w.write(UInt16(newpathraw.count))
+        w.write(bytes: newpathraw)
+    }
+}
+
+/// A decoded unlink/rmdir record. Variable fields are slices of the batch (no copy).
+public struct UnlinkEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.unlink, .rmdir]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// absolute path removed (parent resolved in the kernel + last component)
+    public var path: ArraySlice<UInt8>
+    /// path as passed
+    public var pathraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .unlink, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, path: ArraySlice<UInt8> = [], pathraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.path = path
+        self.pathraw = pathraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "unlink", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        var cursor = 28
+        self.path = try r.variable(at: &cursor, field: "path")
+        self.pathraw = try r.variable(at: &cursor, field: "pathraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 28 + 2 + path.count + 2 + pathraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(UInt16(path.count))
+        w.write(bytes: path)
+        w.write(UInt16(pathraw.count))
+        w.write(bytes: pathraw)
+    }
+}
+
+/// A decoded unlinkat record. Variable fields are slices of the batch (no copy).
+public struct UnlinkatEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.unlinkat]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// directory fd (-100 AT_FDCWD)
+    public var dirfd: Int32
+    /// AT_REMOVEDIR (0x200) or 0
+    public var flags: UInt32
+    /// absolute path removed (parent resolved in the kernel + last component)
+    public var name: ArraySlice<UInt8>
+    /// path as passed
+    public var nameraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .unlinkat, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, dirfd: Int32 = 0, flags: UInt32 = 0, name: ArraySlice<UInt8> = [], nameraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.dirfd = dirfd
+        self.flags = flags
+        self.name = name
+        self.nameraw = nameraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "unlinkat", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.dirfd = r.load(Int32.self, at: 28)
+        self.flags = r.load(UInt32.self, at: 32)
+        var cursor = 36
+        self.name = try r.variable(at: &cursor, field: "name")
+        self.nameraw = try r.variable(at: &cursor, field: "nameraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 36 + 2 + name.count + 2 + nameraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(dirfd)
+        w.write(flags)
+        w.write(UInt16(name.count))
+        w.write(bytes: name)
+        w.write(UInt16(nameraw.count))
+        w.write(bytes: nameraw)
+    }
+}
+
+/// A decoded mkdir/mkdirat record. Variable fields are slices of the batch (no copy).
+public struct MkdirEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.mkdir, .mkdirat]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// directory fd (-100 AT_FDCWD; always for mkdir)
+    public var dirfd: Int32
+    /// mode as passed
+    public var mode: UInt32
+    /// absolute path of the directory (parent resolved in the kernel + last component)
+    public var path: ArraySlice<UInt8>
+    /// path as passed
+    public var pathraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .mkdir, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, dirfd: Int32 = 0, mode: UInt32 = 0, path: ArraySlice<UInt8> = [], pathraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.dirfd = dirfd
+        self.mode = mode
+        self.path = path
+        self.pathraw = pathraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "mkdir", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.dirfd = r.load(Int32.self, at: 28)
+        self.mode = r.load(UInt32.self, at: 32)
+        var cursor = 36
+        self.path = try r.variable(at: &cursor, field: "path")
+        self.pathraw = try r.variable(at: &cursor, field: "pathraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 36 + 2 + path.count + 2 + pathraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(dirfd)
+        w.write(mode)
+        w.write(UInt16(path.count))
+        w.write(bytes: path)
+        w.write(UInt16(pathraw.count))
+        w.write(bytes: pathraw)
+    }
+}
+
+/// A decoded link/linkat record. Variable fields are slices of the batch (no copy).
+public struct LinkEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.link, .linkat]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// directory fd of oldpath (-100 AT_FDCWD; always for link)
+    public var olddir: Int32
+    /// directory fd of newpath (-100 AT_FDCWD; always for link)
+    public var newdir: Int32
+    /// linkat flags (AT_SYMLINK_FOLLOW, AT_EMPTY_PATH); 0 for link
+    public var flags: UInt32
+    /// absolute path of the existing file
+    public var oldpath: ArraySlice<UInt8>
+    /// oldpath as passed
+    public var oldpathraw: ArraySlice<UInt8>
+    /// absolute path of the new link
+    public var newpath: ArraySlice<UInt8>
+    /// newpath as passed
+    public var newpathraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .link, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, olddir: Int32 = 0, newdir: Int32 = 0, flags: UInt32 = 0, oldpath: ArraySlice<UInt8> = [], oldpathraw: ArraySlice<UInt8> = [], newpath: ArraySlice<UInt8> = [], newpathraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.olddir = olddir
+        self.newdir = newdir
+        self.flags = flags
+        self.oldpath = oldpath
+        self.oldpathraw = oldpathraw
+        self.newpath = newpath
+        self.newpathraw = newpathraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "link", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.olddir = r.load(Int32.self, at: 28)
+        self.newdir = r.load(Int32.self, at: 32)
+        self.flags = r.load(UInt32.self, at: 36)
+        var cursor = 40
+        self.oldpath = try r.variable(at: &cursor, field: "oldpath")
+        self.oldpathraw = try r.variable(at: &cursor, field: "oldpathraw")
+        self.newpath = try r.variable(at: &cursor, field: "newpath")
+        self.newpathraw = try r.variable(at: &cursor, field: "newpathraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 40 + 2 + oldpath.count + 2 + oldpathraw.count + 2 + newpath.count + 2 + newpathraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(olddir)
+        w.write(newdir)
+        w.write(flags)
+        w.write(UInt16(oldpath.count))
+        w.write(bytes: oldpath)
+        w.write(UInt16(oldpathraw.count))
+        w.write(bytes: oldpathraw)
+        w.write(UInt16(newpath.count))
+        w.write(bytes: newpath)
+        w.write(UInt16(newpathraw.count))
+        w.write(bytes: newpathraw)
+    }
+}
+
+/// A decoded symlink/symlinkat record. Variable fields are slices of the batch (no copy).
+public struct SymlinkEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.symlink, .symlinkat]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// directory fd of linkpath (-100 AT_FDCWD; always for symlink)
+    public var linkdirfd: Int32
+    /// the link's content as passed (never resolved: it is text until followed)
+    public var target: ArraySlice<UInt8>
+    /// absolute path of the new link
+    public var linkpath: ArraySlice<UInt8>
+    /// linkpath as passed
+    public var linkpathraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .symlink, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, linkdirfd: Int32 = 0, target: ArraySlice<UInt8> = [], linkpath: ArraySlice<UInt8> = [], linkpathraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.linkdirfd = linkdirfd
+        self.target = target
+        self.linkpath = linkpath
+        self.linkpathraw = linkpathraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "symlink", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.linkdirfd = r.load(Int32.self, at: 28)
+        var cursor = 32
+        self.target = try r.variable(at: &cursor, field: "target")
+        self.linkpath = try r.variable(at: &cursor, field: "linkpath")
+        self.linkpathraw = try r.variable(at: &cursor, field: "linkpathraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 32 + 2 + target.count + 2 + linkpath.count + 2 + linkpathraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(linkdirfd)
+        w.write(UInt16(target.count))
+        w.write(bytes: target)
+        w.write(UInt16(linkpath.count))
+        w.write(bytes: linkpath)
+        w.write(UInt16(linkpathraw.count))
+        w.write(bytes: linkpathraw)
+    }
+}
+
+/// A decoded chmod/fchmodat record. Variable fields are slices of the batch (no copy).
+public struct ChmodEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.chmod, .fchmodat]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// directory fd (-100 AT_FDCWD; always for chmod)
+    public var dirfd: Int32
+    /// mode as passed
+    public var mode: UInt32
+    /// absolute path of the file
+    public var filename: ArraySlice<UInt8>
+    /// path as passed
+    public var filenameraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .chmod, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, dirfd: Int32 = 0, mode: UInt32 = 0, filename: ArraySlice<UInt8> = [], filenameraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.dirfd = dirfd
+        self.mode = mode
+        self.filename = filename
+        self.filenameraw = filenameraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "chmod", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.dirfd = r.load(Int32.self, at: 28)
+        self.mode = r.load(UInt32.self, at: 32)
+        var cursor = 36
+        self.filename = try r.variable(at: &cursor, field: "filename")
+        self.filenameraw = try r.variable(at: &cursor, field: "filenameraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 36 + 2 + filename.count + 2 + filenameraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(dirfd)
+        w.write(mode)
+        w.write(UInt16(filename.count))
+        w.write(bytes: filename)
+        w.write(UInt16(filenameraw.count))
+        w.write(bytes: filenameraw)
+    }
+}
+
+/// A decoded fchmod record. Variable fields are slices of the batch (no copy).
+public struct FchmodEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.fchmod]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// fd of the file
+    public var fd: Int32
+    /// mode as passed
+    public var mode: UInt32
+    /// the file fd refers to
+    public var fdpath: ArraySlice<UInt8>
+
+    public init(type: EventType = .fchmod, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, mode: UInt32 = 0, fdpath: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.mode = mode
+        self.fdpath = fdpath
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "fchmod", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        self.mode = r.load(UInt32.self, at: 32)
+        var cursor = 36
+        self.fdpath = try r.variable(at: &cursor, field: "fdpath")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 36 + 2 + fdpath.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(mode)
+        w.write(UInt16(fdpath.count))
+        w.write(bytes: fdpath)
+    }
+}
+
+/// A decoded chown/lchown record. Variable fields are slices of the batch (no copy).
+public struct ChownEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.chown, .lchown]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// owner as passed (4294967295 = unchanged)
+    public var uid: UInt32
+    /// group as passed (4294967295 = unchanged)
+    public var gid: UInt32
+    /// absolute path of the file
+    public var path: ArraySlice<UInt8>
+    /// path as passed
+    public var pathraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .chown, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, uid: UInt32 = 0, gid: UInt32 = 0, path: ArraySlice<UInt8> = [], pathraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.uid = uid
+        self.gid = gid
+        self.path = path
+        self.pathraw = pathraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "chown", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.uid = r.load(UInt32.self, at: 28)
+        self.gid = r.load(UInt32.self, at: 32)
+        var cursor = 36
+        self.path = try r.variable(at: &cursor, field: "path")
+        self.pathraw = try r.variable(at: &cursor, field: "pathraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 36 + 2 + path.count + 2 + pathraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(uid)
+        w.write(gid)
+        w.write(UInt16(path.count))
+        w.write(bytes: path)
+        w.write(UInt16(pathraw.count))
+        w.write(bytes: pathraw)
+    }
+}
+
+/// A decoded fchown record. Variable fields are slices of the batch (no copy).
+public struct FchownEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.fchown]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// fd of the file
+    public var fd: Int32
+    /// owner as passed (4294967295 = unchanged)
+    public var uid: UInt32
+    /// group as passed (4294967295 = unchanged)
+    public var gid: UInt32
+    /// the file fd refers to
+    public var fdpath: ArraySlice<UInt8>
+
+    public init(type: EventType = .fchown, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0, fdpath: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.uid = uid
+        self.gid = gid
+        self.fdpath = fdpath
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "fchown", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        self.uid = r.load(UInt32.self, at: 32)
+        self.gid = r.load(UInt32.self, at: 36)
+        var cursor = 40
+        self.fdpath = try r.variable(at: &cursor, field: "fdpath")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 40 + 2 + fdpath.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(uid)
+        w.write(gid)
+        w.write(UInt16(fdpath.count))
+        w.write(bytes: fdpath)
+    }
+}
+
+/// A decoded fchownat record. Variable fields are slices of the batch (no copy).
+public struct FchownatEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.fchownat]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// directory fd (-100 AT_FDCWD)
+    public var dirfd: Int32
+    /// owner as passed (4294967295 = unchanged)
+    public var uid: UInt32
+    /// group as passed (4294967295 = unchanged)
+    public var gid: UInt32
+    /// AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH
+    public var flags: UInt32
+    /// absolute path of the file (dirfd's path with AT_EMPTY_PATH and an empty pathname)
+    public var pathname: ArraySlice<UInt8>
+    /// pathname as passed
+    public var pathnameraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .fchownat, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, dirfd: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0, flags: UInt32 = 0, pathname: ArraySlice<UInt8> = [], pathnameraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.dirfd = dirfd
+        self.uid = uid
+        self.gid = gid
+        self.flags = flags
+        self.pathname = pathname
+        self.pathnameraw = pathnameraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "fchownat", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.dirfd = r.load(Int32.self, at: 28)
+        self.uid = r.load(UInt32.self, at: 32)
+        self.gid = r.load(UInt32.self, at: 36)
+        self.flags = r.load(UInt32.self, at: 40)
+        var cursor = 44
+        self.pathname = try r.variable(at: &cursor, field: "pathname")
+        self.pathnameraw = try r.variable(at: &cursor, field: "pathnameraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 44 + 2 + pathname.count + 2 + pathnameraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(dirfd)
+        w.write(uid)
+        w.write(gid)
+        w.write(flags)
+        w.write(UInt16(pathname.count))
+        w.write(bytes: pathname)
+        w.write(UInt16(pathnameraw.count))
+        w.write(bytes: pathnameraw)
+    }
+}
+
+/// A decoded setuid record. Variable fields are slices of the batch (no copy).
+public struct SetuidEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.setuid]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// uid as passed
+    public var uid: UInt32
+    /// real uid after the call
+    public var credRuid: UInt32
+    /// effective uid after the call
+    public var credEuid: UInt32
+    /// saved uid after the call
+    public var credSuid: UInt32
+    /// real gid after the call
+    public var credRgid: UInt32
+    /// effective gid after the call
+    public var credEgid: UInt32
+    /// saved gid after the call
+    public var credSgid: UInt32
+
+    public init(type: EventType = .setuid, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, uid: UInt32 = 0, credRuid: UInt32 = 0, credEuid: UInt32 = 0, credSuid: UInt32 = 0, credRgid: UInt32 = 0, credEgid: UInt32 = 0, credSgid: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.uid = uid
+        self.credRuid = credRuid
+        self.credEuid = credEuid
+        self.credSuid = credSuid
+        self.credRgid = credRgid
+        self.credEgid = credEgid
+        self.credSgid = credSgid
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "setuid", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.uid = r.load(UInt32.self, at: 28)
+        self.credRuid = r.load(UInt32.self, at: 32)
+        self.credEuid = r.load(UInt32.self, at: 36)
+        self.credSuid = r.load(UInt32.self, at: 40)
+        self.credRgid = r.load(UInt32.self, at: 44)
+        self.credEgid = r.load(UInt32.self, at: 48)
+        self.credSgid = r.load(UInt32.self, at: 52)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 56
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(uid)
+        w.write(credRuid)
+        w.write(credEuid)
+        w.write(credSuid)
+        w.write(credRgid)
+        w.write(credEgid)
+        w.write(credSgid)
+    }
+}
+
+/// A decoded setgid record. Variable fields are slices of the batch (no copy).
+public struct SetgidEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.setgid]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// gid as passed
+    public var gid: UInt32
+    /// real uid after the call
+    public var credRuid: UInt32
+    /// effective uid after the call
+    public var credEuid: UInt32
+    /// saved uid after the call
+    public var credSuid: UInt32
+    /// real gid after the call
+    public var credRgid: UInt32
+    /// effective gid after the call
+    public var credEgid: UInt32
+    /// saved gid after the call
+    public var credSgid: UInt32
+
+    public init(type: EventType = .setgid, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, gid: UInt32 = 0, credRuid: UInt32 = 0, credEuid: UInt32 = 0, credSuid: UInt32 = 0, credRgid: UInt32 = 0, credEgid: UInt32 = 0, credSgid: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.gid = gid
+        self.credRuid = credRuid
+        self.credEuid = credEuid
+        self.credSuid = credSuid
+        self.credRgid = credRgid
+        self.credEgid = credEgid
+        self.credSgid = credSgid
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "setgid", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.gid = r.load(UInt32.self, at: 28)
+        self.credRuid = r.load(UInt32.self, at: 32)
+        self.credEuid = r.load(UInt32.self, at: 36)
+        self.credSuid = r.load(UInt32.self, at: 40)
+        self.credRgid = r.load(UInt32.self, at: 44)
+        self.credEgid = r.load(UInt32.self, at: 48)
+        self.credSgid = r.load(UInt32.self, at: 52)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 56
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(gid)
+        w.write(credRuid)
+        w.write(credEuid)
+        w.write(credSuid)
+        w.write(credRgid)
+        w.write(credEgid)
+        w.write(credSgid)
+    }
+}
+
+/// A decoded setresuid record. Variable fields are slices of the batch (no copy).
+public struct SetresuidEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.setresuid]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// real uid as passed (4294967295 = unchanged)
+    public var ruid: UInt32
+    /// effective uid as passed (4294967295 = unchanged)
+    public var euid: UInt32
+    /// saved uid as passed (4294967295 = unchanged)
+    public var suid: UInt32
+    /// real uid after the call
+    public var credRuid: UInt32
+    /// effective uid after the call
+    public var credEuid: UInt32
+    /// saved uid after the call
+    public var credSuid: UInt32
+    /// real gid after the call
+    public var credRgid: UInt32
+    /// effective gid after the call
+    public var credEgid: UInt32
+    /// saved gid after the call
+    public var credSgid: UInt32
+
+    public init(type: EventType = .setresuid, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, ruid: UInt32 = 0, euid: UInt32 = 0, suid: UInt32 = 0, credRuid: UInt32 = 0, credEuid: UInt32 = 0, credSuid: UInt32 = 0, credRgid: UInt32 = 0, credEgid: UInt32 = 0, credSgid: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.ruid = ruid
+        self.euid = euid
+        self.suid = suid
+        self.credRuid = credRuid
+        self.credEuid = credEuid
+        self.credSuid = credSuid
+        self.credRgid = credRgid
+        self.credEgid = credEgid
+        self.credSgid = credSgid
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "setresuid", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.ruid = r.load(UInt32.self, at: 28)
+        self.euid = r.load(UInt32.self, at: 32)
+        self.suid = r.load(UInt32.self, at: 36)
+        self.credRuid = r.load(UInt32.self, at: 40)
+        self.credEuid = r.load(UInt32.self, at: 44)
+        self.credSuid = r.load(UInt32.self, at: 48)
+        self.credRgid = r.load(UInt32.self, at: 52)
+        self.credEgid = r.load(UInt32.self, at: 56)
+        self.credSgid = r.load(UInt32.self, at: 60)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 64
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(ruid)
+        w.write(euid)
+        w.write(suid)
+        w.write(credRuid)
+        w.write(credEuid)
+        w.write(credSuid)
+        w.write(credRgid)
+        w.write(credEgid)
+        w.write(credSgid)
+    }
+}
+
+/// A decoded setresgid record. Variable fields are slices of the batch (no copy).
+public struct SetresgidEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.setresgid]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// real gid as passed (4294967295 = unchanged)
+    public var rgid: UInt32
+    /// effective gid as passed (4294967295 = unchanged)
+    public var egid: UInt32
+    /// saved gid as passed (4294967295 = unchanged)
+    public var sgid: UInt32
+    /// real uid after the call
+    public var credRuid: UInt32
+    /// effective uid after the call
+    public var credEuid: UInt32
+    /// saved uid after the call
+    public var credSuid: UInt32
+    /// real gid after the call
+    public var credRgid: UInt32
+    /// effective gid after the call
+    public var credEgid: UInt32
+    /// saved gid after the call
+    public var credSgid: UInt32
+
+    public init(type: EventType = .setresgid, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, rgid: UInt32 = 0, egid: UInt32 = 0, sgid: UInt32 = 0, credRuid: UInt32 = 0, credEuid: UInt32 = 0, credSuid: UInt32 = 0, credRgid: UInt32 = 0, credEgid: UInt32 = 0, credSgid: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.rgid = rgid
+        self.egid = egid
+        self.sgid = sgid
+        self.credRuid = credRuid
+        self.credEuid = credEuid
+        self.credSuid = credSuid
+        self.credRgid = credRgid
+        self.credEgid = credEgid
+        self.credSgid = credSgid
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "setresgid", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.rgid = r.load(UInt32.self, at: 28)
+        self.egid = r.load(UInt32.self, at: 32)
+        self.sgid = r.load(UInt32.self, at: 36)
+        self.credRuid = r.load(UInt32.self, at: 40)
+        self.credEuid = r.load(UInt32.self, at: 44)
+        self.credSuid = r.load(UInt32.self, at: 48)
+        self.credRgid = r.load(UInt32.self, at: 52)
+        self.credEgid = r.load(UInt32.self, at: 56)
+        self.credSgid = r.load(UInt32.self, at: 60)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 64
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(rgid)
+        w.write(egid)
+        w.write(sgid)
+        w.write(credRuid)
+        w.write(credEuid)
+        w.write(credSuid)
+        w.write(credRgid)
+        w.write(credEgid)
+        w.write(credSgid)
+    }
+}
+
+/// A decoded setreuid record. Variable fields are slices of the batch (no copy).
+public struct SetreuidEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.setreuid]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// real uid as passed (4294967295 = unchanged)
+    public var ruid: UInt32
+    /// effective uid as passed (4294967295 = unchanged)
+    public var euid: UInt32
+    /// real uid after the call
+    public var credRuid: UInt32
+    /// effective uid after the call
+    public var credEuid: UInt32
+    /// saved uid after the call
+    public var credSuid: UInt32
+    /// real gid after the call
+    public var credRgid: UInt32
+    /// effective gid after the call
+    public var credEgid: UInt32
+    /// saved gid after the call
+    public var credSgid: UInt32
+
+    public init(type: EventType = .setreuid, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, ruid: UInt32 = 0, euid: UInt32 = 0, credRuid: UInt32 = 0, credEuid: UInt32 = 0, credSuid: UInt32 = 0, credRgid: UInt32 = 0, credEgid: UInt32 = 0, credSgid: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.ruid = ruid
+        self.euid = euid
+        self.credRuid = credRuid
+        self.credEuid = credEuid
+        self.credSuid = credSuid
+        self.credRgid = credRgid
+        self.credEgid = credEgid
+        self.credSgid = credSgid
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "setreuid", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.ruid = r.load(UInt32.self, at: 28)
+        self.euid = r.load(UInt32.self, at: 32)
+        self.credRuid = r.load(UInt32.self, at: 36)
+        self.credEuid = r.load(UInt32.self, at: 40)
+        self.credSuid = r.load(UInt32.self, at: 44)
+        self.credRgid = r.load(UInt32.self, at: 48)
+        self.credEgid = r.load(UInt32.self, at: 52)
+        self.credSgid = r.load(UInt32.self, at: 56)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 60
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(ruid)
+        w.write(euid)
+        w.write(credRuid)
+        w.write(credEuid)
+        w.write(credSuid)
+        w.write(credRgid)
+        w.write(credEgid)
+        w.write(credSgid)
+    }
+}
+
+/// A decoded setregid record. Variable fields are slices of the batch (no copy).
+public struct SetregidEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.setregid]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// real gid as passed (4294967295 = unchanged)
+    public var rgid: UInt32
+    /// effective gid as passed (4294967295 = unchanged)
+    public var egid: UInt32
+    /// real uid after the call
+    public var credRuid: UInt32
+    /// effective uid after the call
+    public var credEuid: UInt32
+    /// saved uid after the call
+    public var credSuid: UInt32
+    /// real gid after the call
+    public var credRgid: UInt32
+    /// effective gid after the call
+    public var credEgid: UInt32
+    /// saved gid after the call
+    public var credSgid: UInt32
+
+    public init(type: EventType = .setregid, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, rgid: UInt32 = 0, egid: UInt32 = 0, credRuid: UInt32 = 0, credEuid: UInt32 = 0, credSuid: UInt32 = 0, credRgid: UInt32 = 0, credEgid: UInt32 = 0, credSgid: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.rgid = rgid
+        self.egid = egid
+        self.credRuid = credRuid
+        self.credEuid = credEuid
+        self.credSuid = credSuid
+        self.credRgid = credRgid
+        self.credEgid = credEgid
+        self.credSgid = credSgid
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "setregid", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.rgid = r.load(UInt32.self, at: 28)
+        self.egid = r.load(UInt32.self, at: 32)
+        self.credRuid = r.load(UInt32.self, at: 36)
+        self.credEuid = r.load(UInt32.self, at: 40)
+        self.credSuid = r.load(UInt32.self, at: 44)
+        self.credRgid = r.load(UInt32.self, at: 48)
+        self.credEgid = r.load(UInt32.self, at: 52)
+        self.credSgid = r.load(UInt32.self, at: 56)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 60
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(rgid)
+        w.write(egid)
+        w.write(credRuid)
+        w.write(credEuid)
+        w.write(credSuid)
+        w.write(credRgid)
+        w.write(credEgid)
+        w.write(credSgid)
+    }
+}
+
+/// A decoded capset record. Variable fields are slices of the batch (no copy).
+public struct CapsetEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.capset]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// inheritable set after the call
+    public var capInheritable: UInt64
+    /// permitted set after the call
+    public var capPermitted: UInt64
+    /// effective set after the call
+    public var capEffective: UInt64
+
+    public init(type: EventType = .capset, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, capInheritable: UInt64 = 0, capPermitted: UInt64 = 0, capEffective: UInt64 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.capInheritable = capInheritable
+        self.capPermitted = capPermitted
+        self.capEffective = capEffective
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "capset", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.capInheritable = r.load(UInt64.self, at: 28)
+        self.capPermitted = r.load(UInt64.self, at: 36)
+        self.capEffective = r.load(UInt64.self, at: 44)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 52
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(capInheritable)
+        w.write(capPermitted)
+        w.write(capEffective)
+    }
+}
+
+/// A decoded ptrace record. Variable fields are slices of the batch (no copy).
+public struct PtraceEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.ptrace]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// result (the word read for PTRACE_PEEK*), or -errno
+    public var res: Int64
+    /// PTRACE_* request
+    public var request: UInt32
+    /// target thread id
+    public var pidArg: Int32
+    /// addr as passed
+    public var addr: UInt64
+    /// data as passed
+    public var data: UInt64
+
+    public init(type: EventType = .ptrace, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, request: UInt32 = 0, pidArg: Int32 = 0, addr: UInt64 = 0, data: UInt64 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.request = request
+        self.pidArg = pidArg
+        self.addr = addr
+        self.data = data
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "ptrace", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.request = r.load(UInt32.self, at: 28)
+        self.pidArg = r.load(Int32.self, at: 32)
+        self.addr = r.load(UInt64.self, at: 36)
+        self.data = r.load(UInt64.self, at: 44)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 52
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(request)
+        w.write(pidArg)
+        w.write(addr)
+        w.write(data)
+    }
+}
+
+/// A decoded mount record. Variable fields are slices of the batch (no copy).
+public struct MountEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.mount]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// MS_* flags as passed (low 32 bits)
+    public var flags: UInt32
+    /// source as passed (device, path, or filesystem name)
+    public var dev: ArraySlice<UInt8>
+    /// absolute path of the mount point
+    public var dir: ArraySlice<UInt8>
+    /// target as passed
+    public var dirraw: ArraySlice<UInt8>
+    /// filesystem type as passed
+    public var typeArg: ArraySlice<UInt8>
+
+    public init(type: EventType = .mount, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, flags: UInt32 = 0, dev: ArraySlice<UInt8> = [], dir: ArraySlice<UInt8> = [], dirraw: ArraySlice<UInt8> = [], typeArg: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.flags = flags
+        self.dev = dev
+        self.dir = dir
+        self.dirraw = dirraw
+        self.typeArg = typeArg
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "mount", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.flags = r.load(UInt32.self, at: 28)
+        var cursor = 32
+        self.dev = try r.variable(at: &cursor, field: "dev")
+        self.dir = try r.variable(at: &cursor, field: "dir")
+        self.dirraw = try r.variable(at: &cursor, field: "dirraw")
+        self.typeArg = try r.variable(at: &cursor, field: "type")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 32 + 2 + dev.count + 2 + dir.count + 2 + dirraw.count + 2 + typeArg.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(flags)
+        w.write(UInt16(dev.count))
+        w.write(bytes: dev)
+        w.write(UInt16(dir.count))
+        w.write(bytes: dir)
+        w.write(UInt16(dirraw.count))
+        w.write(bytes: dirraw)
+        w.write(UInt16(typeArg.count))
+        w.write(bytes: typeArg)
+    }
+}
+
+/// A decoded umount2 record. Variable fields are slices of the batch (no copy).
+public struct Umount2Event: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.umount2]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// MNT_*/UMOUNT_* flags
+    public var flags: UInt32
+    /// absolute path of the mount point
+    public var name: ArraySlice<UInt8>
+    /// target as passed
+    public var nameraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .umount2, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, flags: UInt32 = 0, name: ArraySlice<UInt8> = [], nameraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.flags = flags
+        self.name = name
+        self.nameraw = nameraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "umount2", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.flags = r.load(UInt32.self, at: 28)
+        var cursor = 32
+        self.name = try r.variable(at: &cursor, field: "name")
+        self.nameraw = try r.variable(at: &cursor, field: "nameraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 32 + 2 + name.count + 2 + nameraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(flags)
+        w.write(UInt16(name.count))
+        w.write(bytes: name)
+        w.write(UInt16(nameraw.count))
+        w.write(bytes: nameraw)
+    }
+}
+
+/// A decoded init_module record. Variable fields are slices of the batch (no copy).
+public struct InitModuleEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.initModule]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// image length in bytes
+    public var length: UInt64
+    /// module parameters as passed
+    public var uargs: ArraySlice<UInt8>
+
+    public init(type: EventType = .initModule, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, length: UInt64 = 0, uargs: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.length = length
+        self.uargs = uargs
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "init_module", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.length = r.load(UInt64.self, at: 28)
+        var cursor = 36
+        self.uargs = try r.variable(at: &cursor, field: "uargs")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 36 + 2 + uargs.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(length)
+        w.write(UInt16(uargs.count))
+        w.write(bytes: uargs)
+    }
+}
+
+/// A decoded finit_module record. Variable fields are slices of the batch (no copy).
+public struct FinitModuleEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.finitModule]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// fd of the module file
+    public var fd: Int32
+    /// MODULE_INIT_* flags
+    public var flags: UInt32
+    /// module parameters as passed
+    public var uargs: ArraySlice<UInt8>
+    /// the module file
+    public var fdpath: ArraySlice<UInt8>
+
+    public init(type: EventType = .finitModule, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, flags: UInt32 = 0, uargs: ArraySlice<UInt8> = [], fdpath: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.flags = flags
+        self.uargs = uargs
+        self.fdpath = fdpath
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "finit_module", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        self.flags = r.load(UInt32.self, at: 32)
+        var cursor = 36
+        self.uargs = try r.variable(at: &cursor, field: "uargs")
+        self.fdpath = try r.variable(at: &cursor, field: "fdpath")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 36 + 2 + uargs.count + 2 + fdpath.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(flags)
+        w.write(UInt16(uargs.count))
+        w.write(bytes: uargs)
+        w.write(UInt16(fdpath.count))
+        w.write(bytes: fdpath)
+    }
+}
+
+/// A decoded bpf record. Variable fields are slices of the batch (no copy).
+public struct BpfEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.bpf]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// new fd or result, or -errno
+    public var res: Int64
+    /// BPF_* command (5 BPF_PROG_LOAD)
+    public var cmd: UInt32
+
+    public init(type: EventType = .bpf, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, cmd: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.cmd = cmd
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "bpf", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.cmd = r.load(UInt32.self, at: 28)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 32
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(cmd)
+    }
+}
+
+/// A decoded memfd_create record. Variable fields are slices of the batch (no copy).
+public struct MemfdCreateEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.memfdCreate]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// new fd, or -errno
+    public var res: Int64
+    /// MFD_* flags
+    public var flags: UInt32
+    /// name as passed (the fd shows as memfd:NAME)
+    public var name: ArraySlice<UInt8>
+
+    public init(type: EventType = .memfdCreate, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, flags: UInt32 = 0, name: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.flags = flags
+        self.name = name
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "memfd_create", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.flags = r.load(UInt32.self, at: 28)
+        var cursor = 32
+        self.name = try r.variable(at: &cursor, field: "name")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 32 + 2 + name.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(flags)
+        w.write(UInt16(name.count))
+        w.write(bytes: name)
+    }
+}
+
+/// A decoded userfaultfd record. Variable fields are slices of the batch (no copy).
+public struct UserfaultfdEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.userfaultfd]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// new fd, or -errno
+    public var res: Int64
+    /// flags as passed (O_CLOEXEC, O_NONBLOCK, UFFD_USER_MODE_ONLY)
+    public var flags: UInt32
+
+    public init(type: EventType = .userfaultfd, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, flags: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.flags = flags
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "userfaultfd", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.flags = r.load(UInt32.self, at: 28)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 32
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(flags)
+    }
+}
+
+/// A decoded setns record. Variable fields are slices of the batch (no copy).
+public struct SetnsEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.setns]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// namespace or pidfd
+    public var fd: Int32
+    /// CLONE_NEW* as passed (0 = any)
+    public var nstype: UInt32
+    /// the file fd refers to: NSTYPE:[INO] for a namespace (e.g. mnt:[4026531841]), anon_inode:[pidfd] for a pidfd
+    public var fdpath: ArraySlice<UInt8>
+
+    public init(type: EventType = .setns, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, nstype: UInt32 = 0, fdpath: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.nstype = nstype
+        self.fdpath = fdpath
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "setns", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        self.nstype = r.load(UInt32.self, at: 32)
+        var cursor = 36
+        self.fdpath = try r.variable(at: &cursor, field: "fdpath")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 36 + 2 + fdpath.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(nstype)
+        w.write(UInt16(fdpath.count))
+        w.write(bytes: fdpath)
+    }
+}
+
+/// A decoded unshare record. Variable fields are slices of the batch (no copy).
+public struct UnshareEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.unshare]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// CLONE_* flags as passed
+    public var flags: UInt32
+
+    public init(type: EventType = .unshare, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, flags: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.flags = flags
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "unshare", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.flags = r.load(UInt32.self, at: 28)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 32
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(flags)
+    }
+}
+
+/// A decoded kill record. Variable fields are slices of the batch (no copy).
+public struct KillEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.kill]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// target as passed (0 = own group, -1 = all, < -1 = process group)
+    public var pidArg: Int32
+    /// signal number
+    public var sig: UInt32
+
+    public init(type: EventType = .kill, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, pidArg: Int32 = 0, sig: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.pidArg = pidArg
+        self.sig = sig
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "kill", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.pidArg = r.load(Int32.self, at: 28)
+        self.sig = r.load(UInt32.self, at: 32)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 36
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(pidArg)
+        w.write(sig)
+    }
+}
+
+/// A decoded prctl record. Variable fields are slices of the batch (no copy).
+public struct PrctlEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.prctl]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// result, or -errno
+    public var res: Int64
+    /// PR_* option
+    public var option: UInt32
+    /// second argument as a number
+    public var arg2Int: Int64
+    /// second argument as a string for PR_SET_NAME (the name asked for) and PR_GET_NAME (the name returned); empty otherwise
+    public var arg2Str: ArraySlice<UInt8>
+
+    public init(type: EventType = .prctl, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, option: UInt32 = 0, arg2Int: Int64 = 0, arg2Str: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.option = option
+        self.arg2Int = arg2Int
+        self.arg2Str = arg2Str
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "prctl", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.option = r.load(UInt32.self, at: 28)
+        self.arg2Int = r.load(Int64.self, at: 32)
+        var cursor = 40
+        self.arg2Str = try r.variable(at: &cursor, field: "arg2_str")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 40 + 2 + arg2Str.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(option)
+        w.write(arg2Int)
+        w.write(UInt16(arg2Str.count))
+        w.write(bytes: arg2Str)
+    }
+}
+
+/// A decoded mprotect record. Variable fields are slices of the batch (no copy).
+public struct MprotectEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.mprotect]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// start address
+    public var addr: UInt64
+    /// length in bytes
+    public var length: UInt64
+    /// PROT_* flags
+    public var prot: UInt32
+
+    public init(type: EventType = .mprotect, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, addr: UInt64 = 0, length: UInt64 = 0, prot: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.addr = addr
+        self.length = length
+        self.prot = prot
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "mprotect", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.addr = r.load(UInt64.self, at: 28)
+        self.length = r.load(UInt64.self, at: 36)
+        self.prot = r.load(UInt32.self, at: 44)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 48
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(addr)
+        w.write(length)
+        w.write(prot)
+    }
+}
+
+/// A decoded mmap record. Variable fields are slices of the batch (no copy).
+public struct MmapEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.mmap]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// address mapped, or -errno
+    public var res: Int64
+    /// address asked for
+    public var addr: UInt64
+    /// length in bytes
+    public var length: UInt64
+    /// PROT_* flags
+    public var prot: UInt32
+    /// MAP_* flags
+    public var flags: UInt32
+    /// fd mapped (-1 for anonymous maps)
+    public var fd: Int32
+    /// file offset
+    public var offset: UInt64
+    /// the file mapped (empty for anonymous maps)
+    public var fdpath: ArraySlice<UInt8>
+
+    public init(type: EventType = .mmap, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, addr: UInt64 = 0, length: UInt64 = 0, prot: UInt32 = 0, flags: UInt32 = 0, fd: Int32 = 0, offset: UInt64 = 0, fdpath: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.addr = addr
+        self.length = length
+        self.prot = prot
+        self.flags = flags
+        self.fd = fd
+        self.offset = offset
+        self.fdpath = fdpath
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "mmap", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.addr = r.load(UInt64.self, at: 28)
+        self.length = r.load(UInt64.self, at: 36)
+        self.prot = r.load(UInt32.self, at: 44)
+        self.flags = r.load(UInt32.self, at: 48)
+        self.fd = r.load(Int32.self, at: 52)
+        self.offset = r.load(UInt64.self, at: 56)
+        var cursor = 64
+        self.fdpath = try r.variable(at: &cursor, field: "fdpath")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 64 + 2 + fdpath.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(addr)
+        w.write(length)
+        w.write(prot)
+        w.write(flags)
+        w.write(fd)
+        w.write(offset)
+        w.write(UInt16(fdpath.count))
+        w.write(bytes: fdpath)
+    }
+}
+
+/// A decoded chdir record. Variable fields are slices of the batch (no copy).
+public struct ChdirEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.chdir]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// absolute path: the new working directory from the kernel when res = 0 (exact: symlinks and .. resolved), else the old one + raw path
+    public var path: ArraySlice<UInt8>
+    /// path as passed
+    public var pathraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .chdir, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, path: ArraySlice<UInt8> = [], pathraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.path = path
+        self.pathraw = pathraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "chdir", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        var cursor = 28
+        self.path = try r.variable(at: &cursor, field: "path")
+        self.pathraw = try r.variable(at: &cursor, field: "pathraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 28 + 2 + path.count + 2 + pathraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(UInt16(path.count))
+        w.write(bytes: path)
+        w.write(UInt16(pathraw.count))
+        w.write(bytes: pathraw)
+    }
+}
+
+/// A decoded fchdir record. Variable fields are slices of the batch (no copy).
+public struct FchdirEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.fchdir]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// directory fd
+    public var fd: Int32
+    /// the directory fd refers to (the new working directory when res = 0)
+    public var fdpath: ArraySlice<UInt8>
+
+    public init(type: EventType = .fchdir, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, fdpath: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.fdpath = fdpath
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "fchdir", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        var cursor = 32
+        self.fdpath = try r.variable(at: &cursor, field: "fdpath")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 32 + 2 + fdpath.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(UInt16(fdpath.count))
+        w.write(bytes: fdpath)
+    }
+}
+
+/// A decoded chroot record. Variable fields are slices of the batch (no copy).
+public struct ChrootEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.chroot]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// absolute path of the new root in the mount namespace when res = 0 (exact), else cwd + raw path
+    public var path: ArraySlice<UInt8>
+    /// path as passed
+    public var pathraw: ArraySlice<UInt8>
+
+    public init(type: EventType = .chroot, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, path: ArraySlice<UInt8> = [], pathraw: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.path = path
+        self.pathraw = pathraw
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "chroot", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        var cursor = 28
+        self.path = try r.variable(at: &cursor, field: "path")
+        self.pathraw = try r.variable(at: &cursor, field: "pathraw")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 28 + 2 + path.count + 2 + pathraw.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(UInt16(path.count))
+        w.write(bytes: path)
+        w.write(UInt16(pathraw.count))
+        w.write(bytes: pathraw)
+    }
+}
+
+/// A decoded pipe/pipe2 record. Variable fields are slices of the batch (no copy).
+public struct PipeEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.pipe, .pipe2]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// 0, or -errno
+    public var res: Int64
+    /// read end (-1 when res < 0)
+    public var fd1: Int32
+    /// write end (-1 when res < 0)
+    public var fd2: Int32
+    /// pipe inode (pipe:[INO]); 0 when res < 0
+    public var ino: UInt64
+    /// pipe2 flags (O_CLOEXEC, O_NONBLOCK, O_DIRECT); 0 for pipe
+    public var flags: UInt32
+
+    public init(type: EventType = .pipe, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd1: Int32 = 0, fd2: Int32 = 0, ino: UInt64 = 0, flags: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd1 = fd1
+        self.fd2 = fd2
+        self.ino = ino
+        self.flags = flags
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "pipe", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd1 = r.load(Int32.self, at: 28)
+        self.fd2 = r.load(Int32.self, at: 32)
+        self.ino = r.load(UInt64.self, at: 36)
+        self.flags = r.load(UInt32.self, at: 44)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 48
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd1)
+        w.write(fd2)
+        w.write(ino)
+        w.write(flags)
+    }
+}
+
+/// A decoded splice record. Variable fields are slices of the batch (no copy).
+public struct SpliceEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.splice]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// bytes moved, or -errno
+    public var res: Int64
+    /// source fd
+    public var fdIn: Int32
+    /// destination fd
+    public var fdOut: Int32
+    /// bytes asked for
+    public var size: UInt64
+    /// SPLICE_F_* flags
+    public var flags: UInt32
+
+    public init(type: EventType = .splice, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fdIn: Int32 = 0, fdOut: Int32 = 0, size: UInt64 = 0, flags: UInt32 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fdIn = fdIn
+        self.fdOut = fdOut
+        self.size = size
+        self.flags = flags
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "splice", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fdIn = r.load(Int32.self, at: 28)
+        self.fdOut = r.load(Int32.self, at: 32)
+        self.size = r.load(UInt64.self, at: 36)
+        self.flags = r.load(UInt32.self, at: 44)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 48
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fdIn)
+        w.write(fdOut)
+        w.write(size)
+        w.write(flags)
+    }
+}
+
+/// A decoded ioctl record. Variable fields are slices of the batch (no copy).
+public struct IoctlEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.ioctl]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// result, or -errno
+    public var res: Int64
+    /// fd
+    public var fd: Int32
+    /// request code
+    public var request: UInt64
+    /// third argument as passed
+    public var argument: UInt64
+    /// the file fd refers to
+    public var fdpath: ArraySlice<UInt8>
+
+    public init(type: EventType = .ioctl, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, request: UInt64 = 0, argument: UInt64 = 0, fdpath: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.request = request
+        self.argument = argument
+        self.fdpath = fdpath
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "ioctl", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        self.request = r.load(UInt64.self, at: 32)
+        self.argument = r.load(UInt64.self, at: 40)
+        var cursor = 48
+        self.fdpath = try r.variable(at: &cursor, field: "fdpath")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 48 + 2 + fdpath.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(request)
+        w.write(argument)
+        w.write(UInt16(fdpath.count))
+        w.write(bytes: fdpath)
+    }
+}
+
+/// A decoded read/write/readv/writev record. Variable fields are slices of the batch (no copy).
+public struct ReadEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.read, .write, .readv, .writev]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// bytes transferred, or -errno
+    public var res: Int64
+    /// fd
+    public var fd: Int32
+    /// bytes asked for (readv/writev: the sum of the iovec lengths, first 1024 iovecs)
+    public var size: UInt64
+
+    public init(type: EventType = .read, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, size: UInt64 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.size = size
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "read", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        self.size = r.load(UInt64.self, at: 32)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 40
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(size)
+    }
+}
+
+/// A decoded pread64/pwrite64 record. Variable fields are slices of the batch (no copy).
+public struct Pread64Event: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.pread64, .pwrite64]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// bytes transferred, or -errno
+    public var res: Int64
+    /// fd
+    public var fd: Int32
+    /// bytes asked for
+    public var size: UInt64
+    /// file offset
+    public var pos: UInt64
+
+    public init(type: EventType = .pread64, pid: UInt32, tid: UInt32, ts: UInt64, res: Int64 = 0, fd: Int32 = 0, size: UInt64 = 0, pos: UInt64 = 0) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.res = res
+        self.fd = fd
+        self.size = size
+        self.pos = pos
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "pread64", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.res = r.load(Int64.self, at: 20)
+        self.fd = r.load(Int32.self, at: 28)
+        self.size = r.load(UInt64.self, at: 32)
+        self.pos = r.load(UInt64.self, at: 40)
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 48
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(res)
+        w.write(fd)
+        w.write(size)
+        w.write(pos)
     }
 }
 
