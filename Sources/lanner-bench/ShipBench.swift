@@ -54,7 +54,13 @@ enum ShipBench {
         let batchBytes = try cmd.int("batch-kb", default: 256, in: 4...8192, unit: "KiB") << 10
         let spoolBytes = try cmd.int("spool-mb", default: 64, in: 1...65_536, unit: "MiB") << 20
         let compress = !cmd.flag("no-compress")
-        let records = try BenchRecords.load(path).records
+        // The records back to back in one buffer, as the ring buffer hands them to the sensor.
+        let loaded = try BenchRecords.load(path, excludingComms: Set(cmd.all("exclude-comm"))).records
+        var flat: [UInt8] = []
+        var offsets: [Int] = []
+        for r in loaded { offsets.append(flat.count); flat += r }
+        offsets.append(flat.count)
+        let count = loaded.count
 
         var sink: Sink?
         let endpoint: CollectorEndpoint
@@ -73,11 +79,13 @@ enum ShipBench {
         upload.name = "lanner-upload"
         upload.start()
 
-        // The producer: this thread, as the sensor's capture thread.
+        // The producer: this thread, as the sensor's capture thread (Agent.run's emit: compress, then spool).
         var batcher = Batcher(identity: BenchRecords.identity, sensorVersion: "0.1.0", maxBytes: batchBytes, firstSequence: UInt64(getpid()) << 32 | 1)
         let compressor = Zstd.Compressor(level: 3)
         var produced = 0
         var waits = 0
+        var maxPendingBatches = 0, maxPendingBytes = 0
+        var wireBytes = 0
         let cpu0 = cpuSeconds(), proc0 = processCPUSeconds()
         let start = Date()
         let end = start.addingTimeInterval(seconds)
@@ -85,56 +93,68 @@ enum ShipBench {
         func emit(_ f: Batcher.Finished) {
             var f = f
             if compress, let p = BatchCompression.compress(f.body, with: compressor) { f.body = p }
+            wireBytes += f.body.count
             if rate == 0 {
                 while spool.pending.bytes > spoolBytes / 2 { waits += 1; usleep(200) }
             }
             spool.push(f)
+            let p = spool.pending
+            maxPendingBatches = max(maxPendingBatches, p.batches)
+            maxPendingBytes = max(maxPendingBytes, p.bytes)
         }
-        if rate == 0 {
-            while Date() < end {
-                for _ in 0..<4096 {
-                    records[i].withUnsafeBytes { raw in if let f = batcher.add(raw, kernelDrops: 0, userDrops: spool.droppedEvents) { emit(f) } }
-                    i = i + 1 == records.count ? 0 : i + 1
-                }
-                produced += 4096
+        flat.withUnsafeBytes { all in
+            func add() {
+                let r = UnsafeRawBufferPointer(rebasing: all[offsets[i]..<offsets[i + 1]])
+                if let f = batcher.add(r, kernelDrops: 0, userDrops: spool.droppedEvents) { emit(f) }
+                i = i + 1 == count ? 0 : i + 1
             }
-        } else {
-            // Paced: catch up every millisecond to the events due by now.
-            while true {
-                let now = Date()
-                if now >= end { break }
-                let due = Int(now.timeIntervalSince(start) * Double(rate))
-                while produced < due {
-                    records[i].withUnsafeBytes { raw in if let f = batcher.add(raw, kernelDrops: 0, userDrops: spool.droppedEvents) { emit(f) } }
-                    i = i + 1 == records.count ? 0 : i + 1
-                    produced += 1
+            if rate == 0 {
+                while Date() < end {
+                    for _ in 0..<4096 { add() }
+                    produced += 4096
                 }
-                usleep(1000)
+            } else {
+                // Paced: every millisecond, catch up to the events due by now.
+                while true {
+                    let now = Date()
+                    if now >= end { break }
+                    let due = Int(now.timeIntervalSince(start) * Double(rate))
+                    while produced < due { add(); produced += 1 }
+                    usleep(1000)
+                }
             }
         }
         if let f = batcher.finish(kernelDrops: 0, userDrops: spool.droppedEvents) { emit(f) }
         let produceCPU = cpuSeconds() - cpu0
         let produceWall = Date().timeIntervalSince(start)
+        let backlogAtEnd = spool.pending
         spool.close()
-        uploader.finish(by: Date().addingTimeInterval(60))
-        while !upload.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+        uploader.finish(by: Date().addingTimeInterval(120))
+        while !upload.isFinished { Thread.sleep(forTimeInterval: 0.005) }
         let wall = Date().timeIntervalSince(start)
+        let drain = wall - produceWall
         let procCPU = processCPUSeconds() - proc0
         let shipped = Int(uploader.shippedEvents)
         let dropped = Int(spool.droppedEvents)
         let perSecond = Double(shipped) / wall
+        let collector = cmd.value("collector") ?? "in-process sink"
         if cmd.flag("json") {
-            print("{\"benchmark\":\"ship\",\"collector\":\"\(cmd.value("collector") ?? "in-process sink")\",\"compress\":\(compress),"
+            print("{\"benchmark\":\"ship\",\"capture\":\"\(path)\",\"collector\":\"\(collector)\",\"compress\":\(compress),"
                   + "\"rate_offered\":\(rate),\"produced\":\(produced),\"shipped\":\(shipped),\"dropped\":\(dropped),"
-                  + "\"received_by_sink\":\(sink?.events ?? -1),\"sink_errors\":\(sink?.errors ?? 0),\"wall_seconds\":\(wall),"
-                  + "\"events_per_second\":\(Int(perSecond)),\"producer_cpu_seconds\":\(produceCPU),\"process_cpu_seconds\":\(procCPU),"
-                  + "\"batches\":\(uploader.shippedBatches),\"producer_waits\":\(waits)}")
+                  + "\"received_by_sink\":\(sink?.events ?? -1),\"sink_errors\":\(sink?.errors ?? 0),\"produce_seconds\":\(produceWall),"
+                  + "\"wall_seconds\":\(wall),\"drain_seconds\":\(drain),\"events_per_second\":\(Int(perSecond)),"
+                  + "\"wire_bytes_per_event\":\(Double(wireBytes) / Double(max(produced, 1))),"
+                  + "\"max_pending_batches\":\(maxPendingBatches),\"max_pending_bytes\":\(maxPendingBytes),"
+                  + "\"pending_batches_at_end\":\(backlogAtEnd.batches),\"producer_cpu_seconds\":\(produceCPU),"
+                  + "\"process_cpu_seconds\":\(procCPU),\"batches\":\(uploader.shippedBatches),\"producer_waits\":\(waits)}")
         } else {
-            print("source: \(records.count) recorded events cycled; batches of \(batchBytes >> 10) KiB, \(compress ? "zstd 3" : "uncompressed"), "
+            print("source: \(count) recorded events cycled; batches of \(batchBytes >> 10) KiB, \(compress ? "zstd 3" : "uncompressed"), "
                   + "spool \(spoolBytes >> 20) MiB; collector: \(cmd.value("collector") ?? "in-process sink (decode + acknowledge)")")
             print("offered: \(rate == 0 ? "as fast as the spool takes (waits instead of drops)" : "\(rate) events/s") for \(String(format: "%.1f", produceWall)) s")
             print("shipped \(shipped) of \(produced) events in \(uploader.shippedBatches) batches, \(String(format: "%.1f", wall)) s: "
                   + "\(Int(perSecond)) events/s; dropped \(dropped)" + (sink.map { "; sink decoded \($0.events), errors \($0.errors)" } ?? ""))
+            print("backlog: at most \(maxPendingBatches) batches (\(maxPendingBytes >> 10) KiB) unacknowledged; \(backlogAtEnd.batches) when production "
+                  + "stopped, acknowledged \(String(format: "%.2f", drain)) s later; \(String(format: "%.2f", Double(wireBytes) / Double(max(produced, 1)))) B/event sent")
             print("CPU: producer (Batcher + zstd + spool) \(String(format: "%.2f", produceCPU)) s = \(String(format: "%.0f", produceCPU / Double(max(produced, 1)) * 1e9)) ns/event; "
                   + "whole process \(String(format: "%.2f", procCPU)) s" + (rate == 0 ? "; producer waited \(waits)×200 µs for the spool" : ""))
         }

@@ -1,7 +1,7 @@
 // lanner-bench: release-mode benchmarks (never part of `swift test`). See docs/BENCHMARKS.md.
 //   lanner-bench rules --capture bench/fixtures/mix.lcap.zst --rules ../shared/peer/falco-rules --rules rules [--seconds 10] [--json]
-//   lanner-bench wire  --capture bench/fixtures/mix.lcap.zst [--batch-kb 256] [--json]
-//   lanner-bench ship  --capture bench/fixtures/mix.lcap.zst [--seconds 10] [--rate N] [--collector URL --token-file F]
+//   lanner-bench wire  --capture bench/fixtures/live.lcap.zst [--batch-kb 256] [--exclude-comm NAME] [--write FILE] [--json]
+//   lanner-bench ship  --capture bench/fixtures/live.lcap.zst [--seconds 10] [--rate N] [--collector URL --token-file F]
 import Foundation
 import Glibc
 import LannerCLIKit
@@ -18,6 +18,8 @@ let spec = CommandSpec("lanner-bench", abstract: "Lanner benchmarks", subcommand
         .value("capture", "FILE", help: "capture file (plain or .zst)"),
         .value("batch-kb", "KB", help: "batch size in KiB of records before compression (default 256, the sensor's)"),
         .value("levels", "L,L,…", help: "zstd levels to try (default 1,3,6,9,19)"),
+        .value("exclude-comm", "NAME", repeatable: true, help: "leave out the records of processes named NAME (batches re-encoded as the sensor would have)"),
+        .value("write", "FILE", help: "write the capture (after --exclude-comm) to FILE"),
         .flag("json", help: "print one JSON object"),
     ]),
     CommandSpec("ship", abstract: "events per second one sensor ships with zero drops: records → Batcher → zstd → Spool → Uploader → collector", options: [
@@ -25,6 +27,7 @@ let spec = CommandSpec("lanner-bench", abstract: "Lanner benchmarks", subcommand
         .value("seconds", "S", help: "produce for this long (default 10)"),
         .value("rate", "N", help: "offer N events/s (default 0: as fast as the spool takes them, waiting instead of dropping)"),
         .value("batch-kb", "KB", help: "batch size (default 256)"),
+        .value("exclude-comm", "NAME", repeatable: true, help: "leave out the records of processes named NAME"),
         .value("spool-mb", "MB", help: "memory spool (default 64)"),
         .value("collector", "URL", help: "a running lanner-collector serve (default: an in-process sink that decodes and acknowledges)"),
         .value("token-file", "FILE", help: "its bearer token"),
