@@ -62,6 +62,8 @@ public final class CollectorServer: @unchecked Sendable {
     private let reloadLock = NSLock()
     private var pendingReload: ReloadRequest?
     private var ingestFinished = false
+    /// The event loop's zstd context: `handle` runs on the server's single loop thread only.
+    private let decompressor = Zstd.Decompressor()
 
     /// Opens the store (creating and migrating it) and binds the port. Call `start()` to serve.
     public init(config: CollectorConfig) throws {
@@ -188,7 +190,7 @@ public final class CollectorServer: @unchecked Sendable {
             }
             let batch: Batch
             do {
-                batch = try BatchDecoder.decode(req.body, maxBatchBytes: config.maxBatchBytes)
+                batch = try BatchDecoder.decode(req.body, maxBatchBytes: config.maxBatchBytes, decompressor: decompressor)
             } catch {
                 bump { $0.batchesRejected += 1 }
                 rejections.log("400", "lanner-collector: rejected batch from \(req.peer): \(error)", config.log)

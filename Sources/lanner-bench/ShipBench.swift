@@ -27,9 +27,10 @@ enum ShipBench {
         init() throws {
             let box = Box()
             let interest = Interest(events: EventType.allCases.filter(\.fromKernel).map(\.rawValue)).json
+            nonisolated(unsafe) let decompressor = Zstd.Decompressor()   // the server's one loop thread uses it
             server = try H2Server(host: "127.0.0.1", port: 0) { req, respond in
                 do {
-                    let b = try BatchDecoder.decode(req.body)
+                    let b = try BatchDecoder.decode(req.body, decompressor: decompressor)
                     box.sink?.count(b.records.count)
                     respond(H2Response(status: 200, headers: [("content-type", "application/json")], body: Array(
                         "{\"sequence\":\(b.header.sequence),\"status\":\"committed\",\"events\":\(b.records.count),\"alerts\":0,\"interest\":\(interest)}".utf8)))

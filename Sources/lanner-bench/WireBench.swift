@@ -42,7 +42,7 @@ enum BenchRecords {
         var name: [UInt32: String] = [:]
         let compressor = Zstd.Compressor(level: 3)
         var out: [(batch: Batch, body: [UInt8])] = []
-        for (b, body) in batches {
+        for (b, _) in batches {
             var enc = BatchEncoder()
             for r in b.records {
                 switch r.eventType {
@@ -108,10 +108,11 @@ enum WireBench {
         let recordBytes = records.reduce(0) { $0 + $1.count }
         let full = BenchRecords.batches(records, batchBytes: batchBytes).map(\.body)
 
+        let decompressor = Zstd.Decompressor()   // one per thread, as the collector's event loop has
         func decodeNs(_ bodies: [[UInt8]]) throws -> Double {
             let start = cpuSeconds()
             var n = 0
-            for b in bodies { n += try BatchDecoder.decode(b).records.count }
+            for b in bodies { n += try BatchDecoder.decode(b, decompressor: decompressor).records.count }
             precondition(n == events, "decoded \(n) events, expected \(events)")
             return (cpuSeconds() - start) * 1e9 / Double(events)
         }
