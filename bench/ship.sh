@@ -43,12 +43,19 @@ start_collector() {   # start_collector RULES...
 }
 stop_collector() {   # sets STORED (the events the collector stored) and CCPU (its CPU seconds)
     CCPU=$(awk -v hz=$(getconf CLK_TCK) '{printf "%.2f", ($14 + $15) / hz}' /proc/$COLLECTOR/stat)
+    # Its busy threads: the HTTP/2 event loop (receive, decompress, check), and the ingest thread (host state, rules,
+    # SQLite): the rest (the main thread only waits for signals).
+    H2CPU=0
+    for t in /proc/$COLLECTOR/task/*; do
+        [ "$(cat $t/comm)" = lanner-h2 ] && H2CPU=$(awk -v hz=$(getconf CLK_TCK) '{printf "%.2f", ($14 + $15) / hz}' $t/stat)
+    done
+    INGCPU=$(awk "BEGIN{printf \"%.2f\", $CCPU - $H2CPU}")
     kill -INT $COLLECTOR; wait $COLLECTOR || true; COLLECTOR=
     STORED=$(grep -o "stopped after [0-9]* batches, [0-9]* events" "$LOG" | grep -o '[0-9]* events' | cut -d' ' -f1)
 }
 
 run() {   # run TARGET MODE ROUND
-    local target=$1 mode=$2 rate=0 out stored=- ccpu=0
+    local target=$1 mode=$2 rate=0 out stored=- ccpu=0 h2cpu=0 ingcpu=0
     [ "$mode" = paced ] && rate=$RATE
     case $target in
         sink) out=$("$BIN/lanner-bench" ship --capture "$MIX" --seconds "$SECS" --rate $rate --json) ;;
@@ -59,7 +66,7 @@ run() {   # run TARGET MODE ROUND
         out=$("$BIN/lanner-bench" ship --capture "$MIX" --seconds "$SECS" --rate $rate --json \
               --collector "http://127.0.0.1:$PORT" --token-file "$WORK/token")
         stop_collector
-        stored=$STORED ccpu=$CCPU
+        stored=$STORED ccpu=$CCPU h2cpu=$H2CPU ingcpu=$INGCPU
     else
         stored=$(field received_by_sink "$out")
     fi
@@ -67,13 +74,14 @@ run() {   # run TARGET MODE ROUND
     local drain=$(field drain_seconds "$out") pend=$(field max_pending_batches "$out") bpe=$(field wire_bytes_per_event "$out")
     local scpu=$(field process_cpu_seconds "$out")
     local sns=$(awk "BEGIN{printf \"%.0f\", $scpu / $shipped * 1e9}") cns=$(awk "BEGIN{printf \"%.0f\", $ccpu / $shipped * 1e9}")
+    local h2ns=$(awk "BEGIN{printf \"%.0f\", $h2cpu / $shipped * 1e9}") ingns=$(awk "BEGIN{printf \"%.0f\", $ingcpu / $shipped * 1e9}")
     local verdict=ok
     [ "$dropped" = 0 ] && [ "$stored" = "$shipped" ] || verdict=FAIL
     # Paced: the backlog drained within a second, and the producer kept up with the offered rate (within 1%).
     [ "$mode" = paced ] && awk "BEGIN{exit !($drain > 1.0 || $(field produced "$out") < 0.99 * $RATE * $SECS)}" && verdict=FAIL
-    printf '%-5s %-5s #%s: %8s ev/s  shipped %9s  stored %9s  dropped %s  backlog ≤ %4s batches  drain %5.2f s  %5.2f B/ev  CPU ns/ev sensor %4s collector %4s  %s\n' \
-        "$target" "$mode" "$3" "$eps" "$shipped" "$stored" "$dropped" "$pend" "$drain" "$bpe" "$sns" "$cns" "$verdict"
-    echo "$target $mode $eps $verdict" >> "$WORK/results"
+    printf '%-5s %-5s #%s: %8s ev/s  shipped %9s  stored %9s  dropped %s  backlog ≤ %4s batches  drain %5.2f s  %5.2f B/ev  CPU ns/ev sensor %4s collector %4s (h2 %3s ingest %4s)  %s\n' \
+        "$target" "$mode" "$3" "$eps" "$shipped" "$stored" "$dropped" "$pend" "$drain" "$bpe" "$sns" "$cns" "$h2ns" "$ingns" "$verdict"
+    echo "$target $mode $eps $verdict $sns $cns $h2ns $ingns" >> "$WORK/results"
 }
 
 echo "lanner-bench ship: $MIX, $SECS s per run, $ROUNDS rounds, paced at $RATE events/s; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -88,5 +96,10 @@ for target in ${TARGETS:-sink rules falco}; do
     maxm=$(awk -v t=$target '$1==t && $2=="max" {print $3}' "$WORK/results" | median)
     pm=$(awk -v t=$target '$1==t && $2=="paced" {print $3}' "$WORK/results" | median)
     ok=$(awk -v t=$target '$1==t && $2=="paced" && $4=="ok"' "$WORK/results" | wc -l)
-    printf '  %-6s max %9s   paced at %s: %9s, %s/%s with zero drops\n' $target "$maxm" "$RATE" "$pm" "$ok" "$ROUNDS"
+    sn=$(awk -v t=$target '$1==t {print $5}' "$WORK/results" | median)
+    cn=$(awk -v t=$target '$1==t {print $6}' "$WORK/results" | median)
+    hn=$(awk -v t=$target '$1==t {print $7}' "$WORK/results" | median)
+    in=$(awk -v t=$target '$1==t {print $8}' "$WORK/results" | median)
+    printf '  %-6s max %9s   paced at %s: %9s, %s/%s with zero drops;  CPU ns/event: sensor %s, collector %s (h2 %s, ingest %s)\n' \
+        $target "$maxm" "$RATE" "$pm" "$ok" "$ROUNDS" "$sn" "$cn" "$hn" "$in"
 done

@@ -280,6 +280,8 @@ public final class Agent: @unchecked Sendable {
     func applyInterest(_ lastFailure: inout Date?) {
         guard let wanted = shared.takeWantedInterest() else { return }
         let before = shared.appliedVersion
+        // An acknowledgement that arrived while this set was being applied offered it again: nothing to switch.
+        if before == wanted.version { return }
         do {
             try probe.setInterest(Set(wanted.events))
             shared.applied(wanted.version)
