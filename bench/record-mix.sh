@@ -9,8 +9,9 @@
 #                                             all, a real build (sensor/ copied to a temporary directory: clang BPF
 #                                             object, gcc tools), git over this repository, shell work, python
 # BIN_DIR defaults to the release build. Everything else running on the machine meanwhile is captured too: that is
-# the point (real activity), so two recordings are never identical. Compress the result with
-# `zstd -19 --rm bench/fixtures/NAME.lcap` before committing (readers take .lcap.zst).
+# the point (real activity), so two recordings are never identical; a synthetic loop someone else runs meanwhile is
+# not, and `lanner-bench wire --exclude-comm NAME --write OUT` takes its records out (docs/BENCHMARKS.md). Compress
+# the result with `zstd -19 FILE -o bench/fixtures/NAME.lcap.zst` before committing (readers take .lcap.zst).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-mix}
