@@ -122,8 +122,8 @@ public enum Zstd {
         if ZSTD_isError(frame) != 0 { throw .damaged(String(cString: ZSTD_getErrorName(frame))) }
         guard frame == src.count else { throw .trailing(frameSize: frame, extra: src.count - frame) }
         var n = 0
-        let out = [UInt8](unsafeUninitializedCapacity: prefix.count + expectedSize) { buf, initialized in
-            let base = UnsafeMutableRawPointer(buf.baseAddress!)
+        let out = [UInt8](unsafeUninitializedCapacity: max(1, prefix.count + expectedSize)) { buf, initialized in
+            let base = UnsafeMutableRawPointer(buf.baseAddress!)   // capacity ≥ 1: never nil
             if prefix.count > 0 { base.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count) }
             let dst = base + prefix.count
             if let decompressor {

@@ -129,4 +129,15 @@ import LannerWire
         #expect(A.failure(damaged) != nil)
         do { _ = try BatchDecoder.decode(damaged, decompressor: d) } catch { #expect(error == A.failure(damaged)) }
     }
+
+    /// A frame of no content (a hostile or odd sender's compressed empty batch) decodes to nothing, without a crash.
+    @Test func anEmptyFrameDecodesToNoRecords() throws {
+        let empty = try Zstd.compress([])
+        let content = try empty.withUnsafeBytes { try Zstd.decompressFrame($0, expectedSize: 0) }
+        #expect(content.isEmpty)
+        let header = A.batch([], flags: 1)
+        let b = try BatchDecoder.decode(header + empty, decompressor: Zstd.Decompressor())
+        #expect(b.records.isEmpty && b.header.isCompressed)
+        #expect(b.body == header)
+    }
 }
