@@ -52,7 +52,7 @@ let package = Package(
                           dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore", "LannerEnrich", "LannerHTTP2", "LannerWire", "LannerOutputs"]),
         .executableTarget(name: "lanner-eventgen", dependencies: ["LannerCLIKit"]),
         .executableTarget(name: "lanner-schemagen", dependencies: ["LannerSchemaGen"]),
-        .executableTarget(name: "lanner-bench", dependencies: ["LannerCollectorService", "LannerRules", "LannerWire", "LannerCLIKit"]),
+        .executableTarget(name: "lanner-bench", dependencies: ["LannerCollectorService", "LannerRules", "LannerWire", "LannerCLIKit", "LannerSensorAgent", "LannerHTTP2"]),
 
         // Tests: one target per module, plus end to end; LannerTestSupport builds real records for them.
         .target(name: "LannerTestSupport", dependencies: ["LannerWire", "LannerRules"], path: "Tests/LannerTestSupport"),

@@ -77,6 +77,8 @@ public final class CollectorServer: @unchecked Sendable {
     /// server runs; names stay across reloads while some rule still compares them.
     public let domains: DomainNames
     let domainRefresher: DomainRefresher
+    /// The event loop's zstd context: `handle` runs on the server's single loop thread only.
+    private let decompressor = Zstd.Decompressor()
 
     /// Opens the store (creating and migrating it) and binds the port. Call `start()` to serve.
     /// - Parameter outputs: stored alerts are published to it from the ingest thread, after their commit; the
@@ -231,7 +233,7 @@ public final class CollectorServer: @unchecked Sendable {
             }
             let batch: Batch
             do {
-                batch = try BatchDecoder.decode(req.body, maxBatchBytes: config.maxBatchBytes)
+                batch = try BatchDecoder.decode(req.body, maxBatchBytes: config.maxBatchBytes, decompressor: decompressor)
             } catch {
                 bump { $0.batchesRejected += 1 }
                 rejections.log("400", "lanner-collector: rejected batch from \(req.peer): \(error)", config.log)

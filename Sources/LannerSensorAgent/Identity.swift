@@ -10,6 +10,13 @@ public struct SensorIdentity: Sendable {
     public var bootTimeUnixNs: UInt64
     public var hostname: String
 
+    public init(sensorID: ID128, bootID: ID128, bootTimeUnixNs: UInt64, hostname: String) {
+        self.sensorID = sensorID
+        self.bootID = bootID
+        self.bootTimeUnixNs = bootTimeUnixNs
+        self.hostname = hostname
+    }
+
     /// Reads (or creates, in `stateDirectory`) the sensor id and reads the boot facts.
     /// - Throws: when the state directory cannot be created or the id file cannot be written.
     public static func load(stateDirectory: String, hostname override: String? = nil) throws -> SensorIdentity {

@@ -178,8 +178,11 @@ public enum BatchDecoder {
     public static let defaultMaxBatchBytes = 16 << 20
 
     /// Decodes a whole batch body.
+    /// - Parameter decompressor: a reusable zstd context for compressed batches (the caller's thread's own); nil
+    ///   creates one per batch.
     /// - Throws: `WireError` naming the byte offset and the reason for the first problem found.
-    public static func decode(_ body: [UInt8], maxBatchBytes: Int = defaultMaxBatchBytes) throws(WireError) -> Batch {
+    public static func decode(_ body: [UInt8], maxBatchBytes: Int = defaultMaxBatchBytes,
+                              decompressor: Zstd.Decompressor? = nil) throws(WireError) -> Batch {
         guard body.count <= maxBatchBytes else { throw WireError.batchTooLarge(size: body.count, limit: maxBatchBytes) }
         guard body.count >= 4 else { throw WireError.truncated(what: "batch magic", offset: 0, needed: 4, available: body.count) }
         guard Array(body[0..<4]) == BatchHeader.magic else { throw WireError.badMagic(found: Array(body[0..<4])) }
@@ -230,18 +233,17 @@ public enum BatchDecoder {
         if header.isCompressed {
             let limit = maxBatchBytes - headerLen
             guard recordsLen <= limit else { throw WireError.decompressedTooLarge(declared: recordsLen, limit: limit) }
+            // The uncompressed form: the header as received, then the records, decompressed in place after it.
             let result = body.withUnsafeBytes { raw in
                 Result { () throws(Zstd.FrameProblem) -> [UInt8] in
-                    try Zstd.decompressFrame(UnsafeRawBufferPointer(rebasing: raw[headerLen...]), expectedSize: recordsLen)
+                    try Zstd.decompressFrame(UnsafeRawBufferPointer(rebasing: raw[headerLen...]), expectedSize: recordsLen,
+                                             prefix: UnsafeRawBufferPointer(rebasing: raw[..<headerLen]), with: decompressor)
                 }
             }
-            let records: [UInt8]
             switch result {
-            case .success(let r): records = r
+            case .success(let whole): body = whole
             case .failure(let problem): throw WireError.compressedRecords(offset: headerLen, problem: problem, declared: recordsLen)
             }
-            body.removeSubrange(headerLen...)
-            body.append(contentsOf: records)
         } else {
             guard recordsLen == body.count - headerLen else {
                 throw WireError.recordsLength(declared: recordsLen, actual: body.count - headerLen)
@@ -249,23 +251,28 @@ public enum BatchDecoder {
         }
         var records: [EventRecord] = []
         records.reserveCapacity(min(declaredCount, recordsLen / WireSchema.headerSize))
-        var off = headerLen
         let allowTrailing = minor > WireSchema.minor
-        while off < body.count {
-            let remaining = body.count - off
-            guard remaining >= WireSchema.headerSize else {
-                throw WireError.recordLength(offset: off, length: remaining, remaining: remaining)
+        // Frame and check every record on the raw bytes with the layout table (no allocation per record); the
+        // first bad one, if any, is checked again by `EventRecord.validate` for its exact error.
+        let storage = body
+        let layouts = RecordLayouts.table
+        var badRecordAt = -1
+        storage.withUnsafeBytes { raw in
+            layouts.withUnsafeBufferPointer { table in
+                var off = headerLen
+                let end = raw.count
+                while off < end {
+                    guard let len = RecordLayouts.check(raw, at: off, table: table, allowTrailing: allowTrailing) else {
+                        badRecordAt = off
+                        return
+                    }
+                    records.append(EventRecord(storage: storage, start: off, length: len))
+                    off += len
+                }
             }
-            let len = Int(EventRecord(storage: body, start: off, length: 2).load(UInt16.self, at: 0))
-            guard len >= WireSchema.headerSize, len <= remaining else {
-                throw WireError.recordLength(offset: off, length: len, remaining: remaining)
-            }
-            let rec = EventRecord(storage: body, start: off, length: len)
-            try rec.validate(allowTrailing: allowTrailing)
-            records.append(rec)
-            off += len
         }
+        if badRecordAt >= 0 { try RecordLayouts.explain(storage, at: badRecordAt, allowTrailing: allowTrailing) }
         guard records.count == declaredCount else { throw WireError.eventCount(declared: declaredCount, actual: records.count) }
-        return Batch(header: header, records: records, body: body)
+        return Batch(header: header, records: records, body: storage)
     }
 }

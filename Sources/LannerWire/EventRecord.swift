@@ -78,3 +78,61 @@ public struct EventRecord: Sendable {
         if cursor != length && !allowTrailing { throw WireError.trailingBytes(type: rawType, offset: start + cursor, count: length - cursor) }
     }
 }
+
+/// Each event type's record layout as the decoder needs it (fixed part size, number of variable fields), by raw
+/// type, built once from the generated schema: `BatchDecoder` frames and checks records with it without
+/// allocating (`EventType.fields` builds an array on every call).
+enum RecordLayouts {
+    struct Layout {
+        /// -1 for a raw type this version does not know (framed by its length alone).
+        var fixedSize: Int32
+        var variableFields: Int32
+    }
+
+    static let table: [Layout] = {
+        let maxRaw = EventType.allCases.map { Int($0.rawValue) }.max() ?? 0
+        var t = [Layout](repeating: Layout(fixedSize: -1, variableFields: 0), count: maxRaw + 1)
+        for e in EventType.allCases {
+            t[Int(e.rawValue)] = Layout(fixedSize: Int32(e.fixedSize), variableFields: Int32(e.fields.filter(\.isVariable).count))
+        }
+        return t
+    }()
+
+    /// The length of the record at `off` when it is well formed: a whole record within `raw`, and for a known type
+    /// its fixed part present and its variable fields ending exactly at its length (or before it, with
+    /// `allowTrailing`). Nil otherwise; `explain` then says why.
+    @inline(__always)
+    static func check(_ raw: UnsafeRawBufferPointer, at off: Int, table: UnsafeBufferPointer<Layout>, allowTrailing: Bool) -> Int? {
+        let remaining = raw.count - off
+        guard remaining >= WireSchema.headerSize else { return nil }
+        let len = Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: off, as: UInt16.self)))
+        guard len >= WireSchema.headerSize, len <= remaining else { return nil }
+        let type = Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: off + 2, as: UInt16.self)))
+        guard type < table.count, table[type].fixedSize >= 0 else { return len }
+        let layout = table[type]
+        var cursor = Int(layout.fixedSize)
+        guard len >= cursor else { return nil }
+        var n = layout.variableFields
+        while n > 0 {
+            guard cursor + 2 <= len else { return nil }
+            cursor += 2 + Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: off + cursor, as: UInt16.self)))
+            guard cursor <= len else { return nil }
+            n -= 1
+        }
+        return cursor == len || allowTrailing ? len : nil
+    }
+
+    /// Throws the error for the record at `off`, which `check` refused.
+    static func explain(_ body: [UInt8], at off: Int, allowTrailing: Bool) throws(WireError) {
+        let remaining = body.count - off
+        guard remaining >= WireSchema.headerSize else {
+            throw WireError.recordLength(offset: off, length: remaining, remaining: remaining)
+        }
+        let len = Int(EventRecord(storage: body, start: off, length: 2).load(UInt16.self, at: 0))
+        guard len >= WireSchema.headerSize, len <= remaining else {
+            throw WireError.recordLength(offset: off, length: len, remaining: remaining)
+        }
+        try EventRecord(storage: body, start: off, length: len).validate(allowTrailing: allowTrailing)
+        preconditionFailure("RecordLayouts.check refused the record at byte \(off) that EventRecord.validate accepts")
+    }
+}

@@ -107,6 +107,13 @@ public enum Zstd {
     /// record that content size, and nothing may follow the frame. Memory use is bounded by `expectedSize`,
     /// whatever the frame claims.
     public static func decompressFrame(_ src: UnsafeRawBufferPointer, expectedSize: Int) throws(FrameProblem) -> [UInt8] {
+        try decompressFrame(src, expectedSize: expectedSize, prefix: UnsafeRawBufferPointer(start: nil, count: 0), with: nil)
+    }
+
+    /// As `decompressFrame(_:expectedSize:)`, into a new array that starts with `prefix` (a batch header), so the
+    /// content is written once, where it is used; with `decompressor`, its reusable context (else one per call).
+    public static func decompressFrame(_ src: UnsafeRawBufferPointer, expectedSize: Int, prefix: UnsafeRawBufferPointer,
+                                       with decompressor: Decompressor?) throws(FrameProblem) -> [UInt8] {
         let declared = ZSTD_getFrameContentSize(src.baseAddress, src.count)
         if declared == ZSTD_CONTENTSIZE_ERROR_VALUE { throw .notAFrame }
         if declared == ZSTD_CONTENTSIZE_UNKNOWN_VALUE { throw .unknownContentSize }
@@ -114,11 +121,34 @@ public enum Zstd {
         let frame = ZSTD_findFrameCompressedSize(src.baseAddress, src.count)
         if ZSTD_isError(frame) != 0 { throw .damaged(String(cString: ZSTD_getErrorName(frame))) }
         guard frame == src.count else { throw .trailing(frameSize: frame, extra: src.count - frame) }
-        var out = [UInt8](repeating: 0, count: expectedSize)
-        let n = out.withUnsafeMutableBytes { o in ZSTD_decompress(o.baseAddress, expectedSize, src.baseAddress, src.count) }
+        var n = 0
+        let out = [UInt8](unsafeUninitializedCapacity: max(1, prefix.count + expectedSize)) { buf, initialized in
+            let base = UnsafeMutableRawPointer(buf.baseAddress!)   // capacity ≥ 1: never nil
+            if prefix.count > 0 { base.copyMemory(from: prefix.baseAddress!, byteCount: prefix.count) }
+            let dst = base + prefix.count
+            if let decompressor {
+                n = ZSTD_decompressDCtx(decompressor.ctx, dst, expectedSize, src.baseAddress, src.count)
+            } else {
+                n = ZSTD_decompress(dst, expectedSize, src.baseAddress, src.count)
+            }
+            // Every byte is defined either way: zero what the frame did not write (only read on the error path).
+            let written = ZSTD_isError(n) != 0 ? 0 : min(n, expectedSize)
+            if written < expectedSize { (dst + written).initializeMemory(as: UInt8.self, repeating: 0, count: expectedSize - written) }
+            initialized = prefix.count + expectedSize
+        }
         if ZSTD_isError(n) != 0 { throw .damaged(String(cString: ZSTD_getErrorName(n))) }
         guard n == expectedSize else { throw .damaged("the frame produced \(n) bytes, its header says \(expectedSize)") }
         return out
+    }
+
+    /// One reusable decompression context (the collector's event loop decodes every compressed batch with it;
+    /// `ZSTD_decompress` would create and free a context per batch). Not thread-safe: one per thread.
+    public final class Decompressor {
+        let ctx: OpaquePointer
+
+        public init() { ctx = ZSTD_createDCtx() }
+
+        deinit { ZSTD_freeDCtx(ctx) }
     }
 
     /// True when `bytes` starts with zstd's frame magic.

@@ -1,11 +1,10 @@
 // lanner-bench: release-mode benchmarks (never part of `swift test`). See docs/BENCHMARKS.md.
 //   lanner-bench rules --capture bench/fixtures/mix.lcap.zst --rules ../shared/peer/falco-rules --rules rules [--seconds 10] [--json]
+//   lanner-bench wire  --capture bench/fixtures/live.lcap.zst [--batch-kb 256] [--exclude-comm NAME] [--write FILE] [--json]
+//   lanner-bench ship  --capture bench/fixtures/live.lcap.zst [--seconds 10] [--rate N] [--collector URL --token-file F]
 import Foundation
 import Glibc
 import LannerCLIKit
-import LannerCollectorService
-import LannerRules
-import LannerWire
 
 let spec = CommandSpec("lanner-bench", abstract: "Lanner benchmarks", subcommands: [
     CommandSpec("rules", abstract: "events per second per core through rules, from a recorded capture", options: [
@@ -16,12 +15,38 @@ let spec = CommandSpec("lanner-bench", abstract: "Lanner benchmarks", subcommand
         .value("enable", "RULE", repeatable: true, help: "also run this rule when its file disables it"),
         .flag("json", help: "print one JSON object"),
     ]),
+    CommandSpec("wire", abstract: "bytes per event on the wire: a capture's records re-batched as the sensor batches them, with and without zstd", options: [
+        .value("capture", "FILE", help: "capture file (plain or .zst)"),
+        .value("batch-kb", "KB", help: "batch size in KiB of records before compression (default 256, the sensor's)"),
+        .value("levels", "L,L,…", help: "zstd levels to try (default 1,3,6,9,19)"),
+        .value("exclude-comm", "NAME", repeatable: true, help: "leave out the records of processes named NAME (batches re-encoded as the sensor would have)"),
+        .value("write", "FILE", help: "write the capture (after --exclude-comm) to FILE"),
+        .flag("json", help: "print one JSON object"),
+    ]),
+    CommandSpec("ship", abstract: "events per second one sensor ships with zero drops: records → Batcher → zstd → Spool → Uploader → collector", options: [
+        .value("capture", "FILE", help: "capture whose records are cycled as the synthetic source (plain or .zst)"),
+        .value("seconds", "S", help: "produce for this long (default 10)"),
+        .value("rate", "N", help: "offer N events/s (default 0: as fast as the spool takes them, waiting instead of dropping)"),
+        .value("batch-kb", "KB", help: "batch size (default 256)"),
+        .value("exclude-comm", "NAME", repeatable: true, help: "leave out the records of processes named NAME"),
+        .value("spool-mb", "MB", help: "memory spool (default 64)"),
+        .value("collector", "URL", help: "a running lanner-collector serve (default: an in-process sink that decodes and acknowledges)"),
+        .value("token-file", "FILE", help: "its bearer token"),
+        .flag("no-compress", help: "ship uncompressed"),
+        .flag("json", help: "print one JSON object"),
+    ]),
 ])
 
 func cpuSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func processCPUSeconds() -> Double {
+    var ru = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
+    return Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6 + Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6
 }
 
 func fail(_ s: String) -> Never {
@@ -31,68 +56,11 @@ func fail(_ s: String) -> Never {
 
 do {
     let cmd = try CommandParser.parse(Array(CommandLine.arguments.dropFirst()), spec: spec)
-    guard let capturePath = cmd.value("capture") else { fail("--capture FILE is required") }
-    let ruleFiles = cmd.all("rules")
-    guard !ruleFiles.isEmpty else { fail("--rules is required") }
-    let seconds = Double(try cmd.int("seconds", default: 10))
-    let matching = RuleMatching(rawValue: cmd.value("rule-matching") ?? "all") ?? .all
-
-    let loadStart = Date()
-    let loaded = try RuleSources.load(ruleFiles)
-    let loadSeconds = Date().timeIntervalSince(loadStart)
-    if loaded.report.hasErrors { fail("the rules have errors:\n" + loaded.report.rendered()) }
-    guard let data = FileManager.default.contents(atPath: capturePath) else { fail("cannot read \(capturePath)") }
-    let batches = try Capture.batches([UInt8](data))
-    let events = batches.reduce(0) { $0 + $1.batch.records.count }
-
-    var rules = loaded.rules
-    for name in cmd.all("enable") {
-        guard let i = rules.firstIndex(where: { $0.name == name }) else { fail("--enable: no rule named '\(name)'") }
-        rules[i].enabled = true
-    }
-    let active = rules.filter { $0.enabled && $0.priority.isAtLeast(loaded.minimumPriority) }
-    let analyzer = Analyzer(rules: active, matching: matching)
-    // Names fd.*ip.name checks compare get made-up addresses from the benchmarking range 198.18.0.0/15:
-    // a benchmark never sends DNS queries.
-    let domainNames = analyzer.ruleset.domainNames
-    if !domainNames.isEmpty {
-        var answers: [String: DomainAnswer] = [:]
-        for (i, n) in domainNames.enumerated() {
-            answers[n] = .of([IPAddress(bytes: [198, 18, UInt8(truncatingIfNeeded: i >> 8), UInt8(truncatingIfNeeded: i)])!])
-        }
-        _ = OneTimeDomainLookup.prepare(analyzer, .init(resolver: InMemoryDomainResolver(answers), wait: 5))
-    }
-    // Warm up: one pass (state, scratch capacity, caches).
-    var alerts = 0
-    for (b, _) in batches { alerts += analyzer.process(b).count }
-    let alertsPerPass = alerts
-    var passes = 0
-    var evaluated = 0
-    let wallStart = Date()
-    let cpuStart = cpuSeconds()
-    repeat {
-        for (b, _) in batches { _ = analyzer.process(b) }
-        passes += 1
-        evaluated += events
-    } while cpuSeconds() - cpuStart < seconds
-    let cpu = cpuSeconds() - cpuStart
-    let wall = Date().timeIntervalSince(wallStart)
-    let perSecond = Double(evaluated) / cpu
-    let rulesRunning = analyzer.ruleset.rules.count
-    var ru = rusage()
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
-    let rssMiB = Double(ru.ru_maxrss) / 1024
-    if cmd.flag("json") {
-        print("{\"benchmark\":\"rules\",\"capture\":\"\(capturePath)\",\"events_in_capture\":\(events),\"rules_loaded\":\(loaded.rules.count),"
-              + "\"rules_running\":\(rulesRunning),\"domain_names\":\(domainNames.count),\"passes\":\(passes),\"events\":\(evaluated),\"cpu_seconds\":\(cpu),\"wall_seconds\":\(wall),"
-              + "\"events_per_second_per_core\":\(Int(perSecond)),\"ns_per_event\":\(cpu / Double(evaluated) * 1e9),"
-              + "\"alerts_per_pass\":\(alertsPerPass),\"rule_load_seconds\":\(loadSeconds),\"max_rss_mib\":\(rssMiB)}")
-    } else {
-        print("rules: \(loaded.rules.count) loaded, \(rulesRunning) running (load \(String(format: "%.2f", loadSeconds)) s)"
-              + (domainNames.isEmpty ? "" : "; \(domainNames.count) fd.*ip.name names, given made-up 198.18.0.0/15 addresses (no DNS)"))
-        print("capture: \(events) events in \(batches.count) batches; \(alertsPerPass) alerts per pass")
-        print("measured: \(passes) passes, \(evaluated) events, \(String(format: "%.2f", cpu)) s CPU on one thread")
-        print("result: \(Int(perSecond)) events/s/core (\(String(format: "%.0f", cpu / Double(evaluated) * 1e9)) ns/event), max RSS \(String(format: "%.1f", rssMiB)) MiB")
+    switch cmd.leaf {
+    case "rules": try RulesBench.run(cmd)
+    case "wire": try WireBench.run(cmd)
+    case "ship": try ShipBench.run(cmd)
+    default: fail("name a benchmark: rules, wire or ship (--help)")
     }
 } catch let e as CLIError {
     if case .helpRequested(let h) = e { print(h, terminator: ""); exit(0) }
