@@ -30,6 +30,10 @@ public struct AgentConfig: Sendable {
     /// How long shutdown waits for the collector to take what is spooled.
     public var shutdownTimeout: TimeInterval = 10
     public var version = "0.1.0"
+    /// The container runtime to describe containers from (`--container-socket`).
+    public var containerRuntime = ContainerRuntimeSetting.auto
+    /// Say each container start and removal (`-v`).
+    public var verbose = false
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
     public init(endpoint: CollectorEndpoint?, token: String, probe: ProbeConfig) {
@@ -53,6 +57,7 @@ public final class Agent: @unchecked Sendable {
     let capture: CaptureWriter?
     let epoch: UInt64
     let sequences: SequenceSource
+    let containers: ContainerWatcher
     private let shared = Shared()
     private let stopLock = NSLock()
     private var stopping = false
@@ -116,6 +121,7 @@ public final class Agent: @unchecked Sendable {
         probe = try BPFProbe(config: config.probe)
         uploader = config.endpoint.map { Uploader(endpoint: $0, token: config.token, spool: spool, log: config.log) }
         capture = try config.capturePath.map { try CaptureWriter(path: $0) }
+        containers = ContainerWatcher(setting: config.containerRuntime, verbose: config.verbose, log: config.log)
     }
 
     /// Each start of the sensor gets a higher epoch, so sequence numbers never repeat across restarts:
@@ -170,6 +176,7 @@ public final class Agent: @unchecked Sendable {
     /// batcher could not frame, snapshot records that could not be shipped. Carried in every batch header.
     func userDrops(_ batcher: Batcher) -> UInt64 {
         spool.droppedEvents + (uploader?.rejectedEvents ?? 0) + UInt64(batcher.malformed) + shared.snapshotFailures
+            + UInt64(containers.dropped)
     }
 
     /// Runs until `requestStop()`; then drains the ring buffer, flushes, waits for the upload, and writes what the
@@ -212,8 +219,10 @@ public final class Agent: @unchecked Sendable {
             lastEmit = Date()
         }
 
-        // What was running before we started, and the user database, go first.
-        var snapshot = ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
+        // What was running before we started (containers, then processes), and the user database, go first.
+        containers.start()
+        var snapshot = containers.takePending()
+        snapshot += ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
         snapshot += UserDB.records().records
         snapshotRecords = snapshot.count
         for r in snapshot {
@@ -233,6 +242,12 @@ public final class Agent: @unchecked Sendable {
             let drops = probe.counters().dropped
             shared.kernelDrops = drops
             let lost = userDrops(batcher)
+            // Container metadata the runtime thread learned since the last turn, ahead of the kernel's records.
+            for r in containers.takePending() {
+                r.withUnsafeBytes { raw in
+                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+                }
+            }
             do {
                 _ = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
                     capturedLock.lock()
@@ -260,6 +275,7 @@ public final class Agent: @unchecked Sendable {
             }
             if stop { break }
         }
+        containers.stop()
         spool.close()
         uploader?.finish(by: Date().addingTimeInterval(config.shutdownTimeout))
         capture?.close()
@@ -302,7 +318,8 @@ public final class Agent: @unchecked Sendable {
         var batches: [Batcher.Finished] = []
         let compressor = config.compress && !shared.compressionRefused ? Zstd.Compressor(level: config.compressionLevel) : nil
         let drops = shared.kernelDrops
-        var records = ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
+        var records = containers.knownRecords()
+        records += ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
         records += UserDB.records().records
         func add(_ f: Batcher.Finished?) {
             guard var f else { return }
@@ -315,7 +332,7 @@ public final class Agent: @unchecked Sendable {
         add(b.finish(kernelDrops: drops, userDrops: userDrops(b)))
         if b.malformed > 0 { shared.snapshotFailed(b.malformed) }
         spool.replacePriority(batches)
-        config.log("lanner-sensor: connection to the collector lost; a fresh snapshot (\(records.count) processes and users) goes first when it is back")
+        config.log("lanner-sensor: connection to the collector lost; a fresh snapshot (\(records.count) containers, processes and users) goes first when it is back")
     }
 
     public struct Stats: Sendable {
@@ -344,7 +361,7 @@ public final class Agent: @unchecked Sendable {
         config.log("lanner-sensor: captured=\(s.captured) shipped=\(s.shipped) dropped=\(dropped) "
                    + "(ring buffer full \(s.kernel.ringbufFull), scratch busy \(s.kernel.scratchBusy), spool full \(s.spoolDropped), "
                    + "rejected \(s.rejected)) read_failures=\(s.kernel.readFailures) snapshot=\(s.snapshot) "
-                   + "pending_batches=\(s.pendingBatches) spilled_to_disk=\(s.spilledBatches)")
+                   + "pending_batches=\(s.pendingBatches) spilled_to_disk=\(s.spilledBatches) containers=\(containers.count)")
     }
 }
 
