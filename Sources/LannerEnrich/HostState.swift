@@ -335,7 +335,11 @@ public final class HostState {
         let cg = r.variable(Layout.Exec.cgroup)
         p.cgroup = ByteString(cg)
         let id = ContainerID.parse(cg)
-        p.containerKey = id
+        if id != p.containerKey {   // a new container (or none): look it up afresh
+            p.containerKey = id
+            p.cachedContainer = nil
+            p.containerGeneration = 0
+        }
         p.containerID = id.map { ByteString($0) } ?? HostState.hostContainerID
     }
 

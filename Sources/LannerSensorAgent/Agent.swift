@@ -242,17 +242,22 @@ public final class Agent: @unchecked Sendable {
             let drops = probe.counters().dropped
             shared.kernelDrops = drops
             let lost = userDrops(batcher)
-            // Container metadata the runtime thread learned since the last turn, ahead of the kernel's records.
-            for r in containers.takePending() {
-                r.withUnsafeBytes { raw in
-                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+            // Container metadata the runtime thread has learned goes into the stream where it stands in time: checked
+            // here and before each kernel record (a busy ring buffer keeps one poll going for as long as records come).
+            func addContainers() {
+                for r in containers.takePending() {
+                    r.withUnsafeBytes { raw in
+                        if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+                    }
                 }
             }
+            addContainers()
             do {
                 _ = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
                     capturedLock.lock()
                     captured += 1
                     capturedLock.unlock()
+                    if containers.hasPending { addContainers() }
                     if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
                 }
             } catch {

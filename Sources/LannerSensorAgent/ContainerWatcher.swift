@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import LannerWire
+import Synchronization
 
 /// Where the sensor finds the host's container runtime.
 public enum ContainerRuntimeSetting: Sendable, Equatable {
@@ -35,6 +36,8 @@ public final class ContainerWatcher: @unchecked Sendable {
     private let lock = NSLock()
     private var cache: [String: [UInt8]] = [:]
     private var pending: [[UInt8]] = []
+    /// True while `pending` holds records: read by the capture thread per kernel record without the lock.
+    private let pendingFlag = Atomic<Bool>(false)
     private var _dropped = 0
     private var stopping = false
     private var stream: RuntimeStream?
@@ -83,13 +86,18 @@ public final class ContainerWatcher: @unchecked Sendable {
         while let t, !t.isFinished { Thread.sleep(forTimeInterval: 0.01) }
     }
 
-    /// Records waiting to be shipped, oldest first (called by the capture thread every loop).
+    /// Whether records wait (one relaxed atomic load: cheap enough to ask before every kernel record, so a
+    /// container's description enters the stream when it is learned even while the ring buffer never runs dry).
+    @inline(__always) public var hasPending: Bool { pendingFlag.load(ordering: .relaxed) }
+
+    /// Records waiting to be shipped, oldest first (called by the capture thread).
     public func takePending() -> [[UInt8]] {
+        guard hasPending else { return [] }
         lock.lock()
         defer { lock.unlock() }
-        guard !pending.isEmpty else { return [] }
         let out = pending
         pending.removeAll(keepingCapacity: true)
+        pendingFlag.store(false, ordering: .relaxed)
         return out
     }
 
@@ -114,6 +122,7 @@ public final class ContainerWatcher: @unchecked Sendable {
             _dropped += 1
         }
         pending.append(record)
+        pendingFlag.store(true, ordering: .relaxed)
     }
 
     private func isCached(_ id: String) -> Bool { lock.lock(); defer { lock.unlock() }; return cache[id] != nil }
@@ -235,8 +244,13 @@ public final class ContainerWatcher: @unchecked Sendable {
         push(record, cacheAs: meta.id)
         if leftOut > 0 { log("lanner-sensor: container \(meta.shortID) has more labels or mounts than a record holds; \(leftOut) left out") }
         if announce {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let nowNs = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+            let late = meta.startedUnixNs > 0 ? " \((nowNs - Int64(meta.startedUnixNs)) / 1_000_000) ms after it started" : ""
             log("lanner-sensor: container started: \(meta.shortID) \(meta.name) (\(meta.image))"
-                + (meta.privileged ? " privileged" : "") + (meta.labels["io.kubernetes.pod.name"].map { " pod \($0)" } ?? ""))
+                + (meta.privileged ? " privileged" : "") + (meta.labels["io.kubernetes.pod.name"].map { " pod \($0)" } ?? "")
+                + ", described" + late)
         }
         return true
     }
