@@ -71,6 +71,9 @@ public final class Agent: @unchecked Sendable {
         private let lock = NSLock()
         private var _wantedInterest: Interest?
         private var _appliedVersion: UInt32?
+        /// The version being applied right now (taken, not yet applied): an acknowledgement carrying it again
+        /// meanwhile is not a new request.
+        private var _applyingVersion: UInt32?
         private var _kernelDrops: UInt64 = 0
         private var _compressionRefused = false
         private var _snapshotFailures: UInt64 = 0
@@ -79,7 +82,7 @@ public final class Agent: @unchecked Sendable {
         func offer(_ i: Interest) -> Bool {
             lock.lock()
             defer { lock.unlock() }
-            guard _appliedVersion != i.version, _wantedInterest?.version != i.version else { return false }
+            guard _appliedVersion != i.version, _wantedInterest?.version != i.version, _applyingVersion != i.version else { return false }
             _wantedInterest = i
             return true
         }
@@ -89,10 +92,17 @@ public final class Agent: @unchecked Sendable {
             defer { lock.unlock() }
             let w = _wantedInterest
             _wantedInterest = nil
+            _applyingVersion = w?.version
             return w
         }
 
-        func applied(_ version: UInt32?) { lock.lock(); _appliedVersion = version; lock.unlock() }
+        /// The taken version is in force (or, with `nil`, could not be applied: a later acknowledgement retries it).
+        func applied(_ version: UInt32?) {
+            lock.lock()
+            if let version { _appliedVersion = version }
+            _applyingVersion = nil
+            lock.unlock()
+        }
         var appliedVersion: UInt32? { lock.lock(); defer { lock.unlock() }; return _appliedVersion }
         var kernelDrops: UInt64 {
             get { lock.lock(); defer { lock.unlock() }; return _kernelDrops }
@@ -308,6 +318,7 @@ public final class Agent: @unchecked Sendable {
                        + (before.map { " (was v\($0))" } ?? " (was: every event type)")
                        + ": capturing \(wanted.events.count) event types in the kernel: \(wanted.names)")
         } catch {
+            shared.applied(nil)
             // Retried on a later acknowledgement; said at most every 10 s.
             if lastFailure.map({ Date().timeIntervalSince($0) >= 10 }) ?? true {
                 lastFailure = Date()
