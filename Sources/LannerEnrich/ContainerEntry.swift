@@ -1,3 +1,5 @@
+import LannerWire
+
 /// One mount of a container, as the runtime reports it (Falco's container.mount.* parts).
 public final class ContainerMount {
     public let source: ByteString
@@ -114,17 +116,8 @@ public final class ContainerEntry {
         marathonAppID = optional(text(Layout.Container.marathonAppID))
     }
 
-    /// The items of a strlist field (each NUL-terminated; a last item without its NUL still counts).
-    static func items(_ b: UnsafeRawBufferPointer) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        var start = 0
-        for i in 0..<b.count where b[i] == 0 {
-            out.append(Array(b[start..<i]))
-            start = i + 1
-        }
-        if start < b.count { out.append(Array(b[start..<b.count])) }
-        return out
-    }
+    /// The items of a strlist field.
+    static func items(_ b: UnsafeRawBufferPointer) -> [[UInt8]] { RecordDump.splitList(ArraySlice(b)).map(Array.init) }
 
     /// `key:value, key2:value2` in key order, leaving out the kubelet's bookkeeping keys; a label with an
     /// empty value is just its key.

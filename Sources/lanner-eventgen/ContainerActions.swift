@@ -105,9 +105,9 @@ enum ContainerActions {
         return true
     }
 
-    /// Runs a program to completion (posix_spawn + waitpid); its output, or an error with its output when it
-    /// fails. The output goes through a file, not a pipe: `podman run -d` leaves conmon, which outlives the
-    /// command, holding the descriptors it was given.
+    /// Runs a program to completion; its output, or an error with its output when it fails. The output goes
+    /// through a file, not a pipe: `podman run -d` leaves conmon, which outlives the command, holding the
+    /// descriptors it was given.
     @discardableResult
     static func run(_ path: String, _ args: [String]) throws -> String {
         var template = Array("/tmp/lanner-eventgen-out-XXXXXX".utf8CString)
@@ -115,22 +115,10 @@ enum ContainerActions {
         guard fd >= 0 else { throw EventgenError(description: "mkstemp: \(String(cString: strerror(errno)))") }
         let outPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         defer { close(fd); unlink(outPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fd, 1)
-        posix_spawn_file_actions_adddup2(&actions, fd, 2)
-        var pid: pid_t = 0
-        var cargs: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
-        defer { for a in cargs { free(a) } }
-        let rc = posix_spawn(&pid, path, &actions, nil, &cargs, environ)
-        guard rc == 0 else { throw EventgenError(description: "spawn \(path): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let status = try Actions.spawn(path, [path] + args, output: fd)
         let text = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
-        guard status & 0x7f == 0 && (status >> 8) & 0xff == 0 else {
-            throw EventgenError(description: "\((path as NSString).lastPathComponent) \(args.joined(separator: " ")) failed (status \((status >> 8) & 0xff)): "
+        guard status == 0 else {
+            throw EventgenError(description: "\((path as NSString).lastPathComponent) \(args.joined(separator: " ")) failed (status \(status)): "
                                 + text.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return text
