@@ -23,7 +23,7 @@ public final class ProcessEntry {
     public var cgroup: ByteString
     public var containerID: ByteString
     /// The full container id as the container table's key; nil for a host process.
-    public var containerKey: String?
+    public internal(set) var containerKey: String?
     /// The container's metadata as last looked up (valid while `containerGeneration` is the host's).
     var cachedContainer: ContainerEntry?
     var containerGeneration: UInt32 = 0
@@ -145,6 +145,7 @@ public final class HostState {
         let id = String(decoding: r.variable(Layout.Container.id), as: UTF8.self)
         guard !id.isEmpty else { return }
         containerGeneration &+= 1
+        if containerGeneration == 0 { containerGeneration = 1 }   // 0 is what a process starts with: never current
         if r.load(UInt32.self, at: Layout.Container.flags) & 16 != 0 {
             containers[id] = nil
             return

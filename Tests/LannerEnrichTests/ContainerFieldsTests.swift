@@ -131,6 +131,13 @@ import LannerTestSupport
         #expect(Self.field("container.id", h) == [String(Self.id.prefix(12))])
     }
 
+    @Test func marathonAppIDFromTheRecord() {
+        let h = Self.host(describe: false)
+        HostStateTests.apply(h, [Rec.container(id: Self.id, marathonAppID: "/prod/web")])
+        #expect(Self.field("marathon.app.id", h) == ["/prod/web"])
+        #expect(Self.field("marathon.app.id", pid: 200, h) == [])
+    }
+
     @Test func forkedChildrenShareTheContainer() {
         let h = Self.host()
         HostStateTests.apply(h, [Rec.clone(parent: 500, child: 501)])

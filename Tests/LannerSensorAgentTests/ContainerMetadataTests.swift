@@ -57,6 +57,17 @@ import Testing
                           "io.kubernetes.pod.namespace", "prod", "io.kubernetes.pod.uid", "8c2b3e7d-5f1a-4c9e-9d2b-0a1b2c3d4e5f"])
     }
 
+    /// MARATHON_APP_ID from the environment (nothing else of it is kept), or from a label of that name.
+    @Test func marathonAppID() throws {
+        let text = String(decoding: try Self.fixture("podman-inspect-privileged.json"), as: UTF8.self)
+            .replacingOccurrences(of: #""Env":["#, with: #""Env":["MARATHON_APP_ID=/prod/web","SECRET=x","#)
+        let m = try ContainerJSON.inspect(Array(text.utf8), runtime: "podman")
+        #expect(m.marathonAppID == "/prod/web")
+        let e = try ContainerinfoEvent(try BatchDecoder.decode(try Self.batch([m.record(ts: 1).bytes])).records[0])
+        #expect(String(decoding: e.marathonAppId, as: UTF8.self) == "/prod/web")
+        #expect(!m.record(ts: 1).bytes.contains(Array("SECRET".utf8)), "no other environment variable leaves the host")
+    }
+
     @Test func flagsAndMountsInTheRecord() throws {
         var m = try ContainerJSON.inspect(try Self.fixture("podman-inspect-proc-mount.json"), runtime: "podman")
         m.privileged = true

@@ -60,7 +60,8 @@ public enum Rec {
     public static func container(id: String, name: String = "web-1", image: String = "localhost/bbox:latest",
                                  imageID: String = "8da6e0e5fc45", runtime: String = "podman", privileged: Bool = false,
                                  mounts: [(String, String, Bool)] = [], labels: [String: String] = [:],
-                                 startedNs: UInt64 = 1_796_000_000_500_000_000, removed: Bool = false, ts: UInt64 = 900) -> [UInt8] {
+                                 startedNs: UInt64 = 1_796_000_000_500_000_000, marathonAppID: String = "", removed: Bool = false,
+                                 ts: UInt64 = 900) -> [UInt8] {
         var labelBytes: [UInt8] = []
         for (k, v) in labels.sorted(by: { $0.key < $1.key }) { labelBytes += Array(k.utf8) + [0] + Array(v.utf8) + [0] }
         var mountBytes: [UInt8] = []
@@ -71,7 +72,7 @@ public enum Rec {
             ? ContainerinfoEvent(pid: 0, tid: 0, ts: ts, flags: 16, id: b(id))
             : ContainerinfoEvent(pid: 0, tid: 0, ts: ts, flags: privileged ? 1 : 0, startedNs: startedNs, id: b(id), name: b(name),
                                  image: b(image), imageId: b(imageID), runtime: b(runtime), labels: ArraySlice(labelBytes),
-                                 mounts: ArraySlice(mountBytes))
+                                 mounts: ArraySlice(mountBytes), marathonAppId: b(marathonAppID))
         var w = ByteWriter()
         try! e.encode(into: &w)
         return w.bytes
