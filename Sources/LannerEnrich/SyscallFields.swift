@@ -199,8 +199,8 @@ public struct SyscallFields: FieldProvider {
             guard let key else { return nil }
             return { c, s in if let v = c.container?.labels[key] { s.append(bytes: v.buffer) } }
         case "container.labels": return Self.container { $0.labelsText }
-        case "container.ip", "container.cni.json", "k8s.pod.ip", "k8s.pod.cni.json":
-            // The Docker-compatible API gives no address for --network=none/host containers and no CNI result.
+        case "container.ip", "container.cni.json":
+            // Not sent by the sensor yet (the containers this is tested with have no network of their own).
             return { _, _ in }
         case "k8s.pod.name": return Self.container { $0.podName }
         case "k8s.ns.name": return Self.container { $0.podNamespace }
