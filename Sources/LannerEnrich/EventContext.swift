@@ -38,6 +38,12 @@ public final class EventContext {
         process = host.process(for: r.pid)
     }
 
+    /// The acting process's container metadata (nil on the host, or while the sensor has not described it).
+    @inline(__always) public var container: ContainerEntry? { host.container(of: process) }
+
+    /// True when the acting process runs on the host, outside any container.
+    @inline(__always) var onHost: Bool { process.containerKey == nil }
+
     // MARK: - Decoded record fields used by several extractors
 
     @inline(__always) var res: Int64 {

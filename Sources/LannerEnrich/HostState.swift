@@ -22,6 +22,11 @@ public final class ProcessEntry {
     public var cwd: ByteString
     public var cgroup: ByteString
     public var containerID: ByteString
+    /// The full container id as the container table's key; nil for a host process.
+    public internal(set) var containerKey: String?
+    /// The container's metadata as last looked up (valid while `containerGeneration` is the host's).
+    var cachedContainer: ContainerEntry?
+    var containerGeneration: UInt32 = 0
     public var uid: UInt32, gid: UInt32, euid: UInt32
     public var loginuid: UInt32
     public var vpid: UInt32, sid: UInt32, pgid: UInt32
@@ -57,7 +62,7 @@ public final class ProcessEntry {
         c.comm = comm; c.exePath = exePath; c.argv0 = argv0; c.args = args; c.argsJoined = argsJoined; c.cmdline = cmdline
         c.exeline = exeline; c.argsLength = argsLength
         c.fds = fds
-        c.cwd = cwd; c.cgroup = cgroup; c.containerID = containerID
+        c.cwd = cwd; c.cgroup = cgroup; c.containerID = containerID; c.containerKey = containerKey
         c.uid = uid; c.gid = gid; c.euid = euid; c.loginuid = loginuid; c.sid = sid; c.pgid = pgid; c.tty = tty
         c.capEffective = capEffective; c.capPermitted = capPermitted; c.exeFlags = exeFlags
         c.vpid = child
@@ -92,6 +97,14 @@ public final class HostState {
     public private(set) var processes: [UInt32: ProcessEntry] = [:]
     public private(set) var users: [UInt32: UserEntry] = [:]
     public private(set) var groups: [UInt32: ByteString] = [:]
+    /// Container metadata by full id (CONTAINERINFO records), bounded by `maxContainers`.
+    public private(set) var containers: [String: ContainerEntry] = [:]
+    public let maxContainers: Int
+    /// Containers dropped to stay under `maxContainers` (the sensor also sends removals, so this stays 0 on a
+    /// host whose runtime is reachable).
+    public private(set) var evictedContainers = 0
+    /// Bumped whenever `containers` changes, so processes re-resolve their container lazily.
+    private var containerGeneration: UInt32 = 1
     /// Thread id → thread group id, for threads other than the group leader; bounded by `maxProcesses`.
     var threads: [UInt32: UInt32] = [:]
     public let maxProcesses: Int
@@ -110,9 +123,38 @@ public final class HostState {
     /// parent chain a cycle, and no real process tree is this deep.
     public static let maxAncestorDepth = 256
 
-    public init(hostname: String, maxProcesses: Int = 65_536) {
+    public init(hostname: String, maxProcesses: Int = 65_536, maxContainers: Int = 8192) {
         self.hostname = ByteString(hostname)
         self.maxProcesses = maxProcesses
+        self.maxContainers = maxContainers
+    }
+
+    /// The metadata of `p`'s container: nil on the host, and for a container the sensor has not described
+    /// (yet). One dictionary lookup per process after each change of the table, a comparison otherwise.
+    @inline(__always) public func container(of p: ProcessEntry) -> ContainerEntry? {
+        guard let key = p.containerKey else { return nil }
+        if p.containerGeneration != containerGeneration {
+            p.cachedContainer = containers[key]
+            p.containerGeneration = containerGeneration
+        }
+        return p.cachedContainer
+    }
+
+    /// Applies a CONTAINERINFO record: a container's metadata, or (flags bit 4) its removal.
+    func applyContainer(_ r: RecordView) {
+        let id = String(decoding: r.variable(Layout.Container.id), as: UTF8.self)
+        guard !id.isEmpty else { return }
+        containerGeneration &+= 1
+        if containerGeneration == 0 { containerGeneration = 1 }   // 0 is what a process starts with: never current
+        if r.load(UInt32.self, at: Layout.Container.flags) & 16 != 0 {
+            containers[id] = nil
+            return
+        }
+        if containers[id] == nil, containers.count >= maxContainers, let victim = containers.keys.first {
+            containers[victim] = nil
+            evictedContainers += 1
+        }
+        containers[id] = ContainerEntry(r)
     }
 
     public var liveProcessCount: Int { processes.values.reduce(0) { $0 + ($1.alive ? 1 : 0) } }
@@ -225,6 +267,8 @@ public final class HostState {
                                    shell: ByteString(r.variable(Layout.User.shell)))
         case .groupinfo:
             groups[r.load(UInt32.self, at: Layout.Group.gid)] = ByteString(r.variable(Layout.Group.name))
+        case .containerinfo:
+            applyContainer(r)
         default:
             if r.type.fromKernel { applyFDs(r, process(for: r.pid)) }
         }
@@ -291,7 +335,13 @@ public final class HostState {
         p.cwd = ByteString(r.variable(Layout.Exec.cwd))
         let cg = r.variable(Layout.Exec.cgroup)
         p.cgroup = ByteString(cg)
-        p.containerID = ContainerID.parse(cg).map { ByteString($0) } ?? HostState.hostContainerID
+        let id = ContainerID.parse(cg)
+        if id != p.containerKey {   // a new container (or none): look it up afresh
+            p.containerKey = id
+            p.cachedContainer = nil
+            p.containerGeneration = 0
+        }
+        p.containerID = id.map { ByteString($0) } ?? HostState.hostContainerID
     }
 
     func applyClone(_ r: RecordView) {

@@ -79,4 +79,8 @@ public enum Layout {
         public static let gid = 20
         public static let name = 0
     }
+    public enum Container {
+        public static let flags = 20, startedNs = 24
+        public static let id = 0, name = 1, image = 2, imageID = 3, runtime = 4, labels = 5, mounts = 6, marathonAppID = 7
+    }
 }

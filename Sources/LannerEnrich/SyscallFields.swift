@@ -170,26 +170,52 @@ public struct SyscallFields: FieldProvider {
         case "group.gid": return { c, s in s.append(.uint(UInt64(c.process.gid))) }
         case "group.name": return { c, s in if let g = c.host.groups[c.process.gid] { s.append(bytes: g.buffer) } }
 
-        // container.* (ids from cgroups; metadata arrives with the runtime integration)
+        // container.* and k8s.*: the id from the cgroup path, the rest from the runtime's metadata (CONTAINERINFO),
+        // <NA> for a container the sensor has not described yet.
         case "container.id":
             return { c, s in
                 let id = c.process.containerID.buffer
                 s.append(bytes: id.count > 12 ? UnsafeRawBufferPointer(rebasing: id[0..<12]) : id)
             }
         case "container.full_id": return { c, s in s.append(bytes: c.process.containerID.buffer) }
-        case "container.name":
-            return { c, s in if c.process.containerID === HostState.hostContainerID { s.append(bytes: HostState.hostContainerID.buffer) } }
-        case "container.type":
-            return { c, s in if c.process.containerID === HostState.hostContainerID { s.append(bytes: HostState.hostContainerID.buffer) } }
+        case "container.name": return Self.container(host: HostState.hostContainerID) { $0.name }
+        case "container.type": return Self.container(host: HostState.hostContainerID) { $0.type }
+        case "container.image": return Self.container { $0.image }
+        case "container.image.repository": return Self.container { $0.imageRepository }
+        case "container.image.tag": return Self.container { $0.imageTag }
+        case "container.image.digest": return Self.container { $0.imageDigest }
+        case "container.image.id": return Self.container { $0.imageID }
         case "container.privileged":
-            return { c, s in if c.process.containerID === HostState.hostContainerID { s.append(.bool(false)) } }
-        case "container.image", "container.image.repository", "container.image.tag", "container.image.id",
-             "container.image.digest", "container.mounts", "container.mount", "container.mount.source",
-             "container.mount.dest", "container.mount.mode", "container.mount.rdwr", "container.mount.propagation",
-             "container.start_ts", "container.label", "container.labels", "container.ip", "container.cni.json",
-             "container.duration":
-            // Known only for containers whose runtime metadata has arrived; host processes have none.
+            return { c, s in
+                if c.onHost { s.append(.bool(false)) } else if let e = c.container { s.append(.bool(e.privileged)) }
+            }
+        case "container.host_pid": return { c, s in if let e = c.container { s.append(.bool(e.hostPID)) } }
+        case "container.host_network": return { c, s in if let e = c.container { s.append(.bool(e.hostNetwork)) } }
+        case "container.host_ipc": return { c, s in if let e = c.container { s.append(.bool(e.hostIPC)) } }
+        case "container.mounts": return { c, s in if let e = c.container { s.append(bytes: e.mountsText.buffer) } }
+        case "container.mount", "container.mount.source", "container.mount.dest", "container.mount.mode",
+             "container.mount.rdwr", "container.mount.propagation":
+            return Self.mount(field.name, field.argument)
+        case "container.start_ts": return { c, s in if let e = c.container, e.startedNs > 0 { s.append(.int(Int64(e.startedNs))) } }
+        case "container.duration":
+            return { c, s in if let e = c.container, e.startedNs > 0 { s.append(.int(Int64(c.timeNs) &- Int64(e.startedNs))) } }
+        case "container.label":
+            guard let key else { return nil }
+            return { c, s in if let v = c.container?.labels[key] { s.append(bytes: v.buffer) } }
+        case "container.labels": return Self.container { $0.labelsText }
+        case "container.ip", "container.cni.json":
+            // Not sent by the sensor yet (the containers this is tested with have no network of their own).
             return { _, _ in }
+        case "k8s.pod.name": return Self.container { $0.podName }
+        case "k8s.ns.name": return Self.container { $0.podNamespace }
+        case "k8s.pod.uid", "k8s.pod.id": return Self.container { $0.podUID }
+        case "k8s.pod.full_sandbox_id": return Self.container { $0.sandboxID }
+        case "k8s.pod.sandbox_id": return Self.container { $0.sandboxShortID }
+        case "k8s.pod.labels": return Self.container { $0.podName == nil ? nil : $0.labelsText }
+        case "k8s.pod.label":
+            guard let key else { return nil }
+            return { c, s in if let e = c.container, e.podName != nil, let v = e.labels[key] { s.append(bytes: v.buffer) } }
+        case "marathon.app.id": return Self.container { $0.marathonAppID }
 
         // fd.* — the file or socket of the event.
         case "fd.num": return { c, s in if let n = c.fdNum { s.append(.int(n)) } }
@@ -260,6 +286,44 @@ public struct SyscallFields: FieldProvider {
         case .kill: return categories.signal
         case .initModule, .finitModule, .bpf: return categories.system
         default: return categories.other
+        }
+    }
+
+    /// A string of the acting process's container metadata; `host` is what a host process gets (nil: nothing).
+    static func container(host: ByteString? = nil, _ get: @escaping (ContainerEntry) -> ByteString?) -> Extractor {
+        { c, s in
+            if c.onHost {
+                if let host { s.append(bytes: host.buffer) }
+            } else if let e = c.container, let v = get(e) {
+                s.append(bytes: v.buffer)
+            }
+        }
+    }
+
+    /// container.mount[SEL] and container.mount.PART[SEL], as Falco selects: SEL is a mount's index, or a glob
+    /// matched against the mount's source — except for container.mount.source, whose glob matches the
+    /// destination (`container.mount.source[/host/proc]`, `container.mount.dest[/proc*]`).
+    static func mount(_ name: String, _ argument: ResolvedField.Argument?) -> Extractor? {
+        let part: (ContainerMount) -> ByteString
+        switch name {
+        case "container.mount": part = { $0.text }
+        case "container.mount.source": part = { $0.source }
+        case "container.mount.dest": part = { $0.dest }
+        case "container.mount.mode": part = { $0.mode }
+        case "container.mount.rdwr": part = { $0.rdwr }
+        default: part = { $0.propagation }
+        }
+        switch argument {
+        case .index(let i):
+            return { c, s in if let e = c.container, i >= 0, i < e.mounts.count { s.append(bytes: part(e.mounts[i]).buffer) } }
+        case .key(let k):
+            let glob = Glob(k)
+            let byDestination = name == "container.mount.source"
+            return { c, s in
+                if let e = c.container, let m = e.mount(matching: glob, byDestination: byDestination) { s.append(bytes: part(m).buffer) }
+            }
+        case nil:
+            return nil
         }
     }
 

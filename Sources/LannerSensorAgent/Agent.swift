@@ -30,6 +30,10 @@ public struct AgentConfig: Sendable {
     /// How long shutdown waits for the collector to take what is spooled.
     public var shutdownTimeout: TimeInterval = 10
     public var version = "0.1.0"
+    /// The container runtime to describe containers from (`--container-socket`).
+    public var containerRuntime = ContainerRuntimeSetting.auto
+    /// Say each container start and removal (`-v`).
+    public var verbose = false
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
     public init(endpoint: CollectorEndpoint?, token: String, probe: ProbeConfig) {
@@ -56,6 +60,7 @@ public final class Agent: @unchecked Sendable {
     let capture: CaptureWriter?
     let epoch: UInt64
     let sequences: SequenceSource
+    let containers: ContainerWatcher
     private let shared = Shared()
     private let stopLock = NSLock()
     private var stopping = false
@@ -131,6 +136,7 @@ public final class Agent: @unchecked Sendable {
         probe = try BPFProbe(config: config.probe)
         uploader = config.endpoint.map { Uploader(endpoint: $0, token: config.token, spool: spool, log: config.log) }
         capture = try config.capturePath.map { try CaptureWriter(path: $0) }
+        containers = ContainerWatcher(setting: config.containerRuntime, verbose: config.verbose, log: config.log)
     }
 
     /// Each start of the sensor gets a higher epoch, so sequence numbers never repeat across restarts:
@@ -185,6 +191,7 @@ public final class Agent: @unchecked Sendable {
     /// batcher could not frame, snapshot records that could not be shipped. Carried in every batch header.
     func userDrops(_ batcher: Batcher) -> UInt64 {
         spool.droppedEvents + (uploader?.rejectedEvents ?? 0) + UInt64(batcher.malformed) + shared.snapshotFailures
+            + UInt64(containers.dropped)
     }
 
     /// Runs until `requestStop()`; then drains the ring buffer, flushes, waits for the upload, and writes what the
@@ -227,10 +234,12 @@ public final class Agent: @unchecked Sendable {
             lastEmit = Date()
         }
 
-        // What was running before we started, and the user database, go first.
+        // What was running before we started (containers, then processes), and the user database, go first.
         var userWatch = UserDB.Watch()
         var lastUserCheck = Date()
-        var snapshot = ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
+        containers.start()
+        var snapshot = containers.takePending()
+        snapshot += ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
         snapshot += UserDB.records().records
         snapshotRecords = snapshot.count
         for r in snapshot {
@@ -250,11 +259,22 @@ public final class Agent: @unchecked Sendable {
             let drops = probe.counters().dropped
             shared.kernelDrops = drops
             let lost = userDrops(batcher)
+            // Container metadata the runtime thread has learned goes into the stream where it stands in time: checked
+            // here and before each kernel record (a busy ring buffer keeps one poll going for as long as records come).
+            func addContainers() {
+                for r in containers.takePending() {
+                    r.withUnsafeBytes { raw in
+                        if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+                    }
+                }
+            }
+            addContainers()
             do {
                 _ = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
                     capturedLock.lock()
                     captured += 1
                     capturedLock.unlock()
+                    if containers.hasPending { addContainers() }
                     if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
                 }
             } catch {
@@ -289,6 +309,7 @@ public final class Agent: @unchecked Sendable {
             }
             if stop { break }
         }
+        containers.stop()
         spool.close()
         uploader?.finish(by: Date().addingTimeInterval(config.shutdownTimeout))
         capture?.close()
@@ -332,7 +353,8 @@ public final class Agent: @unchecked Sendable {
         var batches: [Batcher.Finished] = []
         let compressor = config.compress && !shared.compressionRefused ? Zstd.Compressor(level: config.compressionLevel) : nil
         let drops = shared.kernelDrops
-        var records = ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
+        var records = containers.knownRecords()
+        records += ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
         records += UserDB.records().records
         func add(_ f: Batcher.Finished?) {
             guard var f else { return }
@@ -345,7 +367,7 @@ public final class Agent: @unchecked Sendable {
         add(b.finish(kernelDrops: drops, userDrops: userDrops(b)))
         if b.malformed > 0 { shared.snapshotFailed(b.malformed) }
         spool.replacePriority(batches)
-        config.log("lanner-sensor: connection to the collector lost; a fresh snapshot (\(records.count) processes and users) goes first when it is back")
+        config.log("lanner-sensor: connection to the collector lost; a fresh snapshot (\(records.count) containers, processes and users) goes first when it is back")
     }
 
     public struct Stats: Sendable {
@@ -374,7 +396,7 @@ public final class Agent: @unchecked Sendable {
         config.log("lanner-sensor: captured=\(s.captured) shipped=\(s.shipped) dropped=\(dropped) "
                    + "(ring buffer full \(s.kernel.ringbufFull), scratch busy \(s.kernel.scratchBusy), spool full \(s.spoolDropped), "
                    + "rejected \(s.rejected)) read_failures=\(s.kernel.readFailures) snapshot=\(s.snapshot) "
-                   + "pending_batches=\(s.pendingBatches) spilled_to_disk=\(s.spilledBatches)")
+                   + "pending_batches=\(s.pendingBatches) spilled_to_disk=\(s.spilledBatches) containers=\(containers.count)")
     }
 }
 

@@ -144,12 +144,20 @@ enum Actions {
         return try spawn(path, [name ?? "lanner-eventgen"] + arguments)
     }
 
-    /// posix_spawn + waitpid.
-    static func spawn(_ path: String, _ argv: [String]) throws -> Int32 {
+    /// posix_spawn + waitpid; with `output`, the child's stdin is /dev/null and its stdout and stderr go to that fd.
+    static func spawn(_ path: String, _ argv: [String], output: Int32? = nil) throws -> Int32 {
         var pid: pid_t = 0
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
-        let rc = posix_spawn(&pid, path, nil, nil, &cargs, environ)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let output {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_adddup2(&actions, output, 1)
+            posix_spawn_file_actions_adddup2(&actions, output, 2)
+        }
+        let rc = posix_spawn(&pid, path, &actions, nil, &cargs, environ)
         guard rc == 0 else { throw EventgenError(description: "spawn \(path): \(String(cString: strerror(rc)))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

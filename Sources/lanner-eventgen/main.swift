@@ -5,14 +5,20 @@ import LannerCLIKit
 
 func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
 
+let settleOption = OptionSpec.value("settle-ms", "MS", help: "wait this long after the container starts before opening the file, "
+                                    + "so the sensor has described it (default 1000)")
 let actionSpecs = Actions.all.map { CommandSpec($0.name, abstract: $0.summary + " (expect: \($0.rule))") }
+    + ContainerActions.all.map { CommandSpec($0.name, abstract: $0.summary + " (expect: \($0.rule))", options: [settleOption]) }
 let spec = CommandSpec(
     "lanner-eventgen", abstract: "does suspicious things harmlessly so you can watch Lanner work",
-    discussion: "Run as root with lanner-sensor and lanner-collector running; each action should raise the rule named.",
+    discussion: "Run as root with lanner-sensor and lanner-collector running; each action should raise the rule named. "
+        + "The container actions need podman (they build a local busybox image and start their own container) and a "
+        + "Docker-compatible API socket the sensor reads (docker's, or `podman system service`'s).",
     subcommands: actionSpecs + [
-        CommandSpec("all", abstract: "runs every action in turn", options: [
+        CommandSpec("all", abstract: "runs every host action in turn (not the container actions: see `containers`)", options: [
             .value("pause-ms", "MS", help: "pause between actions (default 200)"),
         ]),
+        CommandSpec("containers", abstract: "runs every container action in turn (needs podman)", options: [settleOption]),
         CommandSpec("list", abstract: "lists the actions and the rules they should raise"),
     ])
 
@@ -36,7 +42,12 @@ do {
     let cmd = try CommandParser.parse(argv, spec: spec)
     switch cmd.leaf {
     case "list":
-        for a in Actions.all { say("\(a.name)\t\(a.rule)") }
+        for a in Actions.all + ContainerActions.all { say("\(a.name)\t\(a.rule)") }
+    case "containers":
+        ContainerActions.settleMs = try cmd.int("settle-ms", default: 1000, in: 0...60_000, unit: "ms")
+        var ok = true
+        for a in ContainerActions.all { ok = run(a) && ok }
+        exit(ok ? 0 : 1)
     case "all":
         let pause = try cmd.int("pause-ms", default: 200, in: 0...60_000, unit: "ms")
         var ok = true
@@ -46,6 +57,10 @@ do {
         }
         exit(ok ? 0 : 1)
     default:
+        if let a = ContainerActions.all.first(where: { $0.name == cmd.leaf }) {
+            ContainerActions.settleMs = try cmd.int("settle-ms", default: 1000, in: 0...60_000, unit: "ms")
+            exit(run(a) ? 0 : 1)
+        }
         guard let a = Actions.all.first(where: { $0.name == cmd.leaf }) else { exit(2) }
         exit(run(a) ? 0 : 1)
     }

@@ -25,7 +25,8 @@ let spec = CommandSpec(
         .flag("no-compress", help: "send batches uncompressed (default: zstd-compressed records)"),
         .value("write", short: "w", "FILE", help: "also write every shipped batch to a capture file (replay with lanner-collector replay)"),
         .flag("offline", help: "do not ship; only write the capture file (-w)"),
-        .flag("verbose", short: "v", help: "print captured, shipped and dropped counts every 5 seconds and on exit"),
+        .value("container-socket", "PATH", help: "Docker-compatible API socket for container metadata (default: /var/run/docker.sock, else /run/podman/podman.sock; `none`: off)"),
+        .flag("verbose", short: "v", help: "print captured, shipped and dropped counts every 5 seconds and on exit, and each container start"),
     ])
 
 func fail(_ message: String, _ code: Int32) -> Never {
@@ -73,6 +74,16 @@ do {
     config.spoolDiskBytes = try cmd.int("spool-disk-mb", default: 1024, in: 0...1_048_576, unit: "MiB") << 20
     config.compress = !cmd.flag("no-compress")
     config.statsInterval = cmd.flag("verbose") ? 5 : 0
+    config.verbose = cmd.flag("verbose")
+    switch cmd.value("container-socket") {
+    case nil: config.containerRuntime = .auto
+    case "none"?: config.containerRuntime = .disabled
+    case let p?:
+        guard p.hasPrefix("/") else {
+            throw CLIError.badValue(option: "container-socket", value: p, reason: "is not an absolute path (or `none`)")
+        }
+        config.containerRuntime = .socket(p)
+    }
     config.capturePath = cmd.value("write")
 
     let agent: Agent

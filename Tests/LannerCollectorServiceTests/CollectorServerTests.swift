@@ -274,7 +274,7 @@ import LannerWire
               output: shell %proc.cmdline under %proc.pname
               priority: ERROR
             """)))
-        #expect(summary.contains("rules reloaded: 4 → 1 rules running"), "\(summary)")
+        #expect(summary.contains("rules reloaded: 6 → 1 rules running"), "\(summary)")
         #expect(summary.contains("added 'Shell under nginx'"))
         #expect(summary.contains("interest v"), "\(summary)")
         #expect(h.sink.lines.contains(summary))

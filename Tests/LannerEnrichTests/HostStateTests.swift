@@ -191,6 +191,12 @@ import LannerTestSupport
         ("/kubepods/besteffort/pod1234/cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc", "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"),
         ("/kubepods.slice/cri-containerd-dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd.scope", "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"),
         ("/machine.slice/crio-eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.scope", "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"),
+        // Seen on this kind of machine: podman with --cgroup-parent /kubepods/... (cgroupfs), and cri-o/kubelet v1 shapes.
+        ("/kubepods/besteffort/pod8c2b3e7d-5f1a-4c9e-9d2b-0a1b2c3d4e5f/libpod-1f6182ec81cae3c039208af68acf6556262726667f621b6cf3f195e3f2260b94",
+         "1f6182ec81cae3c039208af68acf6556262726667f621b6cf3f195e3f2260b94"),
+        ("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod8c2b3e7d_5f1a.slice/crio-1f6182ec81cae3c039208af68acf6556262726667f621b6cf3f195e3f2260b94.scope",
+         "1f6182ec81cae3c039208af68acf6556262726667f621b6cf3f195e3f2260b94"),
+        ("/kubepods/burstable/pod1234/1f6182ec81cae3c039208af68acf6556262726667f621b6cf3f195e3f2260b9", nil),
         ("/libpod_parent/conmon", nil),
         ("/machine.slice/libpod-conmon-ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff.scope", nil),
         ("/user.slice/user-0.slice/session-1.scope", nil),

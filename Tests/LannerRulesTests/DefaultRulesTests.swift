@@ -16,6 +16,7 @@ import LannerTestSupport
         #expect(r.rules.map(\.name) == [
             "Sensitive file opened for reading by untrusted program", "File written below a binary directory",
             "Shell spawned by an unexpected parent", "Outbound connection by a program that has no business on the network",
+            "File opened in a privileged container", "File opened in a container with a sensitive host path mounted",
         ])
     }
 
@@ -24,7 +25,7 @@ import LannerTestSupport
                          "falco-rules/falco-sandbox_rules.yaml"].map(Peer.file) + [try Self.defaultRules()]
         let r = RuleLoader.load(files)
         #expect(r.report.errors.isEmpty)
-        #expect(r.rules.count == 93 + 4)
+        #expect(r.rules.count == 93 + 6)
     }
 
     /// Loading Falco's files next to ours must not replace one of Falco's lists or macros (or ours).

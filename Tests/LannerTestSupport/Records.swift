@@ -55,6 +55,29 @@ public enum Rec {
         return w.bytes
     }
 
+    /// A CONTAINERINFO record (the sensor's description of a container); `removed` makes it a removal.
+    /// `mounts` are (source, destination, rw); `labels` go out sorted by key, as the sensor sends them.
+    public static func container(id: String, name: String = "web-1", image: String = "localhost/bbox:latest",
+                                 imageID: String = "8da6e0e5fc45", runtime: String = "podman", privileged: Bool = false,
+                                 mounts: [(String, String, Bool)] = [], labels: [String: String] = [:],
+                                 startedNs: UInt64 = 1_796_000_000_500_000_000, marathonAppID: String = "", removed: Bool = false,
+                                 ts: UInt64 = 900) -> [UInt8] {
+        var labelBytes: [UInt8] = []
+        for (k, v) in labels.sorted(by: { $0.key < $1.key }) { labelBytes += Array(k.utf8) + [0] + Array(v.utf8) + [0] }
+        var mountBytes: [UInt8] = []
+        for m in mounts {
+            for part in [m.0, m.1, m.2 ? "" : "ro", m.2 ? "true" : "false", "rprivate"] { mountBytes += Array(part.utf8) + [0] }
+        }
+        let e = removed
+            ? ContainerinfoEvent(pid: 0, tid: 0, ts: ts, flags: 16, id: b(id))
+            : ContainerinfoEvent(pid: 0, tid: 0, ts: ts, flags: privileged ? 1 : 0, startedNs: startedNs, id: b(id), name: b(name),
+                                 image: b(image), imageId: b(imageID), runtime: b(runtime), labels: ArraySlice(labelBytes),
+                                 mounts: ArraySlice(mountBytes), marathonAppId: b(marathonAppID))
+        var w = ByteWriter()
+        try! e.encode(into: &w)
+        return w.bytes
+    }
+
     /// A batch of these records.
     public static func batch(_ records: [[UInt8]], seq: UInt64 = 1, host: String = "test-host") -> [UInt8] {
         var enc = BatchEncoder()

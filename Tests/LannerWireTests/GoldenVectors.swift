@@ -35,6 +35,16 @@ enum Golden {
         cgroup: b("/"))
     static let user = UserinfoEvent(pid: 0, tid: 0, ts: 0, uid: 1000, gid: 1000, name: b("alice"), home: b("/home/alice"), shell: b("/bin/bash"))
     static let group = GroupinfoEvent(pid: 0, tid: 0, ts: 0, gid: 1000, name: b("alice"))
+    /// A podman container with a host mount and Kubernetes labels, then its removal.
+    static let container = ContainerinfoEvent(
+        pid: 0, tid: 0, ts: 123_500_000, flags: 1, startedNs: 1_796_368_798_948_294_363,
+        id: b("1f6182ec81cae3c039208af68acf6556262726667f621b6cf3f195e3f2260b94"), name: b("web-1"),
+        image: b("localhost/bbox:latest"), imageId: b("8da6e0e5fc45ce84d96bb1c74f7654a24aa82162c6bf28c283db80f99ba91694"),
+        runtime: b("podman"),
+        labels: b("app\0web\0io.kubernetes.pod.name\0web-1\0io.kubernetes.pod.namespace\0prod\0"),
+        mounts: b("/proc\0/host/proc\0\0false\0rprivate\0"), marathonAppId: [])
+    static let containerRemoved = ContainerinfoEvent(
+        pid: 0, tid: 0, ts: 123_600_000, flags: 16, id: b("1f6182ec81cae3c039208af68acf6556262726667f621b6cf3f195e3f2260b94"))
 
     /// name -> (header, events)
     static let cases: [(name: String, seq: UInt64, events: [any WireEncodable])] = [
@@ -43,6 +53,7 @@ enum Golden {
         ("003-lifecycle-mix", 3, [procinfo, user, group, clone, execve, openat, connect, exit]),
         ("004-empty", 4, []),
         ("005-compressed", 5, [procinfo, user, group, clone, execve] + opens + [connect, exit]),
+        ("006-containerinfo", 6, [container, containerRemoved]),
     ]
 
     /// Six opens of the same process: the repetition a real batch has, so the compressed case is smaller.

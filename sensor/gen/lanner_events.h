@@ -4,7 +4,7 @@
 #define LANNER_EVENTS_H
 
 #define LANNER_SCHEMA_VERSION_MAJOR 1
-#define LANNER_SCHEMA_VERSION_MINOR 1
+#define LANNER_SCHEMA_VERSION_MINOR 2
 #define LANNER_SCHEMA_VERSION_PATCH 0
 
 enum lanner_event_type {
@@ -90,7 +90,8 @@ enum lanner_event_type {
 	LANNER_EVT_PWRITE64 = 80,
 	LANNER_EVT_READV = 81,
 	LANNER_EVT_WRITEV = 82,
-	LANNER_EVT_MAX = 83,
+	LANNER_EVT_CONTAINERINFO = 83,
+	LANNER_EVT_MAX = 84,
 };
 
 /* Every record starts with this header (20 bytes). */
@@ -1151,5 +1152,15 @@ struct lanner_evt_writev {
 #define LANNER_EVT_WRITEV_FIXED_SIZE 40
 _Static_assert(sizeof(struct lanner_evt_writev) == 40, "lanner_evt_writev size");
 #define LANNER_EVT_WRITEV_NVAR 0
+
+/* 83 containerinfo: one container's metadata from the host's container runtime (Docker-compatible API), sent when the sensor learns it (start, snapshot, rename) and with flags bit 4 when the container is removed */
+struct lanner_evt_containerinfo {
+	struct lanner_hdr hdr;
+	__u32 flags;	/* bit 0: privileged; bit 1: host PID namespace; bit 2: host network namespace; bit 3: host IPC namespace; bit 4: removed (only id is meaningful: the collector forgets the container) */
+	__u64 started_ns;	/* when the container started, ns since the Unix epoch (State.StartedAt); 0 when unknown */
+} __attribute__((packed));
+#define LANNER_EVT_CONTAINERINFO_FIXED_SIZE 32
+_Static_assert(sizeof(struct lanner_evt_containerinfo) == 32, "lanner_evt_containerinfo size");
+#define LANNER_EVT_CONTAINERINFO_NVAR 8	/* id:str, name:str, image:str, image_id:str, runtime:str, labels:strlist, mounts:strlist, marathon_app_id:str */
 
 #endif /* LANNER_EVENTS_H */

@@ -4,7 +4,7 @@
 /// The schema version this build speaks (proto/SCHEMA_VERSION).
 public enum WireSchema {
     public static let major: UInt16 = 1
-    public static let minor: UInt16 = 1
+    public static let minor: UInt16 = 2
     public static let patch: UInt16 = 0
     /// Size of the common record header in bytes.
     public static let headerSize = 20
@@ -176,6 +176,8 @@ public enum EventType: UInt16, Sendable, CaseIterable {
     case readv = 81
     /// writev(2) exit (no data is captured)
     case writev = 82
+    /// one container's metadata from the host's container runtime (Docker-compatible API), sent when the sensor learns it (start, snapshot, rename) and with flags bit 4 when the container is removed
+    case containerinfo = 83
 
     /// The schema name.
     public var name: String {
@@ -262,6 +264,7 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .pwrite64: return "pwrite64"
         case .readv: return "readv"
         case .writev: return "writev"
+        case .containerinfo: return "containerinfo"
         }
     }
 
@@ -350,6 +353,7 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .pwrite64: return "pwrite"
         case .readv: return "readv"
         case .writev: return "writev"
+        case .containerinfo: return nil
         }
     }
 
@@ -438,6 +442,7 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .pwrite64: return true
         case .readv: return true
         case .writev: return true
+        case .containerinfo: return false
         }
     }
 
@@ -526,6 +531,7 @@ public enum EventType: UInt16, Sendable, CaseIterable {
         case .pwrite64: return 48
         case .readv: return 40
         case .writev: return 40
+        case .containerinfo: return 32
         }
     }
 
@@ -1201,6 +1207,18 @@ public enum EventType: UInt16, Sendable, CaseIterable {
             WireField(name: "res", type: .i64, position: 20),
             WireField(name: "fd", type: .i32, position: 28),
             WireField(name: "size", type: .u64, position: 32),
+        ]
+        case .containerinfo: return [
+            WireField(name: "flags", type: .u32, position: 20),
+            WireField(name: "started_ns", type: .u64, position: 24),
+            WireField(name: "id", type: .str, position: 0),
+            WireField(name: "name", type: .str, position: 1),
+            WireField(name: "image", type: .str, position: 2),
+            WireField(name: "image_id", type: .str, position: 3),
+            WireField(name: "runtime", type: .str, position: 4),
+            WireField(name: "labels", type: .strlist, position: 5),
+            WireField(name: "mounts", type: .strlist, position: 6),
+            WireField(name: "marathon_app_id", type: .str, position: 7),
         ]
         }
     }
@@ -4968,6 +4986,105 @@ public struct Pread64Event: Sendable, Equatable, WireEncodable {
         w.write(fd)
         w.write(size)
         w.write(pos)
+    }
+}
+
+/// A decoded containerinfo record. Variable fields are slices of the batch (no copy).
+public struct ContainerinfoEvent: Sendable, Equatable, WireEncodable {
+    /// The event types this struct carries.
+    public static let types: [EventType] = [.containerinfo]
+    public var type: EventType
+    public var pid: UInt32
+    public var tid: UInt32
+    public var ts: UInt64
+    /// bit 0: privileged; bit 1: host PID namespace; bit 2: host network namespace; bit 3: host IPC namespace; bit 4: removed (only id is meaningful: the collector forgets the container)
+    public var flags: UInt32
+    /// when the container started, ns since the Unix epoch (State.StartedAt); 0 when unknown
+    public var startedNs: UInt64
+    /// full container id (64 hex digits), as the cgroup path carries it
+    public var id: ArraySlice<UInt8>
+    /// container name, without the API's leading slash
+    public var name: ArraySlice<UInt8>
+    /// image reference the container was created from (Config.Image), e.g. localhost/bbox:latest
+    public var image: ArraySlice<UInt8>
+    /// image id, hex without the sha256: prefix
+    public var imageId: ArraySlice<UInt8>
+    /// container.type: podman or docker (from the API server's name)
+    public var runtime: ArraySlice<UInt8>
+    /// labels as key, value, key, value, ... items, sorted by key
+    public var labels: ArraySlice<UInt8>
+    /// mounts as five items each: source, destination, mode, rw (true/false), propagation; in the runtime's order
+    public var mounts: ArraySlice<UInt8>
+    /// MARATHON_APP_ID from the container's environment or labels (empty otherwise); nothing else of the environment is sent
+    public var marathonAppId: ArraySlice<UInt8>
+
+    public init(type: EventType = .containerinfo, pid: UInt32, tid: UInt32, ts: UInt64, flags: UInt32 = 0, startedNs: UInt64 = 0, id: ArraySlice<UInt8> = [], name: ArraySlice<UInt8> = [], image: ArraySlice<UInt8> = [], imageId: ArraySlice<UInt8> = [], runtime: ArraySlice<UInt8> = [], labels: ArraySlice<UInt8> = [], mounts: ArraySlice<UInt8> = [], marathonAppId: ArraySlice<UInt8> = []) {
+        self.type = type
+        self.pid = pid
+        self.tid = tid
+        self.ts = ts
+        self.flags = flags
+        self.startedNs = startedNs
+        self.id = id
+        self.name = name
+        self.image = image
+        self.imageId = imageId
+        self.runtime = runtime
+        self.labels = labels
+        self.mounts = mounts
+        self.marathonAppId = marathonAppId
+    }
+
+    /// Decodes a record whose type is one of `types`.
+    /// - Throws: `WireError.wrongEventType` or `.recordTooShort`/`.fieldOverrun` for malformed bytes.
+    public init(_ r: EventRecord) throws(WireError) {
+        guard let t = r.eventType, Self.types.contains(t) else { throw WireError.wrongEventType(expected: "containerinfo", got: r.rawType, offset: r.start) }
+        guard r.length >= t.fixedSize else { throw WireError.recordTooShort(type: r.rawType, offset: r.start, length: r.length, minimum: t.fixedSize) }
+        self.type = t
+        self.pid = r.pid
+        self.tid = r.tid
+        self.ts = r.ts
+        self.flags = r.load(UInt32.self, at: 20)
+        self.startedNs = r.load(UInt64.self, at: 24)
+        var cursor = 32
+        self.id = try r.variable(at: &cursor, field: "id")
+        self.name = try r.variable(at: &cursor, field: "name")
+        self.image = try r.variable(at: &cursor, field: "image")
+        self.imageId = try r.variable(at: &cursor, field: "image_id")
+        self.runtime = try r.variable(at: &cursor, field: "runtime")
+        self.labels = try r.variable(at: &cursor, field: "labels")
+        self.mounts = try r.variable(at: &cursor, field: "mounts")
+        self.marathonAppId = try r.variable(at: &cursor, field: "marathon_app_id")
+    }
+
+    /// Appends this record in wire form.
+    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.
+    public func encode(into w: inout ByteWriter) throws(WireError) {
+        let length = 32 + 2 + id.count + 2 + name.count + 2 + image.count + 2 + imageId.count + 2 + runtime.count + 2 + labels.count + 2 + mounts.count + 2 + marathonAppId.count
+        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }
+        w.write(UInt16(length))
+        w.write(type.rawValue)
+        w.write(pid)
+        w.write(tid)
+        w.write(ts)
+        w.write(flags)
+        w.write(startedNs)
+        w.write(UInt16(id.count))
+        w.write(bytes: id)
+        w.write(UInt16(name.count))
+        w.write(bytes: name)
+        w.write(UInt16(image.count))
+        w.write(bytes: image)
+        w.write(UInt16(imageId.count))
+        w.write(bytes: imageId)
+        w.write(UInt16(runtime.count))
+        w.write(bytes: runtime)
+        w.write(UInt16(labels.count))
+        w.write(bytes: labels)
+        w.write(UInt16(mounts.count))
+        w.write(bytes: mounts)
+        w.write(UInt16(marathonAppId.count))
+        w.write(bytes: marathonAppId)
     }
 }
 
