@@ -22,6 +22,14 @@ public struct CollectorConfig: Sendable {
     public var statsInterval: Double = 0
     /// At most one "Syscall event drops" alert per sensor per this many seconds (Falco's token bucket, burst 1).
     public var dropAlertInterval: Double = 10
+    /// Identical alerts (same host, rule and output) within this window of a stored one fold into its row
+    /// (`aggregation.window` in collector.yaml); zero stores every alert as a row.
+    public var aggregationWindow: Duration = .seconds(10)
+    /// What the database keeps (`retention:` in collector.yaml), enforced by a background thread.
+    public var retention = RetentionPolicy(maxAgeNs: 30 * 86_400 * 1_000_000_000, maxRows: 10_000_000)
+    /// Seconds between two retention passes, and rows deleted per transaction.
+    public var retentionInterval: Double = 10
+    public var retentionBatch = 2_000
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
     public init(token: String, rules: [CompiledRule]) {
@@ -62,11 +70,14 @@ public final class CollectorServer: @unchecked Sendable {
     private let reloadLock = NSLock()
     private var pendingReload: ReloadRequest?
     private var ingestFinished = false
+    let queries: QueryService
+    private var retentionWorker: RetentionWorker?
 
     /// Opens the store (creating and migrating it) and binds the port. Call `start()` to serve.
     public init(config: CollectorConfig) throws {
         self.config = config
         queue = IngestQueue(limit: config.queueLimit)
+        queries = QueryService(databasePath: config.databasePath)
         try Self.prepareDatabaseFile(config.databasePath)
         // Open once here so a bad path or file fails at startup, not on the first batch.
         _ = try AlertStore(path: config.databasePath)
@@ -119,6 +130,8 @@ public final class CollectorServer: @unchecked Sendable {
             let state: IngestState
             do {
                 let store = try AlertStore(path: self.config.databasePath)
+                store.aggregationWindowNs = Int64(self.config.aggregationWindow.components.seconds) * 1_000_000_000
+                    + self.config.aggregationWindow.components.attoseconds / 1_000_000_000
                 let book = SensorBook(records: try store.sensors(), dropAlertInterval: self.config.dropAlertInterval)
                 state = IngestState(analyzer: Analyzer(rules: self.config.rules, matching: self.config.matching), store: store, book: book)
             } catch {
@@ -137,6 +150,12 @@ public final class CollectorServer: @unchecked Sendable {
         t.start()
         ready.wait()
         if let failure { throw failure }
+        if !config.retention.keepsEverything {
+            let w = RetentionWorker(path: config.databasePath, policy: config.retention, interval: config.retentionInterval,
+                                    batchSize: config.retentionBatch, log: config.log)
+            retentionWorker = w
+            w.start()
+        }
         try server.start()
         config.log("lanner-collector: listening on http://\(config.host.contains(":") ? "[" + config.host + "]" : config.host):\(server.boundPort) (h2c), "
                    + "\(summary), database \(config.databasePath)")
@@ -170,11 +189,17 @@ public final class CollectorServer: @unchecked Sendable {
         server.stop()
         queue.close()
         done.wait()
+        retentionWorker?.stop()
+        queries.stop()
     }
 
     // MARK: - Requests (event-loop thread)
 
     func handle(_ req: H2Request, _ respond: @escaping H2Responder) {
+        if QueryService.handles(req.path) {
+            queries.handle(req, authorized: authorized(req), respond)
+            return
+        }
         switch (req.method, req.path) {
         case ("GET", "/v1/health"):
             respond(.json(200, "{\"status\":\"ok\"}"))
@@ -293,6 +318,7 @@ public final class CollectorServer: @unchecked Sendable {
             if !duplicate {
                 state.book.apply(record)
                 if let dropAlert { config.log("lanner-collector: \(dropAlert.output)") }
+                if !rows.isEmpty { queries.alertsCommitted() }
             }
             bump {
                 if duplicate { $0.batchesDuplicate += 1 } else {
@@ -323,6 +349,7 @@ public final class CollectorServer: @unchecked Sendable {
                 state.book.apply(d.record)
                 config.log("lanner-collector: \(d.alert.output)")
             }
+            queries.alertsCommitted()
             bump {
                 $0.alerts += due.count
                 $0.dropAlerts += due.count

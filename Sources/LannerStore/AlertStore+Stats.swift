@@ -1,0 +1,183 @@
+import LannerCore
+
+/// One group of `AlertStore.stats`: a rule, priority or host, and how many alerts it has.
+public struct AlertCount: Sendable, Equatable {
+    /// The rule name, host name, or priority name (`Warning`).
+    public var key: String
+    /// Stored rows.
+    public var rows: Int64
+    /// Alerts the rows stand for (the sum of their `count`: folded repeats included).
+    public var alerts: Int64
+
+    public init(key: String, rows: Int64, alerts: Int64) {
+        self.key = key
+        self.rows = rows
+        self.alerts = alerts
+    }
+}
+
+/// Counts of the alerts matching a query, in total and by rule, priority and host.
+public struct AlertStats: Sendable, Equatable {
+    /// Stored rows.
+    public var rows: Int64
+    /// Alerts they stand for (folded repeats included).
+    public var alerts: Int64
+    /// Most alerts first (then most rows, then name).
+    public var byRule: [AlertCount]
+    /// Most severe first.
+    public var byPriority: [AlertCount]
+    /// Most alerts first (then most rows, then name).
+    public var byHost: [AlertCount]
+
+    public init(rows: Int64, alerts: Int64, byRule: [AlertCount], byPriority: [AlertCount], byHost: [AlertCount]) {
+        self.rows = rows
+        self.alerts = alerts
+        self.byRule = byRule
+        self.byPriority = byPriority
+        self.byHost = byHost
+    }
+}
+
+extension AlertStore {
+    /// Counts the alerts matching `q` (`limit`, order and paging are ignored).
+    ///
+    /// With only time, rule, priority and host filters the counts come from the daily and hourly rollups, plus
+    /// the alerts in the partial hours at the window's ends: the cost follows the number of distinct
+    /// (rule, priority, host) per day in the window, not the number of alerts. Container, tag and text filters
+    /// need the matching rows themselves, which are read through the time index.
+    /// - Complexity: rollup path O(days × groups + hours × groups at the edges + alerts in two partial hours).
+    public func stats(_ q: AlertQuery) throws(StoreError) -> AlertStats {
+        try require(version: 3, for: "alert statistics")
+        return try inReadTransaction { () throws(StoreError) -> AlertStats in
+            var plain = q
+            plain.limit = 0
+            plain.after = nil
+            let r = try resolve(plain)
+            var acc = StatsAccumulator()
+            if !r.matchesNothing {
+                if q.container == nil && q.tag == nil && q.text == nil && q.maxID == nil {
+                    try rollupStats(r, into: &acc)
+                } else {
+                    if r.fts != nil && !hasTextIndex { throw Self.noTextIndex(path) }
+                    try rawStats(r, since: q.since, until: q.until, into: &acc)
+                }
+            }
+            return acc.result()
+        }
+    }
+
+    private func rollupStats(_ r: ResolvedQuery, into acc: inout StatsAccumulator) throws(StoreError) {
+        let h = DerivedTables.hourNs, d = DerivedTables.dayNs
+        // Bounds beyond ±2^62 ns (±146 years around 1970) are clamped so that bucket arithmetic cannot overflow.
+        let limit: Int64 = 1 << 62
+        let since = r.q.since.map { min(max($0, -limit), limit) }
+        let until = r.q.until.map { min(max($0, -limit), limit) }
+        // Whole hours [h0, h1) and whole days [d0, d1) inside the window; nil: unbounded on that side.
+        let h0 = since.map { Self.ceilDiv($0, h) }, h1 = until.map { Self.floorDiv($0, h) }
+        if let h0, let h1, h0 >= h1 {
+            try rawStats(r, since: since, until: until, into: &acc)
+            return
+        }
+        let d0 = since.map { Self.ceilDiv($0, d) }, d1 = until.map { Self.floorDiv($0, d) }
+        if let since, let h0 { try rawStats(r, since: since, until: h0 * h, into: &acc) }
+        if let until, let h1 { try rawStats(r, since: h1 * h, until: until, into: &acc) }
+        let wholeDays = d0 == nil || d1 == nil || d0! < d1!
+        if wholeDays {
+            if let h0, let d0 { try rollup("alert_rollup_hour", r, from: h0, to: d0 * 24, into: &acc) }
+            try rollup("alert_rollup_day", r, from: d0, to: d1, into: &acc)
+            if let h1, let d1 { try rollup("alert_rollup_hour", r, from: d1 * 24, to: h1, into: &acc) }
+        } else {
+            try rollup("alert_rollup_hour", r, from: h0, to: h1, into: &acc)
+        }
+    }
+
+    /// Adds a rollup table's buckets [from, to) (all when nil).
+    private func rollup(_ table: String, _ r: ResolvedQuery, from: Int64?, to: Int64?, into acc: inout StatsAccumulator)
+        throws(StoreError)
+    {
+        if let from, let to, from >= to { return }
+        var f = FilterSQL()
+        if let from { f.add("bucket >= ?", .int(from)) }
+        if let to { f.add("bucket < ?", .int(to)) }
+        groupFilters(r, into: &f)
+        let st = try statement("SELECT rule, priority, host, sum(row_count), sum(alert_count) FROM \(table) WHERE \(f.whereText) "
+                               + "GROUP BY rule, priority, host")
+        defer { st.reset() }
+        try f.bind(to: st)
+        while try st.step() { try acc.add(st) }
+    }
+
+    /// Adds the matching alerts with time in [since, until), found by the query race and read row by row.
+    private func rawStats(_ r: ResolvedQuery, since: Int64?, until: Int64?, into acc: inout StatsAccumulator)
+        throws(StoreError)
+    {
+        if let since, let until, since >= until { return }
+        var limited = r
+        limited.q.since = since
+        limited.q.until = until
+        let winner = try QueryRace.run(try drives(limited, limit: 0))
+        let st = try statement("SELECT rule, priority, host, 1, count FROM alerts WHERE id = ?")
+        for p in winner.positions {
+            defer { st.reset() }
+            try st.bind(p.id, at: 1)
+            if try st.step() { try acc.add(st) }
+        }
+    }
+
+    /// The rule / priority / host terms of `r`, on a rollup table.
+    private func groupFilters(_ r: ResolvedQuery, into f: inout FilterSQL) {
+        if let rules = r.rules {
+            f.terms.append("rule IN (" + Array(repeating: "?", count: rules.count).joined(separator: ", ") + ")")
+            f.binds += rules.map { .text($0) }
+        }
+        if let p = r.q.minPriority { f.add("priority <= ?", .int(Int64(p.rawValue))) }
+        if let h = r.q.host { f.add("host = ?", .text(h)) }
+    }
+
+    /// a / b rounded down (b > 0).
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b, r = a % b
+        return r < 0 ? q - 1 : q
+    }
+
+    /// a / b rounded up (b > 0), without overflow.
+    static func ceilDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b, r = a % b
+        return r > 0 ? q + 1 : q
+    }
+}
+
+/// Sums (rule, priority, host, rows, alerts) result rows into the three groupings.
+struct StatsAccumulator {
+    private var rules: [String: (Int64, Int64)] = [:]
+    private var hosts: [String: (Int64, Int64)] = [:]
+    private var priorities: [Int: (Int64, Int64)] = [:]
+    private var rows: Int64 = 0
+    private var alerts: Int64 = 0
+
+    /// Adds one (rule, priority, host, rows, alerts) result row.
+    mutating func add(_ st: SQLite.Statement) throws(StoreError) {
+        let rule = st.string(0), raw = Int(st.int64(1)), host = st.string(2)
+        let a = st.int64(3), e = st.int64(4)
+        guard Priority(rawValue: raw) != nil else { throw .invalidValue("a stored alert has priority \(raw), outside 0...7") }
+        rows += a
+        alerts += e
+        rules[rule, default: (0, 0)].0 += a
+        rules[rule, default: (0, 0)].1 += e
+        hosts[host, default: (0, 0)].0 += a
+        hosts[host, default: (0, 0)].1 += e
+        priorities[raw, default: (0, 0)].0 += a
+        priorities[raw, default: (0, 0)].1 += e
+    }
+
+    func result() -> AlertStats {
+        func ranked(_ d: [String: (Int64, Int64)]) -> [AlertCount] {
+            d.map { AlertCount(key: $0.key, rows: $0.value.0, alerts: $0.value.1) }
+                .sorted { ($0.alerts, $0.rows, $1.key) > ($1.alerts, $1.rows, $0.key) }
+        }
+        let byPriority = priorities.sorted { $0.key < $1.key }.map {
+            AlertCount(key: Priority(rawValue: $0.key)!.name, rows: $0.value.0, alerts: $0.value.1)
+        }
+        return AlertStats(rows: rows, alerts: alerts, byRule: ranked(rules), byPriority: byPriority, byHost: ranked(hosts))
+    }
+}
