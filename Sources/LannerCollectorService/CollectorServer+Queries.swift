@@ -10,7 +10,8 @@ import LannerStore
 /// Requests leave the event loop at once: they run on one serial queue with its own read-only connection to the
 /// database (WAL: never blocking ingest, always a committed snapshot), at most `maxPending` at a time (more get
 /// 503 and the client retries). A tail request without new rows waits without a thread: it is parked and checked
-/// again when the ingest thread commits alerts (`alertsCommitted`) or when its wait is over.
+/// again when the ingest thread commits alerts (`alertsCommitted`), once a second while any is parked (rows
+/// written by another process), and answered empty when its wait is over.
 final class QueryService: @unchecked Sendable {
     private let path: String
     private let queue = DispatchQueue(label: "lanner-queries")
@@ -22,6 +23,7 @@ final class QueryService: @unchecked Sendable {
     private var waiters: [Int: TailWaiter] = [:]
     private var nextWaiter = 0
     private var stopped = false
+    private var polling = false
 
     static let maxPending = 64
     static let maxWaiters = 256
@@ -186,6 +188,10 @@ final class QueryService: @unchecked Sendable {
         let id = nextWaiter
         nextWaiter += 1
         waiters[id] = w
+        if !polling {
+            polling = true
+            queue.asyncAfter(deadline: .now() + 1) { [self] in poll() }
+        }
         queue.asyncAfter(deadline: .now() + .seconds(wait)) { [self] in
             guard let w = waiters.removeValue(forKey: id) else { return }
             w.respond(.json(200, QueryAPI.tailBody([], lastID: w.afterID)))
@@ -203,6 +209,16 @@ final class QueryService: @unchecked Sendable {
         }
         w.afterID = last
         return nil
+    }
+
+    /// Checks the parked tails once a second while there are any.
+    private func poll() {
+        checkWaiters()
+        if waiters.isEmpty || stopped {
+            polling = false
+        } else {
+            queue.asyncAfter(deadline: .now() + 1) { [self] in poll() }
+        }
     }
 
     private func checkWaiters() {
