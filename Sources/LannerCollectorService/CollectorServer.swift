@@ -186,11 +186,11 @@ public final class CollectorServer: @unchecked Sendable {
         stopped = true
         statsLock.unlock()
         guard first else { return }
+        queries.stop()   // parked tails get 503 "collector stopping" while their connections are still up
         server.stop()
         queue.close()
         done.wait()
         retentionWorker?.stop()
-        queries.stop()
     }
 
     // MARK: - Requests (event-loop thread)

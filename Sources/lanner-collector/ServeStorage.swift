@@ -1,3 +1,4 @@
+import Foundation
 import LannerCLIKit
 import LannerCollectorService
 import LannerOutputs
@@ -16,6 +17,20 @@ enum ServeStorage {
         if let w = file.aggregation.window { config.aggregationWindow = w }
         if let age = file.retention.maxAge { config.retention.maxAgeNs = nanoseconds(age) }
         if let rows = file.retention.maxRows { config.retention.maxRows = rows }
+        // Until serve reads the rest of the file, say so rather than ignore it silently.
+        var ignored: [String] = []
+        let s = file.serve
+        if s.listen != nil { ignored.append("listen") }
+        if s.db != nil { ignored.append("db") }
+        if s.rules != nil { ignored.append("rules") }
+        if s.tokenFile != nil { ignored.append("token_file") }
+        if s.ruleMatching != nil { ignored.append("rule_matching") }
+        if s.minPriority != nil { ignored.append("min_priority") }
+        if file.outputs != OutputsConfig() { ignored.append("outputs") }
+        if !ignored.isEmpty {
+            FileHandle.standardError.write(Data(("lanner-collector: warning: \(path): this build applies only aggregation and retention from "
+                + "the file; \(ignored.joined(separator: ", ")) \(ignored.count == 1 ? "is" : "are") ignored (give them as serve options)\n").utf8))
+        }
     }
 
     static func nanoseconds(_ d: Duration) -> Int64 {

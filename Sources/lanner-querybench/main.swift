@@ -12,6 +12,8 @@ let spec = CommandSpec("lanner-querybench", abstract: "alert query latency over 
     .value("rows", "N", help: "alerts to generate (default 10000000)"),
     .value("runs", "N", help: "timed runs per query, after one warm-up (default 5)"),
     .value("only", "TEXT", help: "only the queries whose name contains TEXT"),
+    .value("ingest", "N", help: "also time storing N alerts through commit (batches of 100) and deleting them by retention, "
+           + "on a fresh file next to the database (default 0: skip)"),
     .flag("json", help: "one JSON object per query"),
 ])
 
@@ -66,7 +68,42 @@ do {
             print("{\"query\":\(JSON.quoted(c.name)),\"median_ms\":\(String(format: "%.2f", median)),"
                   + "\"max_ms\":\(String(format: "%.2f", worst)),\"rows\":\(rowsOut),\"alerts_stored\":\(stored)}")
         } else {
-            print(String(format: "%-58@ %9.2f ms  (max %8.2f)  %7d rows", c.name as NSString, median, worst, rowsOut))
+            let name = c.name.count < 58 ? c.name + String(repeating: " ", count: 58 - c.name.count) : c.name
+            print(name + String(format: " %9.2f ms  (max %8.2f)  %7d rows", median, worst, rowsOut))
+        }
+    }
+    let ingest = try cmd.int("ingest", default: 0, in: 0...10_000_000)
+    if ingest > 0 {
+        let scratch = path + ".ingest-scratch"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scratch + suffix) }
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scratch + suffix) } }
+        let w = try AlertStore(path: scratch)
+        var rng = Rng(state: 77)
+        let rules = Zipf(count: Generator.ruleNames.count, s: 1.1), hosts = Zipf(count: 60, s: 0.8), containers = Zipf(count: 400, s: 1.0)
+        let alerts = (0..<ingest).map { Generator.alert($0, of: ingest, rng: &rng, rules: rules, hosts: hosts, containers: containers).alert }
+        var t = monotonicSeconds()
+        var seq: UInt64 = 0
+        for start in stride(from: 0, to: ingest, by: 100) {
+            seq += 1
+            _ = try w.commit(sensorID: "bench", sequence: seq, events: 100, alerts: Array(alerts[start..<min(start + 100, ingest)]))
+        }
+        let commitSeconds = monotonicSeconds() - t
+        t = monotonicSeconds()
+        var deleted = 0
+        while case let b = try w.deleteExpired(RetentionPolicy(maxAgeNs: 1, maxRows: 0), nowNs: Int64.max - 1, batch: 2000), b.total > 0 {
+            deleted += b.total
+        }
+        let deleteSeconds = monotonicSeconds() - t
+        let line1 = "ingest: \(ingest) alerts stored through commit (100 per batch) in \(String(format: "%.2f", commitSeconds)) s: "
+            + "\(Int(Double(ingest) / commitSeconds)) alerts/s"
+        let line2 = "retention: \(deleted) alerts deleted (2000 per transaction) in \(String(format: "%.2f", deleteSeconds)) s: "
+            + "\(Int(Double(deleted) / deleteSeconds)) alerts/s"
+        if cmd.flag("json") {
+            print("{\"ingest_alerts\":\(ingest),\"commit_alerts_per_second\":\(Int(Double(ingest) / commitSeconds)),"
+                  + "\"retention_alerts_per_second\":\(Int(Double(deleted) / deleteSeconds))}")
+        } else {
+            print(line1)
+            print(line2)
         }
     }
     if !cmd.flag("json") {
