@@ -46,13 +46,13 @@ let package = Package(
                 dependencies: ["LannerStore", "LannerCore", "LannerYAML", "COpenSSL", "CLannerOutputShims"]),
         .target(name: "LannerQuery", dependencies: ["LannerStore", "LannerHTTP2", "LannerCore"]),   // query API, client, output forms
         .target(name: "LannerCollectorService",
-                dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore", "LannerQuery"]),
+                dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore", "LannerOutputs", "LannerQuery"]),
 
         // Executables: wiring only.
         .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore", "LannerWire"]),
         .executableTarget(name: "lanner-collector",
                           dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore", "LannerEnrich", "LannerHTTP2", "LannerWire",
-                                         "LannerQuery", "LannerOutputs"]),
+                                         "LannerOutputs", "LannerQuery"]),
         .executableTarget(name: "lanner-eventgen", dependencies: ["LannerCLIKit"]),
         .executableTarget(name: "lanner-schemagen", dependencies: ["LannerSchemaGen"]),
         .executableTarget(name: "lanner-bench", dependencies: ["LannerCollectorService", "LannerRules", "LannerWire", "LannerCLIKit"]),

@@ -2,6 +2,7 @@ import Foundation
 import LannerCore
 import LannerEnrich
 import LannerHTTP2
+import LannerOutputs
 import LannerRules
 import LannerStore
 import LannerWire
@@ -30,6 +31,8 @@ public struct CollectorConfig: Sendable {
     /// Seconds between two retention passes, and rows deleted per transaction.
     public var retentionInterval: Double = 10
     public var retentionBatch = 2_000
+    /// Reported in `/metrics` (lanner_collector_info).
+    public var version = "0.1.0"
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
     public init(token: String, rules: [CompiledRule]) {
@@ -72,10 +75,17 @@ public final class CollectorServer: @unchecked Sendable {
     private var ingestFinished = false
     let queries: QueryService
     private var retentionWorker: RetentionWorker?
+    /// Gets a copy of every alert once it is stored (nil: the database is the only output).
+    public let outputs: OutputHub?
+    /// Per-batch figures for `/metrics` and `-v`.
+    public let metrics = CollectorMetrics()
 
     /// Opens the store (creating and migrating it) and binds the port. Call `start()` to serve.
-    public init(config: CollectorConfig) throws {
+    /// - Parameter outputs: stored alerts are published to it from the ingest thread, after their commit; the
+    ///   caller stops it after `stop()`.
+    public init(config: CollectorConfig, outputs: OutputHub? = nil) throws {
         self.config = config
+        self.outputs = outputs
         queue = IngestQueue(limit: config.queueLimit)
         queries = QueryService(databasePath: config.databasePath)
         try Self.prepareDatabaseFile(config.databasePath)
@@ -140,6 +150,8 @@ public final class CollectorServer: @unchecked Sendable {
                 self.done.signal()
                 return
             }
+            self.metrics.rulesChanged(rules: state.analyzer.ruleset.rules.count, interestTypes: state.interest.events.count)
+            self.metrics.sensorsUpdated(Array(state.book.records.values))
             summary = "\(state.analyzer.ruleset.rules.count) rules, \(state.interest.events.count) event types of interest (v\(state.interest.version))"
             ready.signal()
             self.ingestLoop(state)
@@ -203,6 +215,13 @@ public final class CollectorServer: @unchecked Sendable {
         switch (req.method, req.path) {
         case ("GET", "/v1/health"):
             respond(.json(200, "{\"status\":\"ok\"}"))
+        case ("GET", "/metrics"):
+            guard authorized(req) else {
+                bump { $0.unauthorized += 1 }
+                respond(.json(401, "{\"error\":\"missing or wrong bearer token\"}", headers: [("www-authenticate", "Bearer")]))
+                return
+            }
+            respond(H2Response(status: 200, headers: [("content-type", PrometheusText.contentType)], body: Array(metricsText().utf8)))
         case ("POST", "/v1/batches"):
             guard authorized(req) else {
                 bump { $0.unauthorized += 1 }
@@ -225,7 +244,8 @@ public final class CollectorServer: @unchecked Sendable {
                 respond(.json(503, "{\"error\":\"collector busy, retry later\"}", headers: [("retry-after", "1")]))
                 return
             }
-        case (_, "/v1/batches"), (_, "/v1/health"):
+            metrics.received(sensor: batch.header.sensorID.description, host: batch.header.hostname, events: batch.records.count)
+        case (_, "/v1/batches"), (_, "/v1/health"), (_, "/metrics"):
             respond(.json(405, "{\"error\":\"method \(req.method) not allowed on \(req.path)\"}"))
         default:
             respond(.json(404, "{\"error\":\(JSON.quoted("no such endpoint: \(req.path)"))}"))
@@ -278,6 +298,7 @@ public final class CollectorServer: @unchecked Sendable {
         let oldInterest = state.interest
         state.analyzer.replace(ruleset: request.ruleset)
         state.interest = state.analyzer.wireInterest
+        metrics.rulesChanged(rules: state.analyzer.ruleset.rules.count, interestTypes: state.interest.events.count)
         let after = state.analyzer.ruleset.rules.map(\.name)
         func list(_ names: [String]) -> String {
             names.isEmpty ? "none" : names.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (names.count > 8 ? " and \(names.count - 8) more" : "")
@@ -302,7 +323,10 @@ public final class CollectorServer: @unchecked Sendable {
     func ingest(_ item: IngestItem, _ state: IngestState) {
         let h = item.batch.header
         let events = item.batch.records.count
+        let sensor = h.sensorID.description
+        let evalStart = Self.monotonicSeconds()
         let alerts = state.analyzer.process(item.batch)
+        metrics.evaluated(sensor: sensor, host: h.hostname, events: events, seconds: Self.monotonicSeconds() - evalStart)
         var rows = alerts.map {
             NewAlert(timeNs: Int64(bitPattern: $0.timeNs), host: $0.hostname, sensorID: $0.sensorID, rule: $0.rule,
                      priority: $0.priority, source: $0.source, output: $0.output, tags: $0.tags, fieldsJSON: $0.fieldsJSON,
@@ -311,12 +335,20 @@ public final class CollectorServer: @unchecked Sendable {
         let (record, dropAlert) = state.book.observe(h, events: events, nowNs: Self.nowNs())
         if let dropAlert { rows.append(dropAlert) }
         do {
-            let result = try state.store.commit(sensorID: h.sensorID.description, sequence: h.sequence, events: events,
+            let commitStart = Self.monotonicSeconds()
+            let result = try state.store.commit(sensorID: sensor, sequence: h.sequence, events: events,
                                                 alerts: rows, sensor: record)
+            let commitSeconds = Self.monotonicSeconds() - commitStart
             let duplicate: Bool
-            if case .duplicate = result { duplicate = true } else { duplicate = false }
-            if !duplicate {
+            switch result {
+            case .duplicate:
+                duplicate = true
+                metrics.committed(alerts: [], sensor: nil, seconds: commitSeconds)
+            case .committed(let ids):
+                duplicate = false
                 state.book.apply(record)
+                metrics.committed(alerts: rows, sensor: record, seconds: commitSeconds)
+                if let outputs, !rows.isEmpty { outputs.publish(OutputHub.storedAlerts(rows, ids: ids)) }
                 if let dropAlert { config.log("lanner-collector: \(dropAlert.output)") }
                 if !rows.isEmpty { queries.alertsCommitted() }
             }
@@ -344,7 +376,11 @@ public final class CollectorServer: @unchecked Sendable {
         let due = state.book.tick(nowNs: Self.nowNs())
         guard !due.isEmpty else { return }
         do {
-            try state.store.commitInternal(alerts: due.map(\.alert), sensors: due.map(\.record))
+            let commitStart = Self.monotonicSeconds()
+            let ids = try state.store.commitInternal(alerts: due.map(\.alert), sensors: due.map(\.record))
+            metrics.committed(alerts: due.map(\.alert), sensor: nil, seconds: Self.monotonicSeconds() - commitStart)
+            metrics.sensorsUpdated(due.map(\.record))
+            outputs?.publish(OutputHub.storedAlerts(due.map(\.alert), ids: ids))
             for d in due {
                 state.book.apply(d.record)
                 config.log("lanner-collector: \(d.alert.output)")
@@ -366,11 +402,34 @@ public final class CollectorServer: @unchecked Sendable {
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// `/metrics`: the Prometheus text of every counter.
+    public func metricsText() -> String {
+        PrometheusText.render(stats: currentStats, metrics: metrics.snapshot, outputs: outputs?.counters ?? [],
+                              http: server.counters, queueDepth: queue.depth, queueCapacity: config.queueLimit,
+                              version: config.version, startedNs: metrics.startedNs)
+    }
+
+    /// `serve -v`: the ingest counters, evaluation and commit latencies, each output's counters.
     func logStats() {
         let s = currentStats
-        config.log("lanner-collector: batches=\(s.batchesAccepted) duplicates=\(s.batchesDuplicate) rejected=\(s.batchesRejected) "
-                   + "unauthorized=\(s.unauthorized) busy=\(s.busy) events=\(s.events) alerts=\(s.alerts) "
-                   + "sensor_kernel_drops=\(s.kernelDrops) sensor_user_drops=\(s.userDrops) drop_alerts=\(s.dropAlerts) store_errors=\(s.storeErrors)")
+        let m = metrics.snapshot
+        func ms(_ h: Histogram, _ q: Double) -> String {
+            guard let v = h.quantile(q) else { return "-" }
+            return v.isInfinite ? ">10000" : String(format: v < 0.001 ? "%.2f" : "%.1f", v * 1000)
+        }
+        var line = "lanner-collector: batches=\(s.batchesAccepted) duplicates=\(s.batchesDuplicate) rejected=\(s.batchesRejected) "
+            + "unauthorized=\(s.unauthorized) busy=\(s.busy) events=\(s.events) alerts=\(s.alerts) "
+            + "sensor_kernel_drops=\(s.kernelDrops) sensor_user_drops=\(s.userDrops) drop_alerts=\(s.dropAlerts) store_errors=\(s.storeErrors) "
+            + "queue=\(queue.depth)/\(config.queueLimit) eval_p50_ms=\(ms(m.evaluation, 0.5)) eval_p99_ms=\(ms(m.evaluation, 0.99)) "
+            + "commit_p50_ms=\(ms(m.commits, 0.5)) commit_p99_ms=\(ms(m.commits, 0.99))"
+        for o in outputs?.counters ?? [] { line += "\nlanner-collector: output \(o)" }
+        config.log(line)
     }
 }
 
@@ -427,6 +486,13 @@ final class IngestQueue: @unchecked Sendable {
     private var poked = false
 
     init(limit: Int) { self.limit = limit }
+
+    /// Items waiting.
+    var depth: Int {
+        cond.lock()
+        defer { cond.unlock() }
+        return items.count - head
+    }
 
     /// False when full or closed.
     func push(_ item: IngestItem) -> Bool {

@@ -45,6 +45,9 @@ public struct AgentConfig: Sendable {
 /// The two threads meet in thread-safe places only: the `Spool`, the shared `SequenceSource`, and `Shared`
 /// (the interest set the collector asked for, the last kernel drop count, flags).
 public final class Agent: @unchecked Sendable {
+    /// How often the capture thread checks /etc/passwd and /etc/group for changes (two stat calls).
+    static let userCheckInterval: TimeInterval = 2
+
     public let config: AgentConfig
     let probe: BPFProbe
     let identity: SensorIdentity
@@ -66,6 +69,9 @@ public final class Agent: @unchecked Sendable {
         private let lock = NSLock()
         private var _wantedInterest: Interest?
         private var _appliedVersion: UInt32?
+        /// Taken by the capture thread and being applied (attaching programs takes a while; acknowledgements
+        /// carrying the same set keep arriving meanwhile).
+        private var _applyingVersion: UInt32?
         private var _kernelDrops: UInt64 = 0
         private var _compressionRefused = false
         private var _snapshotFailures: UInt64 = 0
@@ -74,7 +80,7 @@ public final class Agent: @unchecked Sendable {
         func offer(_ i: Interest) -> Bool {
             lock.lock()
             defer { lock.unlock() }
-            guard _appliedVersion != i.version, _wantedInterest?.version != i.version else { return false }
+            guard _appliedVersion != i.version, _wantedInterest?.version != i.version, _applyingVersion != i.version else { return false }
             _wantedInterest = i
             return true
         }
@@ -84,10 +90,19 @@ public final class Agent: @unchecked Sendable {
             defer { lock.unlock() }
             let w = _wantedInterest
             _wantedInterest = nil
+            if let w { _applyingVersion = w.version }
             return w
         }
 
-        func applied(_ version: UInt32?) { lock.lock(); _appliedVersion = version; lock.unlock() }
+        func applied(_ version: UInt32?) {
+            lock.lock()
+            _appliedVersion = version
+            _applyingVersion = nil
+            lock.unlock()
+        }
+
+        /// Applying failed: a later acknowledgement with the same set is offered again.
+        func applyFailed() { lock.lock(); _applyingVersion = nil; lock.unlock() }
         var appliedVersion: UInt32? { lock.lock(); defer { lock.unlock() }; return _appliedVersion }
         var kernelDrops: UInt64 {
             get { lock.lock(); defer { lock.unlock() }; return _kernelDrops }
@@ -213,6 +228,8 @@ public final class Agent: @unchecked Sendable {
         }
 
         // What was running before we started, and the user database, go first.
+        var userWatch = UserDB.Watch()
+        var lastUserCheck = Date()
         var snapshot = ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
         snapshot += UserDB.records().records
         snapshotRecords = snapshot.count
@@ -248,6 +265,18 @@ public final class Agent: @unchecked Sendable {
             if stop || now.timeIntervalSince(lastFlush) >= config.flushInterval {
                 if let b = batcher.finish(kernelDrops: probe.counters().dropped, userDrops: userDrops(batcher)) { emit(b) }
                 lastFlush = now
+            }
+            // The user database changed (useradd, usermod): every user and group again, in event order.
+            if now.timeIntervalSince(lastUserCheck) >= Self.userCheckInterval {
+                lastUserCheck = now
+                if let users = userWatch.changed() {
+                    for r in users.records {
+                        r.withUnsafeBytes { raw in
+                            if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+                        }
+                    }
+                    config.log("lanner-sensor: \(userWatch.passwdPath) or \(userWatch.groupPath) changed; sent \(users.records.count) users and groups again")
+                }
             }
             // Heartbeat: an idle sensor still reports in (only when nothing waits: a backlog reports by itself).
             if uploader != nil, !stop, now.timeIntervalSince(lastEmit) >= config.heartbeatInterval, spool.isEmpty,
@@ -287,6 +316,7 @@ public final class Agent: @unchecked Sendable {
                        + (before.map { " (was v\($0))" } ?? " (was: every event type)")
                        + ": capturing \(wanted.events.count) event types in the kernel: \(wanted.names)")
         } catch {
+            shared.applyFailed()
             // Retried on a later acknowledgement; said at most every 10 s.
             if lastFailure.map({ Date().timeIntervalSince($0) >= 10 }) ?? true {
                 lastFailure = Date()

@@ -91,3 +91,42 @@ public enum UserDB {
 
     private static func string(_ s: ArraySlice<UInt8>) -> String { String(decoding: s, as: UTF8.self) }
 }
+
+extension UserDB {
+    /// Notices when /etc/passwd or /etc/group changed (useradd, usermod, a package adding a system user): each
+    /// file's device, inode, size, mtime and ctime. `useradd` replaces the file (new inode); an editor may write in
+    /// place (new mtime). Checking is two stat calls.
+    public struct Watch: Sendable {
+        public let passwdPath: String
+        public let groupPath: String
+        private var last: [Stamp?]
+
+        struct Stamp: Equatable, Sendable {
+            var dev: UInt64, ino: UInt64, size: Int64, mtimeNs: Int64, ctimeNs: Int64
+        }
+
+        /// Takes the files' current state as seen (the start snapshot already holds them).
+        public init(passwdPath: String = "/etc/passwd", groupPath: String = "/etc/group") {
+            self.passwdPath = passwdPath
+            self.groupPath = groupPath
+            last = [Self.stamp(passwdPath), Self.stamp(groupPath)]
+        }
+
+        static func stamp(_ path: String) -> Stamp? {
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            return Stamp(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino), size: Int64(st.st_size),
+                         mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                         ctimeNs: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec))
+        }
+
+        /// Every user and group again when either file changed since the last call (or since `init`); nil when
+        /// neither did. The collector overwrites its entries by uid and gid.
+        public mutating func changed() -> Snapshot? {
+            let now = [Self.stamp(passwdPath), Self.stamp(groupPath)]
+            guard now != last else { return nil }
+            last = now
+            return UserDB.records(passwdPath: passwdPath, groupPath: groupPath)
+        }
+    }
+}

@@ -4,6 +4,7 @@ import LannerCollectorService
 import LannerCore
 import LannerEnrich
 import LannerHTTP2
+import LannerOutputs
 import LannerRules
 import LannerStore
 import LannerWire
@@ -38,20 +39,18 @@ enum Commands {
         // inherits the mask. (Other subcommands keep the default: Ctrl-C ends them.)
         Signals.blockTermination()
         Signals.blockHangup()
-        var host = "127.0.0.1"
-        var port: UInt16 = 7601
-        if let listen = cmd.value("listen") {
-            guard let colon = listen.lastIndex(of: ":"), let p = UInt16(listen[listen.index(after: colon)...]) else {
-                throw CLIError.badValue(option: "listen", value: listen, reason: "is not HOST:PORT")
+        // The configuration file, then the command line over it.
+        var file = CollectorFileConfig(path: "")
+        if let path = cmd.value("config") {
+            do { file = try CollectorFileConfig.load(path: path) } catch {
+                fail("cannot use --config \(path):\n" + error.problems.map(\.description).joined(separator: "\n") + "\nnot starting", code: 2)
             }
-            host = String(listen[..<colon])
-            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }   // [::1]:7601
-            guard !host.isEmpty else { throw CLIError.badValue(option: "listen", value: listen, reason: "has no host (use 0.0.0.0:PORT for every address)") }
-            port = p
         }
+        let (host, port) = try listenAddress(cmd.value("listen") ?? file.serve.listen ?? "127.0.0.1:7601", option: "listen")
+        let metricsAddress = try (cmd.value("metrics-listen") ?? file.serve.metricsListen).map { try listenAddress($0, option: "metrics-listen") }
         let token: String
         do {
-            let t = try BearerToken.read(file: cmd.value("token-file"))
+            let t = try BearerToken.read(file: cmd.value("token-file") ?? file.serve.tokenFile)
             token = t.token
             if let w = t.warning { FileHandle.standardError.write(Data(("lanner-collector: warning: " + w + "\n").utf8)) }
         } catch { fail(error.description, code: 2) }
@@ -62,10 +61,10 @@ enum Commands {
             }
             matching = mm
         } else {
-            matching = .all
+            matching = file.serve.ruleMatching == .first ? .first : .all
         }
-        let rulePaths = cmd.all("rules").isEmpty ? [Defaults.rules] : cmd.all("rules")
-        let minimumPriority = try priority(cmd, "min-priority") ?? .debug
+        let rulePaths = !cmd.all("rules").isEmpty ? cmd.all("rules") : (file.serve.rules ?? [Defaults.rules])
+        let minimumPriority = try priority(cmd, "min-priority") ?? file.serve.minPriority ?? .debug
         let result: LoadResult
         switch loadServeRules(rulePaths, minimumPriority: minimumPriority) {
         case .failure(let why): fail(why.description + (why.description.hasPrefix("no rules") ? "" : "; not starting"), code: 1)
@@ -74,29 +73,73 @@ enum Commands {
         var config = CollectorConfig(token: token, rules: result.activeRules)
         config.host = host
         config.port = port
-        config.databasePath = cmd.value("db") ?? Defaults.database
+        config.databasePath = cmd.value("db") ?? file.serve.db ?? Defaults.database
         config.matching = matching
         config.statsInterval = cmd.flag("verbose") ? 5 : 0
-        ServeStorage.apply(configFile: cmd.value("config"), to: &config)
+        ServeStorage.apply(file, to: &config)
+        config.version = Defaults.version
+        let log = config.log
+        // Outputs open (files, CA files, URLs) before anything listens: a bad one stops the start.
+        let hub: OutputHub?
+        if file.outputs.enabledNames.isEmpty {
+            hub = nil
+        } else {
+            do { hub = try OutputHub(config: file.outputs, log: { log("lanner-collector: " + $0) }) } catch {
+                fail("cannot start output \(error.output) (\(file.path)): \(error.message); not starting", code: 1)
+            }
+        }
         let server: CollectorServer
         do {
-            server = try CollectorServer(config: config)
+            server = try CollectorServer(config: config, outputs: hub)
             try server.start()
         } catch let e as H2Error {
-            fail("option '--listen': cannot serve on \(cmd.value("listen") ?? "\(host):\(port)"): \(e)", code: 1)
+            hub?.stop(timeout: .seconds(1))
+            fail("cannot serve on \(host.contains(":") ? "[\(host)]" : host):\(port) (\(cmd.value("listen") != nil ? "--listen" : "listen in \(file.path)")): \(e)", code: 1)
         }
-        // SIGHUP reloads the rule files; SIGINT/SIGTERM (blocked since main started) stop cleanly: finish queued
-        // batches, close the store.
+        var metricsListener: MetricsListener?
+        if let (mhost, mport) = metricsAddress {
+            do {
+                let m = try MetricsListener(host: mhost, port: mport, token: token, log: log) { [server] in server.metricsText() }
+                m.start()
+                metricsListener = m
+                log("lanner-collector: metrics on http://\(mhost.contains(":") ? "[\(mhost)]" : mhost):\(m.port)/metrics (HTTP/1.1, bearer token)")
+            } catch {
+                server.stop()
+                hub?.stop(timeout: .seconds(1))
+                fail("cannot serve metrics on \(mhost):\(mport): \(error); not starting", code: 1)
+            }
+        }
+        if let hub { log("lanner-collector: outputs: " + hub.outputNames.joined(separator: ", ")) }
+        // SIGHUP reloads the rule files and reopens the file output (log rotation); SIGINT/SIGTERM (blocked since
+        // main started) stop cleanly: finish queued batches, close the store, let the outputs deliver what they hold.
         var sig = Signals.waitForTerminationOrHangup()
         while sig == SIGHUP {
+            hub?.reopen()
             reload(server, rulePaths, minimumPriority: minimumPriority, loadedBefore: result.rules.count)
             sig = Signals.waitForTerminationOrHangup()
         }
         FileHandle.standardError.write(Data("lanner-collector: \(sig == SIGINT ? "SIGINT" : "SIGTERM"), stopping\n".utf8))
+        metricsListener?.stop()
         server.stop()
         let s = server.currentStats
-        FileHandle.standardError.write(Data("lanner-collector: stopped after \(s.batchesAccepted) batches, \(s.events) events, \(s.alerts) alerts\n".utf8))
+        var summary = "lanner-collector: stopped after \(s.batchesAccepted) batches, \(s.events) events, \(s.alerts) alerts"
+        if let hub {
+            let final = hub.stop(timeout: .seconds(5))
+            summary += "; outputs: " + final.map { "\($0.name) delivered \($0.delivered)/\($0.accepted)" }.joined(separator: ", ")
+        }
+        FileHandle.standardError.write(Data((summary + "\n").utf8))
         return 0
+    }
+
+    /// `HOST:PORT` or `[IPv6]:PORT`.
+    static func listenAddress(_ listen: String, option: String) throws -> (String, UInt16) {
+        guard let colon = listen.lastIndex(of: ":"), let p = UInt16(listen[listen.index(after: colon)...]) else {
+            throw CLIError.badValue(option: option, value: listen, reason: "is not HOST:PORT")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }   // [::1]:7601
+        guard !host.isEmpty else { throw CLIError.badValue(option: option, value: listen, reason: "has no host (use 0.0.0.0:PORT for every address)") }
+        return (host, p)
     }
 
     /// Loads the rule files for `serve`, printing every error (located, with a snippet) and every rule left out

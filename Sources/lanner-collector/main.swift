@@ -12,13 +12,14 @@ let spec = CommandSpec(
     "lanner-collector", abstract: "Lanner's collector: takes sensors' event streams, evaluates rules, stores alerts",
     subcommands: [
         CommandSpec("serve", abstract: "run the collector service", options: [
+            .value("config", "FILE", help: "collector configuration (collector/collector.yaml documents every key); options given here win"),
             .value("listen", "HOST:PORT", help: "address to serve h2c on (default 127.0.0.1:7601)"),
+            .value("metrics-listen", "HOST:PORT", help: "also serve GET /metrics over plain HTTP/1.1 here (bearer token required)"),
             commonDB, rulesOption,
             .value("token-file", "FILE", help: "file holding the bearer token sensors must send (or set LANNER_TOKEN)"),
             .value("rule-matching", "all|first", help: "all: every matching rule alerts (default); first: Falco's first match wins"),
             .value("min-priority", "PRIORITY", help: "load only rules at or above this priority"),
             .flag("verbose", short: "v", help: "print ingest counters every 5 seconds and on exit"),
-            .value("config", "FILE", help: "collector.yaml: alert aggregation and retention (see collector/collector.yaml)"),
         ]),
         QueryCommands.alertsSpec,
         QueryCommands.sensorsSpec,

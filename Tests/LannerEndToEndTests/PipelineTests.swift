@@ -13,6 +13,8 @@ extension RealSystem {
         let collector: Child
         let sensor: Child
         let port: Int
+        /// The HTTP/1.1 metrics listener's port.
+        let metricsPort: Int
         var db: String { dir + "/lanner.db" }
     }
 
@@ -21,18 +23,31 @@ extension RealSystem {
         let dir = try E2E.tempDir(tag)
         let token = UUID().uuidString
         try token.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        // The configuration file gives the database, rules, token and outputs; --listen on the command line wins
+        // over its listen.
+        try """
+            listen: 127.0.0.1:1
+            metrics_listen: 127.0.0.1:0
+            db: \(dir)/lanner.db
+            rules: [\(E2E.repo.appendingPathComponent("rules").path)]
+            token_file: \(dir)/token
+            outputs:
+              file:
+                path: \(dir)/alerts.jsonl
+            """.write(toFile: dir + "/collector.yaml", atomically: true, encoding: .utf8)
         let collector = try Child(try E2E.binary("lanner-collector"), [
-            "serve", "--listen", "127.0.0.1:0", "--db", dir + "/lanner.db",
-            "--rules", E2E.repo.appendingPathComponent("rules").path, "--token-file", dir + "/token", "-v",
+            "serve", "--config", dir + "/collector.yaml", "--listen", "127.0.0.1:0", "-v",
         ], log: dir + "/collector.log")
         let line = try collector.waitFor("listening on", timeout: 30)
         let port = try #require(line.firstRange(of: #/127\.0\.0\.1:(\d+)/#).flatMap { Int(line[$0].split(separator: ":")[1]) })
+        let mlog = try collector.waitFor("metrics on", timeout: 10)
+        let metricsPort = try #require(mlog.firstMatch(of: #/metrics on http://127\.0\.0\.1:(\d+)/#).flatMap { Int($0.1) })
         let sensor = try Child(try E2E.binary("lanner-sensor"), [
             "--collector", "http://127.0.0.1:\(port)", "--token-file", dir + "/token", "--state-dir", dir + "/sensor",
             "--hostname", "e2e-\(tag)", "--flush-ms", "50", "-w", dir + "/capture.lcap", "-v",
         ], log: dir + "/sensor.log")
         try sensor.waitFor("eBPF programs attached", timeout: 60)
-        return Running(dir: dir, collector: collector, sensor: sensor, port: port)
+        return Running(dir: dir, collector: collector, sensor: sensor, port: port, metricsPort: metricsPort)
     }
 
     /// Polls the SQLite file (read-only, while the collector writes it) until `done` holds.
@@ -133,8 +148,32 @@ extension RealSystem {
         }
         #expect(replayed.count >= Self.expectedRules.count)
         #expect(replayed.sorted() == live.sorted(), "replay differs from the live run:\n\(replay.output)")
+
+        // Prometheus' view (plain HTTP/1.1 with the token) counts the same alerts per rule.
+        let token = try String(contentsOfFile: run.dir + "/token", encoding: .utf8)
+        let metrics = try runProgram("/usr/bin/curl", ["-sf", "-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(run.metricsPort)/metrics"])
+        #expect(metrics.status == 0, "\(metrics.output)")
+        for rule in Self.expectedRules {
+            let n = stored.filter { $0.rule == rule }.count
+            #expect(metrics.output.contains("lanner_alerts_total{rule=\"\(rule)\",priority=\""), "\(rule) missing from /metrics")
+            #expect(metrics.output.split(separator: "\n").contains { $0.hasPrefix("lanner_alerts_total{rule=\"\(rule)\"") && $0.hasSuffix(" \(n)") })
+        }
+        #expect(metrics.output.contains("host=\"e2e-four\",stage=\"kernel\"} 0"))
+        let unauth = try runProgram("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(run.metricsPort)/metrics"])
+        #expect(unauth.output == "401", "port \(run.metricsPort): \(unauth.output)")
+
         #expect(run.collector.stop() == 0)
         #expect(run.collector.log.contains("stopped after"))
+        #expect(run.collector.log.contains("outputs: file delivered"))
+        // The file output holds every stored alert once, by row id, after a clean stop.
+        let lines = try String(contentsOfFile: run.dir + "/alerts.jsonl", encoding: .utf8).split(separator: "\n")
+        let ids = lines.compactMap { l -> Int64? in
+            let o = try? JSONSerialization.jsonObject(with: Data(l.utf8)) as? [String: Any]
+            return ((o?["lanner"] as? [String: Any])?["id"] as? NSNumber)?.int64Value
+        }
+        let all = try AlertStore(path: run.db, readOnly: true).query(AlertQuery(limit: 0))
+        #expect(ids.count == lines.count, "every line is a JSON alert")
+        #expect(ids.sorted() == all.map(\.id).sorted(), "the file output got exactly the stored alerts")
     }
 
     @Test(.enabled(if: E2E.canRunBPF, "needs root for eBPF (under CI=true this test always runs)"))

@@ -204,7 +204,7 @@ import Testing
                                                                    "--rules", E2E.repo.appendingPathComponent("rules").path],
                                               env: ["LANNER_TOKEN": "t"])
         #expect(r.status == 2)
-        #expect(r.stderr.hasPrefix("lanner-collector: \(d)/bad.yaml:2:11: "), "\(r.stderr)")
-        #expect(r.stderr.hasSuffix("; not starting\n"), "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("lanner-collector: cannot use --config \(d)/bad.yaml:\n\(d)/bad.yaml:2:11: "), "\(r.stderr)")
+        #expect(r.stderr.hasSuffix("\nnot starting\n"), "\(r.stderr)")
     }
 }

@@ -231,7 +231,9 @@ extension RealSystem {
         #expect(reloaded.contains("+connect"), "\(reloaded)")
         // Live: the sensor switches on its next acknowledgement, without a restart.
         let switched = try sensor.waitFor("(was v", timeout: 30)
-        #expect(switched.split(separator: "\n").contains { $0.contains("(was v") && $0.contains("connect") }, "\(switched)")
+        let applications = switched.split(separator: "\n").filter { $0.contains("collector's interest v") }
+        #expect(applications.count == 2, "each set is applied once: \(applications)")
+        #expect(applications.last?.contains("connect") == true, "\(switched)")
 
         // The test process was known before the reload (sensor snapshot); its state survived the swap.
         _ = FileManager.default.contents(atPath: marker)

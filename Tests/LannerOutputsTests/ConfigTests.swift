@@ -20,7 +20,7 @@ struct BadConfig: CustomTestStringConvertible, Sendable {
 
     static let badConfigs: [BadConfig] = [
         BadConfig("lisen: 0.0.0.0:7601\n",
-                  "1:1: unknown key 'lisen' in the top level; valid keys: listen, db, rules, token_file, rule_matching, min_priority, aggregation, retention, outputs"),
+                  "1:1: unknown key 'lisen' in the top level; valid keys: listen, db, rules, token_file, rule_matching, min_priority, metrics_listen, aggregation, retention, outputs"),
         BadConfig("outputs:\n  stdout:\n    formt: json\n",
                   "3:5: unknown key 'formt' in outputs.stdout; valid keys: enabled, min_priority, queue_size, retries, backoff, max_backoff, format"),
         BadConfig("outputs:\n  kafka: {}\n", "2:3: unknown key 'kafka' in outputs; valid keys: stdout, file, syslog, program, webhook"),
@@ -193,6 +193,7 @@ struct BadConfig: CustomTestStringConvertible, Sendable {
     @Test func readsEveryKey() throws {
         let yaml = """
         listen: "[::1]:7700"
+        metrics_listen: 0.0.0.0:9100
         db: /tmp/l.db
         rules: [rules/, /etc/falco/falco_rules.yaml]
         token_file: /etc/lanner/token
@@ -221,6 +222,7 @@ struct BadConfig: CustomTestStringConvertible, Sendable {
         """
         let c = try CollectorFileConfig.parse(yaml, path: "full.yaml")
         #expect(c.serve.listen == "[::1]:7700")
+        #expect(c.serve.metricsListen == "0.0.0.0:9100")
         #expect(c.serve.db == "/tmp/l.db")
         #expect(c.serve.rules == ["rules/", "/etc/falco/falco_rules.yaml"])
         #expect(c.serve.tokenFile == "/etc/lanner/token")
@@ -273,6 +275,7 @@ struct BadConfig: CustomTestStringConvertible, Sendable {
     @Test func exampleFileIsTheDefaults() throws {
         let c = try CollectorFileConfig.load(path: Self.repoRoot + "/collector/collector.yaml")
         #expect(c.serve.listen == "127.0.0.1:7601")
+        #expect(c.serve.metricsListen == "127.0.0.1:7602")   // an example: no default
         #expect(c.serve.db == "/var/lib/lanner/lanner.db")
         #expect(c.serve.rules == ["rules/"])
         #expect(c.serve.tokenFile == "/etc/lanner/token")

@@ -52,4 +52,48 @@ import Testing
         #expect(snap.skippedLines > 0)
         #expect(snap.records.isEmpty)
     }
+
+    /// The watch on real files: nothing until a file changes; a replaced file (useradd writes a new one and
+    /// renames it over) and an in-place edit of the same size are both noticed; the records are the new contents.
+    @Test func watchNoticesReplacedAndEditedFiles() throws {
+        let dir = NSTemporaryDirectory() + "lanner-userdb-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let passwd = dir + "/passwd", group = dir + "/group"
+        try "root:x:0:0:root:/root:/bin/bash\n".write(toFile: passwd, atomically: false, encoding: .utf8)
+        try "root:x:0:\n".write(toFile: group, atomically: false, encoding: .utf8)
+        var watch = UserDB.Watch(passwdPath: passwd, groupPath: group)
+        #expect({ watch.changed() == nil }())
+        #expect({ watch.changed() == nil }())
+
+        // Replaced by rename, as useradd does.
+        try "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/zsh\n".write(toFile: dir + "/passwd+", atomically: false, encoding: .utf8)
+        #expect(rename(dir + "/passwd+", passwd) == 0)
+        let addedSnapshot = watch.changed()
+        let added = try #require(addedSnapshot)
+        let users = added.records.compactMap { bytes -> String? in
+            let r = EventRecord(storage: bytes, start: 0, length: bytes.count)
+            guard r.eventType == .userinfo, let u = try? UserinfoEvent(r) else { return nil }
+            return "\(u.uid):\(String(decoding: u.name, as: UTF8.self)):\(String(decoding: u.shell, as: UTF8.self))"
+        }
+        #expect(users == ["0:root:/bin/bash", "1000:alice:/bin/zsh"])
+        #expect(added.records.count == 3, "both users and the group")
+        #expect({ watch.changed() == nil }())
+
+        // Edited in place, same size: the mtime tells.
+        usleep(10_000)
+        let fd = open(group, O_WRONLY)
+        #expect(pwrite(fd, "adms:x:0:\n", 10, 0) == 10)
+        close(fd)
+        let editedSnapshot = watch.changed()
+        let edited = try #require(editedSnapshot)
+        #expect(edited.records.count == 3)
+        // A file that disappears is a change too (no records of its kind), and so is its return.
+        #expect(unlink(group) == 0)
+        let gone = watch.changed()
+        #expect(gone?.records.count == 2)
+        try "root:x:0:\n".write(toFile: group, atomically: false, encoding: .utf8)
+        let back = watch.changed()
+        #expect(back?.records.count == 3)
+    }
 }

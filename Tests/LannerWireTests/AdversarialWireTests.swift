@@ -181,7 +181,7 @@ import LannerWire
         let body = Self.batch([], count: .max)
         let t0 = Date()
         #expect(Self.failure(body) != nil)
-        #expect(Date().timeIntervalSince(t0) < 1)
+        #expect(Date().timeIntervalSince(t0) < 5)
     }
 
     @Test func aHundredThousandRecordBatchDecodesQuickly() throws {
@@ -191,7 +191,7 @@ import LannerWire
         let b = try BatchDecoder.decode(body)
         let dt = Date().timeIntervalSince(t0)
         #expect(b.records.count == 100_000)
-        #expect(dt < 5, "100k records took \(dt) s")
+        #expect(dt < 15, "100k records took \(dt) s")
     }
 
     @Test func randomMutationsNeverCrashAndOnlyFailWithWireErrors() throws {

@@ -6,7 +6,8 @@
  *   lanner-workload connect6 PORT    TCP connect to [::1]:PORT
  *   lanner-workload fork             fork a child that exits 7, and one thread
  *   lanner-workload memfd-exec       copy /bin/true into a memfd and fexecve it (execveat, AT_EMPTY_PATH)
- *   lanner-workload openloop N       N times open/read/close of /etc/hostname (bench)
+ *   lanner-workload openloop N [US]  N times open/read/close of /etc/hostname (bench); with US, a pause of
+ *                                    US microseconds after every 100 (a loop that outlives slow switches)
  *   lanner-workload files DIR        the path syscalls (rename, unlink, mkdir, link, symlink, chmod, chown,
  *                                    chdir, fchdir) relative to DIR, a dir fd and with "..", failures included;
  *                                    DIR holds a.txt, sub/x and link -> sub (the test creates them)
@@ -187,10 +188,12 @@ static int memfd_exec(char **envp)
 	return fail(3, "execveat");
 }
 
-static int openloop(long n)
+static int openloop(long n, long pause_us)
 {
 	char buf[256];
 	for (long i = 0; i < n; i++) {
+		if (pause_us > 0 && i % 100 == 99)
+			usleep(pause_us);
 		int fd = open("/etc/hostname", O_RDONLY);
 		if (fd < 0) return fail(1, "open");
 		if (read(fd, buf, sizeof(buf)) < 0) return fail(2, "read");
@@ -538,7 +541,7 @@ int main(int argc, char **argv, char **envp)
 	if (argc >= 2 && !strcmp(argv[1], "memfd-exec"))
 		return memfd_exec(envp);
 	if (argc >= 3 && !strcmp(argv[1], "openloop"))
-		return openloop(atol(argv[2]));
+		return openloop(atol(argv[2]), argc >= 4 ? atol(argv[3]) : 0);
 	if (argc >= 3 && !strcmp(argv[1], "files"))
 		return files(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "mounts"))
@@ -551,7 +554,7 @@ int main(int argc, char **argv, char **envp)
 		return creds();
 	if (argc >= 3 && !strcmp(argv[1], "write-exec"))
 		return write_exec(argv[2], envp);
-	fprintf(stderr, "usage: lanner-workload opens DIR | connect PORT | connect6 PORT | fork | memfd-exec | openloop N"
+	fprintf(stderr, "usage: lanner-workload opens DIR | connect PORT | connect6 PORT | fork | memfd-exec | openloop N [US]"
 			" | files DIR | mounts DIR | fds DIR | net DIR | creds | write-exec DIR\n");
 	return 100;
 }

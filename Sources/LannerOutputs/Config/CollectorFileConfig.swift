@@ -12,6 +12,8 @@ public enum RuleMatchingSetting: String, Sendable, Equatable, CaseIterable {
 public struct ServeSettings: Sendable, Equatable {
     /// `HOST:PORT` or `[IPv6]:PORT`, checked.
     public var listen: String?
+    /// `metrics_listen`: where `GET /metrics` is also served over plain HTTP/1.1 (no default: only on the h2c port).
+    public var metricsListen: String?
     /// The SQLite database path.
     public var db: String?
     /// Rule files or directories, in load order.

@@ -15,7 +15,7 @@ struct ConfigReader {
 
     // MARK: the schema
 
-    static let rootKeys = ["listen", "db", "rules", "token_file", "rule_matching", "min_priority", "aggregation", "retention", "outputs"]
+    static let rootKeys = ["listen", "db", "rules", "token_file", "rule_matching", "min_priority", "metrics_listen", "aggregation", "retention", "outputs"]
     static let deliveryKeys = ["enabled", "min_priority", "queue_size", "retries", "backoff", "max_backoff"]
     static let outputKeys: [String: [String]] = [
         "stdout": deliveryKeys + ["format"],
@@ -29,6 +29,7 @@ struct ConfigReader {
     mutating func readRoot(_ root: YAMLNode, into c: inout CollectorFileConfig) {
         guard let m = mapping(root, "the top level", keys: Self.rootKeys, what: "the file must be a mapping of settings (key: value)") else { return }
         if let n = m["listen"] { c.serve.listen = listen(n) }
+        if let n = m["metrics_listen"] { c.serve.metricsListen = listen(n, key: "metrics_listen") }
         if let n = m["db"] { c.serve.db = path(n, "db") }
         if let n = m["rules"] { c.serve.rules = pathList(n, "rules") }
         if let n = m["token_file"] { c.serve.tokenFile = path(n, "token_file") }
@@ -278,16 +279,16 @@ struct ConfigReader {
         return hit.1
     }
 
-    mutating func listen(_ n: YAMLNode) -> String? {
-        guard let s = string(n, "listen") else { return nil }
+    mutating func listen(_ n: YAMLNode, key: String = "listen") -> String? {
+        guard let s = string(n, key) else { return nil }
         guard let colon = s.lastIndex(of: ":"), let _ = UInt16(s[s.index(after: colon)...]) else {
-            problem(at: n.start, "listen: \(quoted(s)) is not HOST:PORT (e.g. 0.0.0.0:7601 or [::]:7601)")
+            problem(at: n.start, "\(key): \(quoted(s)) is not HOST:PORT (e.g. 0.0.0.0:7601 or [::]:7601)")
             return nil
         }
         var host = s[..<colon]
         if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
         guard !host.isEmpty else {
-            problem(at: n.start, "listen: \(quoted(s)) has no host (use 0.0.0.0:PORT for every address)")
+            problem(at: n.start, "\(key): \(quoted(s)) has no host (use 0.0.0.0:PORT for every address)")
             return nil
         }
         return s
