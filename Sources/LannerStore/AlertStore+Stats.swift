@@ -41,11 +41,13 @@ public struct AlertStats: Sendable, Equatable {
 extension AlertStore {
     /// Counts the alerts matching `q` (`limit`, order and paging are ignored).
     ///
-    /// With only time, rule, priority and host filters the counts come from the daily and hourly rollups, plus
-    /// the alerts in the partial hours at the window's ends: the cost follows the number of distinct
-    /// (rule, priority, host) per day in the window, not the number of alerts. Container, tag and text filters
-    /// need the matching rows themselves, which are read through the time index.
-    /// - Complexity: rollup path O(days × groups + hours × groups at the edges + alerts in two partial hours).
+    /// With only time, rule, priority and host filters the counts come from the rollups: the all-time one (minus
+    /// the days outside the window when that is fewer days than inside), daily and hourly ones, plus the alerts
+    /// in the partial hours at the window's ends. The cost follows the number of distinct (rule, priority, host)
+    /// per day, not the number of alerts. Container, tag and text filters need the matching rows themselves,
+    /// which the query race finds.
+    /// - Complexity: rollup path O(groups × min(days inside, days outside) + groups × 46 hours at the edges +
+    ///   alerts in two partial hours).
     public func stats(_ q: AlertQuery) throws(StoreError) -> AlertStats {
         try require(version: 3, for: "alert statistics")
         return try inReadTransaction { () throws(StoreError) -> AlertStats in
@@ -72,28 +74,66 @@ extension AlertStore {
         let limit: Int64 = 1 << 62
         let since = r.q.since.map { min(max($0, -limit), limit) }
         let until = r.q.until.map { min(max($0, -limit), limit) }
+        if since == nil && until == nil {
+            try rollup("alert_rollup_all", r, from: nil, to: nil, into: &acc)
+            return
+        }
         // Whole hours [h0, h1) and whole days [d0, d1) inside the window; nil: unbounded on that side.
         let h0 = since.map { Self.ceilDiv($0, h) }, h1 = until.map { Self.floorDiv($0, h) }
         if let h0, let h1, h0 >= h1 {
-            try rawStats(r, since: since, until: until, into: &acc)
+            try groupedStats(r, since: since!, until: until!, into: &acc)
             return
         }
+        if let since, let h0 { try groupedStats(r, since: since, until: h0 * h, into: &acc) }
+        if let until, let h1 { try groupedStats(r, since: h1 * h, until: until, into: &acc) }
         let d0 = since.map { Self.ceilDiv($0, d) }, d1 = until.map { Self.floorDiv($0, d) }
-        if let since, let h0 { try rawStats(r, since: since, until: h0 * h, into: &acc) }
-        if let until, let h1 { try rawStats(r, since: h1 * h, until: until, into: &acc) }
-        let wholeDays = d0 == nil || d1 == nil || d0! < d1!
-        if wholeDays {
-            if let h0, let d0 { try rollup("alert_rollup_hour", r, from: h0, to: d0 * 24, into: &acc) }
-            try rollup("alert_rollup_day", r, from: d0, to: d1, into: &acc)
-            if let h1, let d1 { try rollup("alert_rollup_hour", r, from: d1 * 24, to: h1, into: &acc) }
-        } else {
+        guard d0 == nil || d1 == nil || d0! < d1! else {
             try rollup("alert_rollup_hour", r, from: h0, to: h1, into: &acc)
+            return
+        }
+        if let h0, let d0 { try rollup("alert_rollup_hour", r, from: h0, to: d0 * 24, into: &acc) }
+        if let h1, let d1 { try rollup("alert_rollup_hour", r, from: d1 * 24, to: h1, into: &acc) }
+        // The whole days: directly, or as everything minus the days outside, whichever reads fewer days.
+        guard let (first, last) = try dayRange() else { return }
+        let lo = max(d0 ?? first, first), hi = min(d1 ?? (last + 1), last + 1)
+        let inside = max(0, hi - lo), outside = (last + 1 - first) - inside
+        if outside < inside {
+            try rollup("alert_rollup_all", r, from: nil, to: nil, into: &acc)
+            try rollup("alert_rollup_day", r, from: nil, to: lo, into: &acc, sign: -1)
+            try rollup("alert_rollup_day", r, from: hi, to: nil, into: &acc, sign: -1)
+        } else {
+            try rollup("alert_rollup_day", r, from: d0, to: d1, into: &acc)
         }
     }
 
-    /// Adds a rollup table's buckets [from, to) (all when nil).
-    private func rollup(_ table: String, _ r: ResolvedQuery, from: Int64?, to: Int64?, into acc: inout StatsAccumulator)
+    /// The first and last day bucket holding alerts.
+    private func dayRange() throws(StoreError) -> (Int64, Int64)? {
+        let st = try statement("SELECT min(bucket), max(bucket) FROM alert_rollup_day")
+        defer { st.reset() }
+        _ = try st.step()
+        return st.isNull(0) ? nil : (st.int64(0), st.int64(1))
+    }
+
+    /// Adds the alerts with time in [since, until), grouped by SQLite over the time index (partial hours).
+    private func groupedStats(_ r: ResolvedQuery, since: Int64, until: Int64, into acc: inout StatsAccumulator)
         throws(StoreError)
+    {
+        if since >= until { return }
+        var limited = r
+        limited.q.since = since
+        limited.q.until = until
+        var f = limited.window(time: "time_ns", id: "id")
+        f.append(limited.filters(alias: "alerts.", skip: nil))
+        let st = try statement("SELECT rule, priority, host, count(*), sum(count) FROM alerts INDEXED BY alerts_time WHERE "
+                               + f.whereText + " GROUP BY rule, priority, host")
+        defer { st.reset() }
+        try f.bind(to: st)
+        while try st.step() { try acc.add(st) }
+    }
+
+    /// Adds (or with `sign` −1, takes away) a rollup table's buckets [from, to) (unbounded where nil).
+    private func rollup(_ table: String, _ r: ResolvedQuery, from: Int64?, to: Int64?, into acc: inout StatsAccumulator,
+                        sign: Int64 = 1) throws(StoreError)
     {
         if let from, let to, from >= to { return }
         var f = FilterSQL()
@@ -104,7 +144,7 @@ extension AlertStore {
                                + "GROUP BY rule, priority, host")
         defer { st.reset() }
         try f.bind(to: st)
-        while try st.step() { try acc.add(st) }
+        while try st.step() { try acc.add(st, sign: sign) }
     }
 
     /// Adds the matching alerts with time in [since, until), found by the query race and read row by row.
@@ -155,10 +195,10 @@ struct StatsAccumulator {
     private var rows: Int64 = 0
     private var alerts: Int64 = 0
 
-    /// Adds one (rule, priority, host, rows, alerts) result row.
-    mutating func add(_ st: SQLite.Statement) throws(StoreError) {
+    /// Adds one (rule, priority, host, rows, alerts) result row, times `sign`.
+    mutating func add(_ st: SQLite.Statement, sign: Int64 = 1) throws(StoreError) {
         let rule = st.string(0), raw = Int(st.int64(1)), host = st.string(2)
-        let a = st.int64(3), e = st.int64(4)
+        let a = sign * st.int64(3), e = sign * st.int64(4)
         guard Priority(rawValue: raw) != nil else { throw .invalidValue("a stored alert has priority \(raw), outside 0...7") }
         rows += a
         alerts += e
@@ -170,12 +210,13 @@ struct StatsAccumulator {
         priorities[raw, default: (0, 0)].1 += e
     }
 
+    /// The groups with rows left (a subtraction can leave a group at zero).
     func result() -> AlertStats {
         func ranked(_ d: [String: (Int64, Int64)]) -> [AlertCount] {
-            d.map { AlertCount(key: $0.key, rows: $0.value.0, alerts: $0.value.1) }
+            d.filter { $0.value.0 != 0 }.map { AlertCount(key: $0.key, rows: $0.value.0, alerts: $0.value.1) }
                 .sorted { ($0.alerts, $0.rows, $1.key) > ($1.alerts, $1.rows, $0.key) }
         }
-        let byPriority = priorities.sorted { $0.key < $1.key }.map {
+        let byPriority = priorities.filter { $0.value.0 != 0 }.sorted { $0.key < $1.key }.map {
             AlertCount(key: Priority(rawValue: $0.key)!.name, rows: $0.value.0, alerts: $0.value.1)
         }
         return AlertStats(rows: rows, alerts: alerts, byRule: ranked(rules), byPriority: byPriority, byHost: ranked(hosts))

@@ -6,7 +6,7 @@
 /// | table | what | used by |
 /// |---|---|---|
 /// | `alert_tags (tag, time_ns, alert_id)` | one row per tag of each alert, in time order per tag | `--tag` |
-/// | `alert_rollup_hour`, `alert_rollup_day` `(bucket, rule, priority, host) → row_count, alert_count` | rows, and alerts they stand for (sum of `count`), per hour and per day | `alerts stats` |
+/// | `alert_rollup_hour`, `alert_rollup_day`, `alert_rollup_all` `(bucket, rule, priority, host) → row_count, alert_count` | rows, and alerts they stand for (sum of `count`), per hour, per day, and in all (bucket 0) | `alerts stats` |
 /// | `alert_totals` | one row: rows stored and the alerts they stand for | retention by row count, `count()` |
 /// | `alert_blocks (block, min_time_ns, max_time_ns)` | event-time bounds per 1024 consecutive ids | text search in time order |
 /// | `alerts_fts` | FTS5 index of `output` (external content, when the SQLite library has FTS5) | `--search` |
@@ -21,10 +21,15 @@ enum DerivedTables {
     /// Ids per `alert_blocks` row (`id >> blockShift`).
     static let blockShift = 10
 
-    /// Floor division of a time column by a bucket length, in SQL (times before 1970 land in negative buckets).
-    static func bucket(_ column: String, _ ns: Int64) -> String {
-        "((\(column) - (((\(column) % \(ns)) + \(ns)) % \(ns))) / \(ns))"
+    /// Floor division of a time column by a bucket length, in SQL (times before 1970 land in negative buckets);
+    /// without a length, the one bucket 0.
+    static func bucket(_ column: String, _ ns: Int64?) -> String {
+        guard let ns else { return "0" }
+        return "((\(column) - (((\(column) % \(ns)) + \(ns)) % \(ns))) / \(ns))"
     }
+
+    /// The rollup tables and their bucket lengths (nil: one bucket for everything).
+    static let rollups: [(table: String, ns: Int64?)] = [("alert_rollup_hour", hourNs), ("alert_rollup_day", dayNs), ("alert_rollup_all", nil)]
 
     /// The alerts table again, with `container_name` and AUTOINCREMENT ids (an id is never handed out twice, even
     /// after retention deleted the newest rows: `alerts show ID` and a tail's position stay meaningful), then
@@ -82,6 +87,15 @@ enum DerivedTables {
             alert_count INTEGER NOT NULL,
             PRIMARY KEY (bucket, rule, priority, host)
         ) WITHOUT ROWID;
+        CREATE TABLE alert_rollup_all (
+            bucket   INTEGER NOT NULL,
+            rule     TEXT    NOT NULL,
+            priority INTEGER NOT NULL,
+            host     TEXT    NOT NULL,
+            row_count   INTEGER NOT NULL,
+            alert_count INTEGER NOT NULL,
+            PRIMARY KEY (bucket, rule, priority, host)
+        ) WITHOUT ROWID;
         CREATE TABLE alert_totals (
             id          INTEGER PRIMARY KEY CHECK (id = 1),
             row_count   INTEGER NOT NULL,
@@ -104,7 +118,7 @@ enum DerivedTables {
         try db.scalarInt("SELECT sqlite_compileoption_used('ENABLE_FTS5')") == 1
     }
 
-    private static func rollupUpsert(_ table: String, _ ns: Int64) -> String {
+    private static func rollupUpsert(_ table: String, _ ns: Int64?) -> String {
         """
         INSERT INTO \(table) (bucket, rule, priority, host, row_count, alert_count)
             VALUES (\(bucket("new.time_ns", ns)), new.rule, new.priority, new.host, 1, new.count)
@@ -113,7 +127,7 @@ enum DerivedTables {
         """
     }
 
-    private static func rollupKey(_ ns: Int64) -> String {
+    private static func rollupKey(_ ns: Int64?) -> String {
         "bucket = \(bucket("old.time_ns", ns)) AND rule = old.rule AND priority = old.priority AND host = old.host"
     }
 
@@ -125,8 +139,7 @@ enum DerivedTables {
         CREATE TRIGGER alerts_derive_insert AFTER INSERT ON alerts BEGIN
             INSERT OR IGNORE INTO alert_tags (tag, time_ns, alert_id)
                 SELECT value, new.time_ns, new.id FROM json_each(new.tags) WHERE type = 'text';
-            \(rollupUpsert("alert_rollup_hour", hourNs))
-            \(rollupUpsert("alert_rollup_day", dayNs))
+            \(rollups.map { rollupUpsert($0.table, $0.ns) }.joined(separator: "\n"))
             UPDATE alert_totals SET row_count = row_count + 1, alert_count = alert_count + new.count WHERE id = 1;
             INSERT INTO alert_blocks (block, min_time_ns, max_time_ns) VALUES (new.id >> \(blockShift), new.time_ns, new.time_ns)
                 ON CONFLICT (block) DO UPDATE SET min_time_ns = min(min_time_ns, excluded.min_time_ns),
@@ -134,17 +147,17 @@ enum DerivedTables {
             \(fts ? "INSERT INTO alerts_fts (rowid, output) VALUES (new.id, new.output);" : "")
         END;
         CREATE TRIGGER alerts_derive_count AFTER UPDATE OF count ON alerts BEGIN
-            UPDATE alert_rollup_hour SET alert_count = alert_count + new.count - old.count WHERE \(rollupKey(hourNs));
-            UPDATE alert_rollup_day SET alert_count = alert_count + new.count - old.count WHERE \(rollupKey(dayNs));
+            \(rollups.map { "UPDATE \($0.table) SET alert_count = alert_count + new.count - old.count WHERE \(rollupKey($0.ns));" }
+                .joined(separator: "\n"))
             UPDATE alert_totals SET alert_count = alert_count + new.count - old.count WHERE id = 1;
         END;
         CREATE TRIGGER alerts_derive_delete AFTER DELETE ON alerts BEGIN
             DELETE FROM alert_tags WHERE tag IN (SELECT value FROM json_each(old.tags) WHERE type = 'text')
                 AND time_ns = old.time_ns AND alert_id = old.id;
-            UPDATE alert_rollup_hour SET row_count = row_count - 1, alert_count = alert_count - old.count WHERE \(rollupKey(hourNs));
-            DELETE FROM alert_rollup_hour WHERE \(rollupKey(hourNs)) AND row_count <= 0;
-            UPDATE alert_rollup_day SET row_count = row_count - 1, alert_count = alert_count - old.count WHERE \(rollupKey(dayNs));
-            DELETE FROM alert_rollup_day WHERE \(rollupKey(dayNs)) AND row_count <= 0;
+            \(rollups.map { """
+                UPDATE \($0.table) SET row_count = row_count - 1, alert_count = alert_count - old.count WHERE \(rollupKey($0.ns));
+                DELETE FROM \($0.table) WHERE \(rollupKey($0.ns)) AND row_count <= 0;
+                """ }.joined(separator: "\n"))
             UPDATE alert_totals SET row_count = row_count - 1, alert_count = alert_count - old.count WHERE id = 1;
             \(fts ? "INSERT INTO alerts_fts (alerts_fts, rowid, output) VALUES ('delete', old.id, old.output);" : "")
         END;
@@ -173,7 +186,7 @@ enum DerivedTables {
                 ON CONFLICT (block) DO UPDATE SET min_time_ns = min(min_time_ns, excluded.min_time_ns),
                                                   max_time_ns = max(max_time_ns, excluded.max_time_ns);
             """
-        for (table, ns) in [("alert_rollup_hour", hourNs), ("alert_rollup_day", dayNs)] {
+        for (table, ns) in rollups {
             sql += """
 
                 INSERT INTO \(table) (bucket, rule, priority, host, row_count, alert_count)

@@ -263,7 +263,7 @@ enum DerivedCheck {
     }
 
     static func assertConsistent(_ store: AlertStore) throws {
-        for (table, ns) in [("alert_rollup_hour", DerivedTables.hourNs), ("alert_rollup_day", DerivedTables.dayNs)] {
+        for (table, ns) in DerivedTables.rollups {
             let kept = try rows(store, "SELECT bucket, rule, priority, host, row_count, alert_count FROM \(table) ORDER BY 1, 2, 3, 4")
             let fresh = try rows(store, """
                 SELECT \(DerivedTables.bucket("time_ns", ns)), rule, priority, host, count(*), sum(count) FROM alerts

@@ -206,7 +206,8 @@ import LannerCore
         let windows: [(Int64?, Int64?)] = [
             (nil, nil), (base, nil), (nil, base + 2 * d), (base + 3 * h + 17, base + 3 * h + 999), (base + d - 5, base + 3 * d + 7),
             (base + 7 * h, base + 30 * h), (base + 2 * h, base + 3 * h), (base + d, base + 2 * d), (base + 36 * h + 1, nil),
-            (base - 10 * d, base + 10 * d), (Int64.min, Int64.max), (base + 2 * d + 1, base + 2 * d + 2),
+            (base - 10 * d, base + 10 * d), (Int64.min, Int64.max), (base + 2 * d + 1, base + 2 * d + 2), (base + h + 5, nil),
+            (nil, base + 4 * d + 3 * h + 1),
         ]
         for (since, until) in windows {
             for q in [AlertQuery(since: since, until: until), AlertQuery(since: since, until: until, rule: "R*", minPriority: .warning),
