@@ -101,34 +101,13 @@ extension AlertStore {
         do throws(StoreError) {
             let before = try lastID()
             try db.exec(DerivedTables.dropTriggers)
-            let insert = try db.prepare("""
-                INSERT INTO alerts (time_ns, host, sensor_id, rule, priority, source, output, tags, fields, container_id,
-                                    last_seen_ns, container_name, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
             var tags = ""
             var first: Int64 = 0, last: Int64 = 0
             for (i, row) in rows.enumerated() {
-                let a = row.alert
                 guard row.count >= 1 else { throw StoreError.invalidValue("imported alert \(i) has count \(row.count); it must be at least 1") }
-                tags.removeAll(keepingCapacity: true)
-                TagCoding.append(a.tags, to: &tags)
-                try insert.bind(a.timeNs, at: 1)
-                try insert.bind(a.host, at: 2)
-                try insert.bind(a.sensorID, at: 3)
-                try insert.bind(a.rule, at: 4)
-                try insert.bind(a.priority.rawValue, at: 5)
-                try insert.bind(a.source, at: 6)
-                try insert.bind(a.output, at: 7)
-                try insert.bind(tags, at: 8)
-                try insert.bind(try Self.checkedFields(a), at: 9)
-                try insert.bind(a.containerID, at: 10)
-                try insert.bind(max(row.lastSeenNs, a.timeNs), at: 11)
-                try insert.bind(a.containerName, at: 12)
-                try insert.bind(row.count, at: 13)
-                _ = try insert.step()
-                insert.reset()
-                if i == 0 { first = db.lastInsertRowID }
-                last = db.lastInsertRowID
+                last = try insertRow(row.alert, fields: try Self.checkedFields(row.alert), tags: &tags, count: row.count,
+                                     lastSeenNs: row.lastSeenNs)
+                if i == 0 { first = last }
             }
             try DerivedTables.backfill(db, afterID: before, fts: hasTextIndex)
             try db.exec(DerivedTables.triggers(fts: hasTextIndex))

@@ -189,7 +189,10 @@ public final class AlertStore {
         return ids
     }
 
-    func insertRow(_ alert: NewAlert, fields: String, tags: inout String) throws(StoreError) -> Int64 {
+    /// Inserts one row (`count` alerts, the last at `lastSeenNs`; by default just this one).
+    func insertRow(_ alert: NewAlert, fields: String, tags: inout String, count: Int = 1, lastSeenNs: Int64? = nil)
+        throws(StoreError) -> Int64
+    {
         let insert = try statement(Self.insertSQL)
         defer { insert.reset() }
         tags.removeAll(keepingCapacity: true)
@@ -204,8 +207,9 @@ public final class AlertStore {
         try insert.bind(tags, at: 8)
         try insert.bind(fields, at: 9)
         try insert.bind(alert.containerID, at: 10)
-        try insert.bind(alert.timeNs, at: 11)
+        try insert.bind(max(lastSeenNs ?? alert.timeNs, alert.timeNs), at: 11)
         try insert.bind(alert.containerName, at: 12)
+        try insert.bind(count, at: 13)
         _ = try insert.step()
         return db.lastInsertRowID
     }
@@ -308,7 +312,7 @@ public final class AlertStore {
         """
     private static let insertSQL = """
         INSERT INTO alerts (time_ns, host, sensor_id, rule, priority, source, output, tags, fields, container_id,
-                            last_seen_ns, container_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            last_seen_ns, container_name, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
     private static let foldSQL = "UPDATE alerts SET count = count + 1, last_seen_ns = max(last_seen_ns, ?) WHERE id = ?"
 

@@ -69,33 +69,7 @@ enum DerivedTables {
             alert_id INTEGER NOT NULL,
             PRIMARY KEY (tag, time_ns, alert_id)
         ) WITHOUT ROWID;
-        CREATE TABLE alert_rollup_hour (
-            bucket   INTEGER NOT NULL,
-            rule     TEXT    NOT NULL,
-            priority INTEGER NOT NULL,
-            host     TEXT    NOT NULL,
-            row_count   INTEGER NOT NULL,
-            alert_count INTEGER NOT NULL,
-            PRIMARY KEY (bucket, rule, priority, host)
-        ) WITHOUT ROWID;
-        CREATE TABLE alert_rollup_day (
-            bucket   INTEGER NOT NULL,
-            rule     TEXT    NOT NULL,
-            priority INTEGER NOT NULL,
-            host     TEXT    NOT NULL,
-            row_count   INTEGER NOT NULL,
-            alert_count INTEGER NOT NULL,
-            PRIMARY KEY (bucket, rule, priority, host)
-        ) WITHOUT ROWID;
-        CREATE TABLE alert_rollup_all (
-            bucket   INTEGER NOT NULL,
-            rule     TEXT    NOT NULL,
-            priority INTEGER NOT NULL,
-            host     TEXT    NOT NULL,
-            row_count   INTEGER NOT NULL,
-            alert_count INTEGER NOT NULL,
-            PRIMARY KEY (bucket, rule, priority, host)
-        ) WITHOUT ROWID;
+        \(rollups.map { rollupTable($0.table) }.joined(separator: "\n"))
         CREATE TABLE alert_totals (
             id          INTEGER PRIMARY KEY CHECK (id = 1),
             row_count   INTEGER NOT NULL,
@@ -108,6 +82,20 @@ enum DerivedTables {
             max_time_ns INTEGER NOT NULL
         );
         """
+
+    private static func rollupTable(_ name: String) -> String {
+        """
+        CREATE TABLE \(name) (
+            bucket      INTEGER NOT NULL,
+            rule        TEXT    NOT NULL,
+            priority    INTEGER NOT NULL,
+            host        TEXT    NOT NULL,
+            row_count   INTEGER NOT NULL,
+            alert_count INTEGER NOT NULL,
+            PRIMARY KEY (bucket, rule, priority, host)
+        ) WITHOUT ROWID;
+        """
+    }
 
     static let createFTS = """
         CREATE VIRTUAL TABLE alerts_fts USING fts5(output, content='alerts', content_rowid='id');
