@@ -41,13 +41,11 @@ public struct AlertStats: Sendable, Equatable {
 extension AlertStore {
     /// Counts the alerts matching `q` (`limit`, order and paging are ignored).
     ///
-    /// With only time, rule, priority and host filters the counts come from the rollups: the all-time one (minus
-    /// the days outside the window when that is fewer days than inside), daily and hourly ones, plus the alerts
-    /// in the partial hours at the window's ends. The cost follows the number of distinct (rule, priority, host)
-    /// per day, not the number of alerts. Container, tag and text filters need the matching rows themselves,
-    /// which the query race finds.
-    /// - Complexity: rollup path O(groups × min(days inside, days outside) + groups × 46 hours at the edges +
-    ///   alerts in two partial hours).
+    /// With only time, rule, priority and host filters the counts come from the rollups (all time, days, hours;
+    /// see `span`) plus the alerts of at most two half hours at the window's ends: the cost follows the number of
+    /// distinct (rule, priority, host) per day, not the number of alerts. Container, tag and text filters need
+    /// the matching rows themselves, which the query race finds.
+    /// - Complexity: rollup path O(groups × (min(days inside, days outside) + 24 hours) + alerts in one hour).
     public func stats(_ q: AlertQuery) throws(StoreError) -> AlertStats {
         try require(version: 3, for: "alert statistics")
         return try inReadTransaction { () throws(StoreError) -> AlertStats in
@@ -69,41 +67,60 @@ extension AlertStore {
     }
 
     private func rollupStats(_ r: ResolvedQuery, into acc: inout StatsAccumulator) throws(StoreError) {
-        let h = DerivedTables.hourNs, d = DerivedTables.dayNs
-        // Bounds beyond ±2^62 ns (±146 years around 1970) are clamped so that bucket arithmetic cannot overflow.
-        let limit: Int64 = 1 << 62
-        let since = r.q.since.map { min(max($0, -limit), limit) }
-        let until = r.q.until.map { min(max($0, -limit), limit) }
-        if since == nil && until == nil {
+        if r.q.since == nil && r.q.until == nil {
             try rollup("alert_rollup_all", r, from: nil, to: nil, into: &acc)
             return
         }
-        // Whole hours [h0, h1) and whole days [d0, d1) inside the window; nil: unbounded on that side.
-        let h0 = since.map { Self.ceilDiv($0, h) }, h1 = until.map { Self.floorDiv($0, h) }
-        if let h0, let h1, h0 >= h1 {
-            try groupedStats(r, since: since!, until: until!, into: &acc)
-            return
-        }
-        if let since, let h0 { try groupedStats(r, since: since, until: h0 * h, into: &acc) }
-        if let until, let h1 { try groupedStats(r, since: h1 * h, until: until, into: &acc) }
-        let d0 = since.map { Self.ceilDiv($0, d) }, d1 = until.map { Self.floorDiv($0, d) }
-        guard d0 == nil || d1 == nil || d0! < d1! else {
-            try rollup("alert_rollup_hour", r, from: h0, to: h1, into: &acc)
-            return
-        }
-        if let h0, let d0 { try rollup("alert_rollup_hour", r, from: h0, to: d0 * 24, into: &acc) }
-        if let h1, let d1 { try rollup("alert_rollup_hour", r, from: d1 * 24, to: h1, into: &acc) }
-        // The whole days: directly, or as everything minus the days outside, whichever reads fewer days.
+        // Only the days that hold alerts matter: clamp the window to them (which also keeps the arithmetic small).
         guard let (first, last) = try dayRange() else { return }
-        let lo = max(d0 ?? first, first), hi = min(d1 ?? (last + 1), last + 1)
-        let inside = max(0, hi - lo), outside = (last + 1 - first) - inside
-        if outside < inside {
-            try rollup("alert_rollup_all", r, from: nil, to: nil, into: &acc)
-            try rollup("alert_rollup_day", r, from: nil, to: lo, into: &acc, sign: -1)
-            try rollup("alert_rollup_day", r, from: hi, to: nil, into: &acc, sign: -1)
-        } else {
-            try rollup("alert_rollup_day", r, from: d0, to: d1, into: &acc)
+        let d = DerivedTables.dayNs
+        let from = max(r.q.since ?? .min, first * d), to = min(r.q.until ?? .max, (last + 1) * d)
+        if from < to { try span(r, from: from, to: to, level: 0, days: first...last, sign: 1, into: &acc) }
+    }
+
+    /// Rollup levels from coarse to fine; past the last one, rows are grouped by SQLite.
+    private static let levels: [(table: String, ns: Int64)] = [("alert_rollup_day", DerivedTables.dayNs),
+                                                                ("alert_rollup_hour", DerivedTables.hourNs)]
+
+    /// Adds `sign` × the counts of [from, to): whole buckets of this level from its rollup, the rest one level
+    /// finer. A part of one bucket longer than half of it is taken as the whole bucket minus the rest (so at most
+    /// half a bucket is read at the finer level), and whole days as everything minus the days outside when those
+    /// are fewer. Raw rows are read for at most two half hours.
+    private func span(_ r: ResolvedQuery, from: Int64, to: Int64, level: Int, days: ClosedRange<Int64>, sign: Int64,
+                      into acc: inout StatsAccumulator) throws(StoreError) {
+        guard from < to else { return }
+        guard level < Self.levels.count else {
+            try groupedStats(r, since: from, until: to, sign: sign, into: &acc)
+            return
         }
+        let (table, size) = Self.levels[level]
+        let b0 = Self.ceilDiv(from, size), b1 = Self.floorDiv(to, size)
+        if b0 >= b1 {
+            // No whole bucket inside. Within one bucket and more than half of it: the bucket minus the rest.
+            let b = Self.floorDiv(from, size)
+            if Self.floorDiv(to - 1, size) == b && to - from > size / 2 {
+                try rollup(table, r, from: b, to: b + 1, into: &acc, sign: sign)
+                try span(r, from: b * size, to: from, level: level + 1, days: days, sign: -sign, into: &acc)
+                try span(r, from: to, to: (b + 1) * size, level: level + 1, days: days, sign: -sign, into: &acc)
+            } else {
+                try span(r, from: from, to: to, level: level + 1, days: days, sign: sign, into: &acc)
+            }
+            return
+        }
+        if level == 0 {
+            let inside = b1 - b0, outside = Int64(days.count) - inside
+            if outside < inside {
+                try rollup("alert_rollup_all", r, from: nil, to: nil, into: &acc, sign: sign)
+                try rollup(table, r, from: nil, to: b0, into: &acc, sign: -sign)
+                try rollup(table, r, from: b1, to: nil, into: &acc, sign: -sign)
+            } else {
+                try rollup(table, r, from: b0, to: b1, into: &acc, sign: sign)
+            }
+        } else {
+            try rollup(table, r, from: b0, to: b1, into: &acc, sign: sign)
+        }
+        try span(r, from: from, to: b0 * size, level: level, days: days, sign: sign, into: &acc)
+        try span(r, from: b1 * size, to: to, level: level, days: days, sign: sign, into: &acc)
     }
 
     /// The first and last day bucket holding alerts.
@@ -114,8 +131,8 @@ extension AlertStore {
         return st.isNull(0) ? nil : (st.int64(0), st.int64(1))
     }
 
-    /// Adds the alerts with time in [since, until), grouped by SQLite over the time index (partial hours).
-    private func groupedStats(_ r: ResolvedQuery, since: Int64, until: Int64, into acc: inout StatsAccumulator)
+    /// Adds `sign` × the alerts with time in [since, until), grouped by SQLite over the time index (parts of hours).
+    private func groupedStats(_ r: ResolvedQuery, since: Int64, until: Int64, sign: Int64, into acc: inout StatsAccumulator)
         throws(StoreError)
     {
         if since >= until { return }
@@ -128,7 +145,7 @@ extension AlertStore {
                                + f.whereText + " GROUP BY rule, priority, host")
         defer { st.reset() }
         try f.bind(to: st)
-        while try st.step() { try acc.add(st) }
+        while try st.step() { try acc.add(st, sign: sign) }
     }
 
     /// Adds (or with `sign` −1, takes away) a rollup table's buckets [from, to) (unbounded where nil).

@@ -207,8 +207,13 @@ import LannerCore
             (nil, nil), (base, nil), (nil, base + 2 * d), (base + 3 * h + 17, base + 3 * h + 999), (base + d - 5, base + 3 * d + 7),
             (base + 7 * h, base + 30 * h), (base + 2 * h, base + 3 * h), (base + d, base + 2 * d), (base + 36 * h + 1, nil),
             (base - 10 * d, base + 10 * d), (Int64.min, Int64.max), (base + 2 * d + 1, base + 2 * d + 2), (base + h + 5, nil),
-            (nil, base + 4 * d + 3 * h + 1),
-        ]
+            (nil, base + 4 * d + 3 * h + 1), (base + 10 * h + 1, base + 11 * h - 2), (base + 5 * h + 3, base + 23 * h),
+            (base + 2 * d + 20 * h, base + 3 * d + 22 * h + 59), (base + d, base + d + 1),
+        ] + (0..<60).map { _ -> (Int64?, Int64?) in
+            let a = base - d + Int64(rng.below(7 * 86_400)) * Self.second + Int64(rng.below(1000))
+            let b = a + Int64(rng.below(3 * 86_400)) * Self.second + 1
+            return (rng.below(8) == 0 ? nil : a, rng.below(8) == 0 ? nil : b)
+        }
         for (since, until) in windows {
             for q in [AlertQuery(since: since, until: until), AlertQuery(since: since, until: until, rule: "R*", minPriority: .warning),
                       AlertQuery(since: since, until: until, host: "h2"), AlertQuery(since: since, until: until, rule: "R1")] {
