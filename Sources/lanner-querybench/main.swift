@@ -12,8 +12,9 @@ let spec = CommandSpec("lanner-querybench", abstract: "alert query latency over 
     .value("rows", "N", help: "alerts to generate (default 10000000)"),
     .value("runs", "N", help: "timed runs per query, after one warm-up (default 5)"),
     .value("only", "TEXT", help: "only the queries whose name contains TEXT"),
-    .value("ingest", "N", help: "also time storing N alerts through commit (batches of 100) and deleting them by retention, "
+    .value("ingest", "N", help: "also time storing N alerts through commit and deleting them by retention, "
            + "on a fresh file next to the database (default 0: skip)"),
+    .value("ingest-batch", "N", help: "alerts per commit for --ingest (default 100)"),
     .flag("json", help: "one JSON object per query"),
 ])
 
@@ -73,6 +74,7 @@ do {
         }
     }
     let ingest = try cmd.int("ingest", default: 0, in: 0...10_000_000)
+    let perCommit = try cmd.int("ingest-batch", default: 100, in: 1...100_000)
     if ingest > 0 {
         let scratch = path + ".ingest-scratch"
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scratch + suffix) }
@@ -83,9 +85,9 @@ do {
         let alerts = (0..<ingest).map { Generator.alert($0, of: ingest, rng: &rng, rules: rules, hosts: hosts, containers: containers).alert }
         var t = monotonicSeconds()
         var seq: UInt64 = 0
-        for start in stride(from: 0, to: ingest, by: 100) {
+        for start in stride(from: 0, to: ingest, by: perCommit) {
             seq += 1
-            _ = try w.commit(sensorID: "bench", sequence: seq, events: 100, alerts: Array(alerts[start..<min(start + 100, ingest)]))
+            _ = try w.commit(sensorID: "bench", sequence: seq, events: perCommit, alerts: Array(alerts[start..<min(start + perCommit, ingest)]))
         }
         let commitSeconds = monotonicSeconds() - t
         t = monotonicSeconds()
@@ -94,12 +96,12 @@ do {
             deleted += b.total
         }
         let deleteSeconds = monotonicSeconds() - t
-        let line1 = "ingest: \(ingest) alerts stored through commit (100 per batch) in \(String(format: "%.2f", commitSeconds)) s: "
+        let line1 = "ingest: \(ingest) alerts stored through commit (\(perCommit) per batch) in \(String(format: "%.2f", commitSeconds)) s: "
             + "\(Int(Double(ingest) / commitSeconds)) alerts/s"
         let line2 = "retention: \(deleted) alerts deleted (2000 per transaction) in \(String(format: "%.2f", deleteSeconds)) s: "
             + "\(Int(Double(deleted) / deleteSeconds)) alerts/s"
         if cmd.flag("json") {
-            print("{\"ingest_alerts\":\(ingest),\"commit_alerts_per_second\":\(Int(Double(ingest) / commitSeconds)),"
+            print("{\"ingest_alerts\":\(ingest),\"alerts_per_commit\":\(perCommit),\"commit_alerts_per_second\":\(Int(Double(ingest) / commitSeconds)),"
                   + "\"retention_alerts_per_second\":\(Int(Double(deleted) / deleteSeconds))}")
         } else {
             print(line1)
