@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "lanner-eventgen", targets: ["lanner-eventgen"]),
         .executable(name: "lanner-schemagen", targets: ["lanner-schemagen"]),
         .executable(name: "lanner-bench", targets: ["lanner-bench"]),
+        .executable(name: "lanner-querybench", targets: ["lanner-querybench"]),
         // For Fuzz/ (a separate package that depends on this one).
         .library(name: "LannerRulesLibrary", targets: ["LannerRules"]),
     ],
@@ -43,16 +44,19 @@ let package = Package(
         .target(name: "LannerSensorAgent", dependencies: ["CBPF", "LannerWire", "LannerHTTP2"]),
         .target(name: "LannerOutputs",                                 // alerts to stdout, file, syslog, program, webhook
                 dependencies: ["LannerStore", "LannerCore", "LannerYAML", "COpenSSL", "CLannerOutputShims"]),
+        .target(name: "LannerQuery", dependencies: ["LannerStore", "LannerHTTP2", "LannerCore"]),   // query API, client, output forms
         .target(name: "LannerCollectorService",
-                dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore", "LannerOutputs"]),
+                dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore", "LannerOutputs", "LannerQuery"]),
 
         // Executables: wiring only.
         .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore", "LannerWire"]),
         .executableTarget(name: "lanner-collector",
-                          dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore", "LannerEnrich", "LannerHTTP2", "LannerWire", "LannerOutputs"]),
+                          dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore", "LannerEnrich", "LannerHTTP2", "LannerWire",
+                                         "LannerOutputs", "LannerQuery"]),
         .executableTarget(name: "lanner-eventgen", dependencies: ["LannerCLIKit"]),
         .executableTarget(name: "lanner-schemagen", dependencies: ["LannerSchemaGen"]),
         .executableTarget(name: "lanner-bench", dependencies: ["LannerCollectorService", "LannerRules", "LannerWire", "LannerCLIKit", "LannerSensorAgent", "LannerHTTP2"]),
+        .executableTarget(name: "lanner-querybench", dependencies: ["LannerStore", "LannerCore", "LannerCLIKit"]),
 
         // Tests: one target per module, plus end to end; LannerTestSupport builds real records for them.
         .target(name: "LannerTestSupport", dependencies: ["LannerWire", "LannerRules"], path: "Tests/LannerTestSupport"),
@@ -62,12 +66,13 @@ let package = Package(
         .testTarget(name: "LannerRulesTests", dependencies: ["LannerRules", "LannerCore", "LannerYAML", "LannerTestSupport"]),
         .testTarget(name: "LannerEnrichTests", dependencies: ["LannerEnrich", "LannerWire", "LannerRules", "LannerCore", "LannerTestSupport"]),
         .testTarget(name: "LannerStoreTests", dependencies: ["LannerStore", "LannerCore"]),
+        .testTarget(name: "LannerQueryTests", dependencies: ["LannerQuery", "LannerStore", "LannerCore"]),
         .testTarget(name: "LannerHTTP2Tests", dependencies: ["LannerHTTP2"]),
         .testTarget(name: "LannerCLIKitTests", dependencies: ["LannerCLIKit"]),
         .testTarget(name: "LannerSensorAgentTests", dependencies: ["LannerSensorAgent", "LannerWire", "LannerHTTP2"]),
         .testTarget(name: "LannerCollectorServiceTests",
                     dependencies: ["LannerCollectorService", "LannerWire", "LannerStore", "LannerHTTP2", "LannerRules",
-                                   "LannerEnrich", "LannerCore", "LannerTestSupport", "LannerYAML", "LannerSensorAgent"]),
+                                   "LannerEnrich", "LannerCore", "LannerTestSupport", "LannerYAML", "LannerSensorAgent", "LannerQuery"]),
         .testTarget(name: "LannerOutputsTests", dependencies: ["LannerOutputs", "LannerStore", "LannerCore", "COpenSSL"]),
         .testTarget(name: "LannerSchemaTests", dependencies: ["LannerSchemaGen", "LannerWire"]),
         .testTarget(name: "LannerEndToEndTests", dependencies: ["LannerStore", "LannerHTTP2", "LannerWire", "LannerCore", "LannerTestSupport"]),

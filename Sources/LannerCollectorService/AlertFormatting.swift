@@ -4,17 +4,20 @@ import LannerStore
 
 /// Text forms of stored alerts for `lanner-collector alerts`.
 public enum AlertFormatting {
-    /// Newest first as given: a header line per alert, then its output indented.
-    public static func table(_ alerts: [StoredAlert]) -> String {
+    /// In the order given: a header line per alert (with its id first when `ids`), then its output indented.
+    /// Repeats folded into an alert show as `(×N)`.
+    public static func table(_ alerts: [StoredAlert], ids: Bool = false) -> String {
         if alerts.isEmpty { return "no alerts\n" }
         let pw = alerts.map(\.priority.name.count).max()!
         let hw = alerts.map(\.host.count).max()!
+        let iw = ids ? alerts.map { String($0.id).count }.max()! : 0
         var out = ""
         for a in alerts {
             let time = StoredAlert.rfc3339(nanoseconds: a.timeNs)
+            if ids { out += pad(String(a.id), iw) + "  " }
             out += time + "  " + pad(a.priority.name, pw) + "  " + pad(a.host, hw) + "  " + a.rule
             if a.count > 1 { out += "  (×\(a.count))" }
-            out += "\n    " + a.output + "\n"
+            out += "\n" + String(repeating: " ", count: ids ? iw + 6 : 4) + a.output + "\n"
         }
         return out
     }

@@ -23,6 +23,14 @@ public struct CollectorConfig: Sendable {
     public var statsInterval: Double = 0
     /// At most one "Syscall event drops" alert per sensor per this many seconds (Falco's token bucket, burst 1).
     public var dropAlertInterval: Double = 10
+    /// Identical alerts (same host, rule and output) within this window of a stored one fold into its row
+    /// (`aggregation.window` in collector.yaml); zero stores every alert as a row.
+    public var aggregationWindow: Duration = .seconds(10)
+    /// What the database keeps (`retention:` in collector.yaml), enforced by a background thread.
+    public var retention = RetentionPolicy(maxAgeNs: 30 * 86_400 * 1_000_000_000, maxRows: 10_000_000)
+    /// Seconds between two retention passes, and rows deleted per transaction.
+    public var retentionInterval: Double = 10
+    public var retentionBatch = 2_000
     /// Reported in `/metrics` (lanner_collector_info).
     public var version = "0.1.0"
     /// Looks up the domain names rules compare `fd.*ip.name` with, on the resolver thread.
@@ -69,6 +77,8 @@ public final class CollectorServer: @unchecked Sendable {
     private let reloadLock = NSLock()
     private var pendingReload: ReloadRequest?
     private var ingestFinished = false
+    let queries: QueryService
+    private var retentionWorker: RetentionWorker?
     /// Gets a copy of every alert once it is stored (nil: the database is the only output).
     public let outputs: OutputHub?
     /// Per-batch figures for `/metrics` and `-v`.
@@ -89,6 +99,7 @@ public final class CollectorServer: @unchecked Sendable {
         queue = IngestQueue(limit: config.queueLimit)
         domains = DomainNames(timing: config.domainTiming)
         domainRefresher = DomainRefresher(names: domains, resolver: config.domainResolver, log: config.log)
+        queries = QueryService(databasePath: config.databasePath)
         try Self.prepareDatabaseFile(config.databasePath)
         // Open once here so a bad path or file fails at startup, not on the first batch.
         _ = try AlertStore(path: config.databasePath)
@@ -141,6 +152,8 @@ public final class CollectorServer: @unchecked Sendable {
             let state: IngestState
             do {
                 let store = try AlertStore(path: self.config.databasePath)
+                store.aggregationWindowNs = Int64(self.config.aggregationWindow.components.seconds) * 1_000_000_000
+                    + self.config.aggregationWindow.components.attoseconds / 1_000_000_000
                 let book = SensorBook(records: try store.sensors(), dropAlertInterval: self.config.dropAlertInterval)
                 state = IngestState(analyzer: Analyzer(rules: self.config.rules, matching: self.config.matching, domains: self.domains),
                                     store: store, book: book)
@@ -168,6 +181,12 @@ public final class CollectorServer: @unchecked Sendable {
         ready.wait()
         if let failure { throw failure }
         domainRefresher.start()
+        if !config.retention.keepsEverything {
+            let w = RetentionWorker(path: config.databasePath, policy: config.retention, interval: config.retentionInterval,
+                                    batchSize: config.retentionBatch, log: config.log)
+            retentionWorker = w
+            w.start()
+        }
         try server.start()
         config.log("lanner-collector: listening on http://\(config.host.contains(":") ? "[" + config.host + "]" : config.host):\(server.boundPort) (h2c), "
                    + "\(summary), database \(config.databasePath)")
@@ -202,17 +221,23 @@ public final class CollectorServer: @unchecked Sendable {
         stopped = true
         statsLock.unlock()
         guard first else { return }
+        queries.stop()   // parked tails get 503 "collector stopping" while their connections are still up
         server.stop()
         queue.close()
         done.wait()
         if !domainRefresher.stop(timeout: 2) {
             config.log("lanner-collector: the fd.*ip.name resolver thread is still inside a lookup (getaddrinfo cannot be interrupted); leaving it to finish")
         }
+        retentionWorker?.stop()
     }
 
     // MARK: - Requests (event-loop thread)
 
     func handle(_ req: H2Request, _ respond: @escaping H2Responder) {
+        if QueryService.handles(req.path) {
+            queries.handle(req, authorized: authorized(req), respond)
+            return
+        }
         switch (req.method, req.path) {
         case ("GET", "/v1/health"):
             respond(.json(200, "{\"status\":\"ok\"}"))
@@ -361,6 +386,7 @@ public final class CollectorServer: @unchecked Sendable {
                 metrics.committed(alerts: rows, sensor: record, seconds: commitSeconds)
                 if let outputs, !rows.isEmpty { outputs.publish(OutputHub.storedAlerts(rows, ids: ids)) }
                 if let dropAlert { config.log("lanner-collector: \(dropAlert.output)") }
+                if !rows.isEmpty { queries.alertsCommitted() }
             }
             bump {
                 if duplicate { $0.batchesDuplicate += 1 } else {
@@ -395,6 +421,7 @@ public final class CollectorServer: @unchecked Sendable {
                 state.book.apply(d.record)
                 config.log("lanner-collector: \(d.alert.output)")
             }
+            queries.alertsCommitted()
             bump {
                 $0.alerts += due.count
                 $0.dropAlerts += due.count

@@ -23,11 +23,13 @@ public struct NewAlert: Sendable, Equatable {
     public var fieldsJSON: String
     /// The container the event came from, when known.
     public var containerID: String?
+    /// That container's name, when known.
+    public var containerName: String?
 
     /// Creates an alert; `source` defaults to `syscall`.
     public init(timeNs: Int64, host: String, sensorID: String, rule: String, priority: Priority,
                 source: String = "syscall", output: String, tags: [String] = [], fieldsJSON: String = "{}",
-                containerID: String? = nil) {
+                containerID: String? = nil, containerName: String? = nil) {
         self.timeNs = timeNs
         self.host = host
         self.sensorID = sensorID
@@ -38,6 +40,7 @@ public struct NewAlert: Sendable, Equatable {
         self.tags = tags
         self.fieldsJSON = fieldsJSON
         self.containerID = containerID
+        self.containerName = containerName
     }
 }
 
@@ -57,14 +60,16 @@ public struct StoredAlert: Sendable, Equatable {
     /// The output's fields as stored (a JSON object).
     public var fieldsJSON: String
     public var containerID: String?
-    /// How many matching events this row stands for (1 until aggregation exists).
+    public var containerName: String?
+    /// How many alerts this row stands for: 1, plus every identical alert (same host, rule and output) folded
+    /// into it within the aggregation window.
     public var count: Int
-    /// Time of the last event this row stands for, nanoseconds since the Unix epoch.
+    /// Time of the last alert this row stands for, nanoseconds since the Unix epoch.
     public var lastSeenNs: Int64
 
     public init(id: Int64, timeNs: Int64, host: String, sensorID: String, rule: String, priority: Priority,
                 source: String, output: String, tags: [String], fieldsJSON: String, containerID: String?,
-                count: Int, lastSeenNs: Int64) {
+                count: Int, lastSeenNs: Int64, containerName: String? = nil) {
         self.id = id
         self.timeNs = timeNs
         self.host = host
@@ -78,10 +83,12 @@ public struct StoredAlert: Sendable, Equatable {
         self.containerID = containerID
         self.count = count
         self.lastSeenNs = lastSeenNs
+        self.containerName = containerName
     }
 }
 
-/// Which alerts `AlertStore.query` returns. Every filter left nil matches everything.
+/// Which alerts `AlertStore.query` (and `stats`, `alerts(after:)`) return. Every filter left nil matches
+/// everything; the filters combine with AND.
 public struct AlertQuery: Sendable, Equatable {
     /// Only alerts with `timeNs >= since`.
     public var since: Int64?
@@ -94,25 +101,52 @@ public struct AlertQuery: Sendable, Equatable {
     public var minPriority: Priority?
     /// Only alerts from this host (exact).
     public var host: String?
+    /// Only alerts from this container: its id (12 hex digits; a longer full id is cut to 12), its name, or
+    /// `host` for alerts from outside any container.
+    public var container: String?
+    /// Only alerts carrying this tag (exact).
+    public var tag: String?
+    /// Only alerts whose output contains these words (`TextSearch` says how words match).
+    public var text: String?
     /// At most this many rows; 0 or less returns every match.
     public var limit: Int
     /// Newest first (time, then id, descending) when true; oldest first otherwise.
     public var newestFirst: Bool
+    /// Keyset paging: only alerts that come after this (time, id) position in the chosen order.
+    public var after: AlertPosition?
+    /// Only alerts with an id at most this (a snapshot bound: rows stored later are left out).
+    public var maxID: Int64?
 
     public init(since: Int64? = nil, until: Int64? = nil, rule: String? = nil, minPriority: Priority? = nil,
-                host: String? = nil, limit: Int = 100, newestFirst: Bool = true) {
+                host: String? = nil, container: String? = nil, tag: String? = nil, text: String? = nil,
+                limit: Int = 100, newestFirst: Bool = true, after: AlertPosition? = nil, maxID: Int64? = nil) {
         self.since = since
         self.until = until
         self.rule = rule
         self.minPriority = minPriority
         self.host = host
+        self.container = container
+        self.tag = tag
+        self.text = text
         self.limit = limit
         self.newestFirst = newestFirst
+        self.after = after
+        self.maxID = maxID
     }
 
     /// True when `rule` is used as a GLOB pattern rather than compared exactly.
     public var ruleIsPattern: Bool {
         rule.map { $0.contains(where: { $0 == "*" || $0 == "?" || $0 == "[" }) } ?? false
+    }
+}
+
+/// A place in the (time, id) order of alerts, for paging.
+public struct AlertPosition: Sendable, Equatable {
+    public var timeNs: Int64
+    public var id: Int64
+    public init(timeNs: Int64, id: Int64) {
+        self.timeNs = timeNs
+        self.id = id
     }
 }
 

@@ -26,8 +26,21 @@ public final class AlertStore {
     /// True when opened with `readOnly: true`.
     public let isReadOnly: Bool
 
-    private let db: SQLite
+    let db: SQLite
     private var statements: [String: SQLite.Statement] = [:]
+    /// True when the database has the full-text index of outputs (`alerts_fts`; FTS5 in the SQLite library).
+    public private(set) var hasTextIndex = false
+    /// The schema version of the file as opened.
+    public private(set) var fileSchemaVersion = 0
+
+    /// Identical alerts (same host, rule and rendered output) whose event time is within this many nanoseconds
+    /// of a row's first alert are folded into that row (its `count` and `last_seen_ns` grow) instead of getting a
+    /// row of their own. 0 (the default) stores every alert as a row. Folding remembers the rows this store wrote
+    /// (not those another process or an earlier run wrote).
+    public var aggregationWindowNs: Int64 = 0 {
+        didSet { aggregator = AlertAggregator() }
+    }
+    private var aggregator = AlertAggregator()
 
     /// Milliseconds a statement waits for a lock before failing with `SQLITE_BUSY`.
     static let busyTimeoutMilliseconds: Int32 = 5_000
@@ -51,12 +64,22 @@ public final class AlertStore {
             if version > Migrations.latest {
                 throw .schemaTooNew(path: path, found: version, supported: Migrations.latest)
             }
+            fileSchemaVersion = version
         } else {
             db = try SQLite(path: path, mode: .readWrite, busyTimeoutMilliseconds: Self.busyTimeoutMilliseconds)
             // journal_mode is the first statement that reads the file: a non-database fails here with NOTADB.
             try db.exec("PRAGMA journal_mode = WAL")
             try db.exec("PRAGMA synchronous = NORMAL")
             try Migrations.migrate(db)
+            fileSchemaVersion = Migrations.latest
+        }
+        hasTextIndex = try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'alerts_fts'") > 0
+    }
+
+    /// Throws `.schemaTooOld` when the file predates `version` (a read-only store cannot upgrade it).
+    func require(version: Int, for what: String) throws(StoreError) {
+        if fileSchemaVersion < version {
+            throw .schemaTooOld(path: path, found: fileSchemaVersion, needed: version, what: what)
         }
     }
 
@@ -107,8 +130,10 @@ public final class AlertStore {
             let ids = try insert(alerts)
             if let sensor { try upsert(sensor) }
             try run(Self.commitSQL)
+            aggregator.commit(nowNs: Self.nowNs(), windowNs: aggregationWindowNs)
             return .committed(ids)
         } catch {
+            aggregator.rollback()
             if db.inTransaction { try? run(Self.rollbackSQL) }
             throw error
         }
@@ -124,38 +149,69 @@ public final class AlertStore {
             let ids = try insert(alerts)
             for s in sensors { try upsert(s) }
             try run(Self.commitSQL)
+            aggregator.commit(nowNs: Self.nowNs(), windowNs: aggregationWindowNs)
             return ids
         } catch {
+            aggregator.rollback()
             if db.inTransaction { try? run(Self.rollbackSQL) }
             throw error
         }
     }
 
+    /// Inserts (or folds, when aggregating) the alerts inside the caller's transaction.
     private func insert(_ alerts: [NewAlert]) throws(StoreError) -> [Int64] {
-            let insert = try statement(Self.insertSQL)
-            var ids: [Int64] = []
-            ids.reserveCapacity(alerts.count)
-            var tags = ""
-            for alert in alerts {
-                defer { insert.reset() }
-                let fields = try Self.checkedFields(alert)
-                tags.removeAll(keepingCapacity: true)
-                TagCoding.append(alert.tags, to: &tags)
-                try insert.bind(alert.timeNs, at: 1)
-                try insert.bind(alert.host, at: 2)
-                try insert.bind(alert.sensorID, at: 3)
-                try insert.bind(alert.rule, at: 4)
-                try insert.bind(alert.priority.rawValue, at: 5)
-                try insert.bind(alert.source, at: 6)
-                try insert.bind(alert.output, at: 7)
-                try insert.bind(tags, at: 8)
-                try insert.bind(fields, at: 9)
-                try insert.bind(alert.containerID, at: 10)
-                try insert.bind(alert.timeNs, at: 11)
-                _ = try insert.step()
-                ids.append(db.lastInsertRowID)
+        var ids: [Int64] = []
+        ids.reserveCapacity(alerts.count)
+        var tags = ""
+        for alert in alerts {
+            let fields = try Self.checkedFields(alert)
+            if aggregationWindowNs > 0 {
+                let key = AlertAggregator.Key(host: alert.host, rule: alert.rule, output: alert.output)
+                if let id = aggregator.row(for: key, timeNs: alert.timeNs, windowNs: aggregationWindowNs) {
+                    let fold = try statement(Self.foldSQL)
+                    defer { fold.reset() }
+                    try fold.bind(alert.timeNs, at: 1)
+                    try fold.bind(id, at: 2)
+                    _ = try fold.step()
+                    if db.changes == 1 {
+                        ids.append(id)
+                        continue
+                    }
+                    // The row is gone (retention deleted it): store this one as a new row.
+                }
+                let id = try insertRow(alert, fields: fields, tags: &tags)
+                aggregator.inserted(key, id: id, timeNs: alert.timeNs)
+                ids.append(id)
+            } else {
+                ids.append(try insertRow(alert, fields: fields, tags: &tags))
             }
-            return ids
+        }
+        return ids
+    }
+
+    /// Inserts one row (`count` alerts, the last at `lastSeenNs`; by default just this one).
+    func insertRow(_ alert: NewAlert, fields: String, tags: inout String, count: Int = 1, lastSeenNs: Int64? = nil)
+        throws(StoreError) -> Int64
+    {
+        let insert = try statement(Self.insertSQL)
+        defer { insert.reset() }
+        tags.removeAll(keepingCapacity: true)
+        TagCoding.append(alert.tags, to: &tags)
+        try insert.bind(alert.timeNs, at: 1)
+        try insert.bind(alert.host, at: 2)
+        try insert.bind(alert.sensorID, at: 3)
+        try insert.bind(alert.rule, at: 4)
+        try insert.bind(alert.priority.rawValue, at: 5)
+        try insert.bind(alert.source, at: 6)
+        try insert.bind(alert.output, at: 7)
+        try insert.bind(tags, at: 8)
+        try insert.bind(fields, at: 9)
+        try insert.bind(alert.containerID, at: 10)
+        try insert.bind(max(lastSeenNs ?? alert.timeNs, alert.timeNs), at: 11)
+        try insert.bind(alert.containerName, at: 12)
+        try insert.bind(count, at: 13)
+        _ = try insert.step()
+        return db.lastInsertRowID
     }
 
     private func upsert(_ r: SensorRecord) throws(StoreError) {
@@ -211,49 +267,9 @@ public final class AlertStore {
 
     // MARK: Reading
 
-    /// The alerts matching `q`, ordered by event time (then id) as `q.newestFirst` says.
-    ///
-    /// Each query shape (which filters are set) is prepared once and reused. The whole result is read from one
-    /// snapshot, so a concurrent commit is either entirely in it or not at all.
-    public func query(_ q: AlertQuery) throws(StoreError) -> [StoredAlert] {
-        var sql = "SELECT \(Self.columns) FROM alerts"
-        var clauses: [String] = []
-        if q.since != nil { clauses.append("time_ns >= ?") }
-        if q.until != nil { clauses.append("time_ns < ?") }
-        // A name with glob characters is a pattern unless some stored alert has exactly that rule name:
-        // the exact name wins, so every rule can be selected by its name.
-        if q.rule != nil {
-            clauses.append(q.ruleIsPattern ? "(rule = ? OR (NOT EXISTS (SELECT 1 FROM alerts WHERE rule = ?) AND rule GLOB ?))" : "rule = ?")
-        }
-        if q.minPriority != nil { clauses.append("priority <= ?") }
-        if q.host != nil { clauses.append("host = ?") }
-        if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
-        sql += q.newestFirst ? " ORDER BY time_ns DESC, id DESC" : " ORDER BY time_ns ASC, id ASC"
-        sql += " LIMIT ?"
-
-        let stmt = try statement(sql)
-        defer { stmt.reset() }
-        var index: Int32 = 1
-        if let since = q.since { try stmt.bind(since, at: index); index += 1 }
-        if let until = q.until { try stmt.bind(until, at: index); index += 1 }
-        if let rule = q.rule {
-            for _ in 0..<(q.ruleIsPattern ? 3 : 1) { try stmt.bind(rule, at: index); index += 1 }
-        }
-        if let p = q.minPriority { try stmt.bind(p.rawValue, at: index); index += 1 }
-        if let host = q.host { try stmt.bind(host, at: index); index += 1 }
-        try stmt.bind(q.limit > 0 ? Int64(q.limit) : -1, at: index)
-
-        var rows: [StoredAlert] = []
-        if q.limit > 0 { rows.reserveCapacity(min(q.limit, 1024)) }
-        while try stmt.step() {
-            rows.append(try row(stmt))
-        }
-        return rows
-    }
-
-    /// Number of stored alerts.
+    /// Number of stored alerts (rows; folded repeats are in their row's `count`).
     public func count() throws(StoreError) -> Int {
-        let stmt = try statement("SELECT count(*) FROM alerts")
+        let stmt = try statement(fileSchemaVersion >= 3 ? "SELECT row_count FROM alert_totals WHERE id = 1" : "SELECT count(*) FROM alerts")
         defer { stmt.reset() }
         _ = try stmt.step()
         return Int(stmt.int64(0))
@@ -269,11 +285,11 @@ public final class AlertStore {
 
     // MARK: Internals
 
-    private static let columns =
-        "id, time_ns, host, sensor_id, rule, priority, source, output, tags, fields, container_id, count, last_seen_ns"
-    private static let beginSQL = "BEGIN IMMEDIATE"
-    private static let commitSQL = "COMMIT"
-    private static let rollbackSQL = "ROLLBACK"
+    static let columns =
+        "id, time_ns, host, sensor_id, rule, priority, source, output, tags, fields, container_id, count, last_seen_ns, container_name"
+    static let beginSQL = "BEGIN IMMEDIATE"
+    static let commitSQL = "COMMIT"
+    static let rollbackSQL = "ROLLBACK"
     private static let ledgerSQL = """
         INSERT INTO batches (sensor_id, sequence, received_ns, events) VALUES (?, ?, ?, ?)
         ON CONFLICT (sensor_id, sequence) DO NOTHING
@@ -296,11 +312,12 @@ public final class AlertStore {
         """
     private static let insertSQL = """
         INSERT INTO alerts (time_ns, host, sensor_id, rule, priority, source, output, tags, fields, container_id,
-                            last_seen_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            last_seen_ns, container_name, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
+    private static let foldSQL = "UPDATE alerts SET count = count + 1, last_seen_ns = max(last_seen_ns, ?) WHERE id = ?"
 
     /// The cached statement for `sql`, prepared on first use.
-    private func statement(_ sql: String) throws(StoreError) -> SQLite.Statement {
+    func statement(_ sql: String) throws(StoreError) -> SQLite.Statement {
         if let s = statements[sql] { return s }
         let s = try db.prepare(sql)
         statements[sql] = s
@@ -308,13 +325,13 @@ public final class AlertStore {
     }
 
     /// Runs a cached statement that returns no rows (BEGIN / COMMIT / ROLLBACK).
-    private func run(_ sql: String) throws(StoreError) {
+    func run(_ sql: String) throws(StoreError) {
         let s = try statement(sql)
         defer { s.reset() }
         _ = try s.step()
     }
 
-    private func row(_ s: SQLite.Statement) throws(StoreError) -> StoredAlert {
+    func row(_ s: SQLite.Statement) throws(StoreError) -> StoredAlert {
         let rawPriority = Int(s.int64(5))
         guard let priority = Priority(rawValue: rawPriority) else {
             throw .invalidValue("alert \(s.int64(0)) in \(path) has priority \(rawPriority), outside 0...7")
@@ -326,11 +343,11 @@ public final class AlertStore {
         return StoredAlert(id: s.int64(0), timeNs: s.int64(1), host: s.string(2), sensorID: s.string(3),
                            rule: s.string(4), priority: priority, source: s.string(6), output: s.string(7),
                            tags: tags, fieldsJSON: s.string(9), containerID: s.optionalString(10),
-                           count: Int(s.int64(11)), lastSeenNs: s.int64(12))
+                           count: Int(s.int64(11)), lastSeenNs: s.int64(12), containerName: s.optionalString(13))
     }
 
     /// The alert's fields text, `{}` for empty; refuses text not shaped like a JSON object.
-    private static func checkedFields(_ alert: NewAlert) throws(StoreError) -> String {
+    static func checkedFields(_ alert: NewAlert) throws(StoreError) -> String {
         let utf8 = alert.fieldsJSON.utf8
         let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
         guard let first = utf8.first(where: { !isSpace($0) }) else { return "{}" }
@@ -341,7 +358,7 @@ public final class AlertStore {
         return alert.fieldsJSON
     }
 
-    private static func nowNs() -> Int64 {
+    static func nowNs() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)

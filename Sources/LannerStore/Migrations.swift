@@ -3,11 +3,24 @@
 ///
 /// Append new steps at the end; never edit or reorder a shipped one.
 enum Migrations {
-    struct Step {
+    struct Step: Sendable {
         /// The schema version this step produces (1, 2, 3, …: its position in `all`).
         let version: Int
         let summary: String
-        let sql: String
+        /// Runs the step inside its transaction.
+        let apply: @Sendable (SQLite) throws(StoreError) -> Void
+
+        init(version: Int, summary: String, sql: String) {
+            self.version = version
+            self.summary = summary
+            apply = { db throws(StoreError) in try db.exec(sql) }
+        }
+
+        init(version: Int, summary: String, apply: @escaping @Sendable (SQLite) throws(StoreError) -> Void) {
+            self.version = version
+            self.summary = summary
+            self.apply = apply
+        }
     }
 
     static let all: [Step] = [
@@ -64,6 +77,14 @@ enum Migrations {
                 rate_ns                INTEGER NOT NULL DEFAULT 0
             ) WITHOUT ROWID;
             """),
+        Step(version: 3, summary: "queries: container names, tag index, hourly/daily counts, row totals, id-block time bounds, "
+             + "full-text index of outputs (FTS5, when the SQLite library has it); maintained by triggers", apply: { db throws(StoreError) in
+            try db.exec(DerivedTables.version3)
+            let fts = try DerivedTables.ftsAvailable(db)
+            if fts { try db.exec(DerivedTables.createFTS) }
+            try DerivedTables.backfill(db, afterID: nil, fts: fts)
+            try db.exec(DerivedTables.triggers(fts: fts))
+        }),
     ]
 
     /// The schema version this build writes and reads.
@@ -80,7 +101,7 @@ enum Migrations {
             do {
                 let now = Int(try db.scalarInt("PRAGMA user_version"))
                 if now < step.version {
-                    try db.exec(step.sql)
+                    try step.apply(db)
                     try db.exec("PRAGMA user_version = \(step.version)")
                 }
                 try db.exec("COMMIT")

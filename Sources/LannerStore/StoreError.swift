@@ -21,6 +21,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A value given to or read from the store does not fit its column (e.g. a priority outside 0...7,
     /// `fieldsJSON` that is not a JSON object).
     case invalidValue(String)
+    /// A query the store cannot run as given (e.g. a text search without a word to look for); the message says
+    /// why and what to give instead.
+    case invalidQuery(String)
 
     /// The SQLite primary result code (`code & 0xff`), or nil for non-SQLite errors.
     public var sqliteCode: Int32? {
@@ -51,6 +54,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) has alert schema version \(found); \(what) came with version \(needed): start this version's collector on it once to upgrade it"
         case .invalidValue(let what):
             return "invalid value: \(what)"
+        case .invalidQuery(let why):
+            return why
         }
     }
 }

@@ -10,7 +10,8 @@ extension StoredAlert {
     /// {"hostname":"web-1","output":"2026-12-04T03:57:03.123456789+0000: Warning Shell spawned (…)",
     ///  "output_fields":{"proc.name":"bash"},"priority":"Warning","rule":"Terminal shell in container",
     ///  "source":"syscall","tags":["container","shell"],"time":"2026-12-04T03:57:03.123456789Z",
-    ///  "lanner":{"id":7,"sensor_id":"…","container_id":null,"count":1,"last_seen":"2026-12-04T03:57:03.123456789Z"}}
+    ///  "lanner":{"id":7,"sensor_id":"…","container_id":null,"container_name":null,"count":1,
+    ///           "last_seen":"2026-12-04T03:57:03.123456789Z"}}
     /// ```
     public func jsonObject() -> String {
         let time = Self.rfc3339(nanoseconds: timeNs)
@@ -37,6 +38,8 @@ extension StoredAlert {
         JSON.appendQuoted(sensorID, to: &o)
         o += ",\"container_id\":"
         if let containerID { JSON.appendQuoted(containerID, to: &o) } else { o += "null" }
+        o += ",\"container_name\":"
+        if let containerName { JSON.appendQuoted(containerName, to: &o) } else { o += "null" }
         o += ",\"count\":"
         o += String(count)
         o += ",\"last_seen\":\""
@@ -87,6 +90,11 @@ extension StoredAlert {
         let month = mp < 10 ? mp + 3 : mp - 9
         return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
+}
+
+extension StoredAlert {
+    /// The strings of a JSON array of strings (the form of the `tags` column); nil for anything else.
+    public static func decodeJSONStringArray(_ text: String) -> [String]? { TagCoding.decode(text) }
 }
 
 /// The `tags` column: a JSON array of strings, written with `JSON.appendQuoted` and read back by a small

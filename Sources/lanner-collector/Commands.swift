@@ -76,6 +76,7 @@ enum Commands {
         config.databasePath = cmd.value("db") ?? file.serve.db ?? Defaults.database
         config.matching = matching
         config.statsInterval = cmd.flag("verbose") ? 5 : 0
+        ServeStorage.apply(file, to: &config)
         config.version = Defaults.version
         let log = config.log
         // Outputs open (files, CA files, URLs) before anything listens: a bad one stops the start.
@@ -176,50 +177,6 @@ enum Commands {
                 + (warnings > 0 ? " (\(warnings) warning(s))" : "") + "; swapping them in between batches")
             _ = server.reload(rules: r.activeRules)
         }
-    }
-
-    // MARK: alerts
-
-    static func alertsList(_ cmd: ParsedCommand) throws -> Int32 {
-        var q = AlertQuery()
-        if let s = cmd.value("since") {
-            guard let t = AlertFormatting.parseTime(s) else { throw CLIError.badValue(option: "since", value: s, reason: "is not a duration (15m), RFC 3339 time or Unix seconds between 1970 and 2262") }
-            q.since = t
-        }
-        if let s = cmd.value("until") {
-            guard let t = AlertFormatting.parseTime(s) else { throw CLIError.badValue(option: "until", value: s, reason: "is not a duration (15m), RFC 3339 time or Unix seconds between 1970 and 2262") }
-            q.until = t
-        }
-        q.rule = cmd.value("rule")
-        q.minPriority = try priority(cmd, "priority")
-        q.host = cmd.value("host")
-        q.limit = try cmd.int("limit", default: 100)
-        let path = cmd.value("db") ?? Defaults.database
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw CLIError.badValue(option: "db", value: path, reason: "is a directory; give the database file (e.g. \(path)/lanner.db)")
-        }
-        let store = try AlertStore(path: path, readOnly: true)
-        let alerts = try store.query(q)
-        out(cmd.flag("json") ? AlertFormatting.jsonLines(alerts) : AlertFormatting.table(alerts))
-        return 0
-    }
-
-    // MARK: sensors
-
-    static func sensors(_ cmd: ParsedCommand) throws -> Int32 {
-        let path = cmd.value("db") ?? Defaults.database
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            throw CLIError.badValue(option: "db", value: path, reason: "is a directory; give the database file (e.g. \(path)/lanner.db)")
-        }
-        let store = try AlertStore(path: path, readOnly: true)
-        let rows = try store.sensors()
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let now = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-        out(cmd.flag("json") ? SensorFormatting.jsonLines(rows, nowNs: now) : SensorFormatting.table(rows, nowNs: now))
-        return 0
     }
 
     // MARK: replay

@@ -21,22 +21,8 @@ let spec = CommandSpec(
             .value("min-priority", "PRIORITY", help: "load only rules at or above this priority"),
             .flag("verbose", short: "v", help: "print ingest counters every 5 seconds and on exit"),
         ]),
-        CommandSpec("alerts", abstract: "query stored alerts", subcommands: [
-            CommandSpec("list", abstract: "list alerts, newest first", options: [
-                commonDB,
-                .flag("json", help: "one JSON object per line, shaped like Falco's JSON output"),
-                .value("since", "WHEN", help: "only alerts after WHEN: 15m, 2h, 7d, RFC 3339 time, or Unix seconds"),
-                .value("until", "WHEN", help: "only alerts before WHEN"),
-                .value("rule", "NAME", help: "rule name, or a glob pattern (*, ?, [...])"),
-                .value("priority", "PRIORITY", help: "at least this severe (emergency … debug)"),
-                .value("host", "HOST", help: "only alerts from this host"),
-                .value("limit", "N", help: "at most N alerts (default 100)"),
-            ]),
-        ], defaultSubcommand: "list"),
-        CommandSpec("sensors", abstract: "list the sensors that sent batches: host, version, last seen, events/s, drops", options: [
-            commonDB,
-            .flag("json", help: "one JSON object per sensor and line"),
-        ]),
+        QueryCommands.alertsSpec,
+        QueryCommands.sensorsSpec,
         CommandSpec("rules", abstract: "check and inspect rule files", subcommands: [
             CommandSpec("validate", abstract: "load rule files and report every problem (exit 1 on errors)", options: [
                 .flag("quiet", short: "q", help: "errors only"),
@@ -71,8 +57,6 @@ do {
     let cmd = try CommandParser.parse(Array(CommandLine.arguments.dropFirst()), spec: spec)
     switch Array(cmd.path.dropFirst()) {
     case ["serve"]: exit(try Commands.serve(cmd))
-    case ["alerts", "list"]: exit(try Commands.alertsList(cmd))
-    case ["sensors"]: exit(try Commands.sensors(cmd))
     case ["rules", "validate"]: exit(try Commands.rulesValidate(cmd))
     case ["rules", "list"]: exit(try Commands.rulesList(cmd))
     case ["rules", "describe"]: exit(try Commands.rulesDescribe(cmd))
@@ -80,7 +64,9 @@ do {
     case ["rules", "test"]: exit(try Commands.rulesTest(cmd))
     case ["replay"]: exit(try Commands.replay(cmd))
     case ["version"]: print("lanner-collector \(Defaults.version)")
-    default: exit(2)
+    default:
+        guard let status = try QueryCommands.run(cmd) else { exit(2) }
+        exit(status)
     }
 } catch let e as CLIError {
     if case .helpRequested(let h) = e { print(h, terminator: ""); exit(0) }

@@ -40,7 +40,8 @@ extension RealSystem {
         return s
     }
 
-    /// For each run's copy: how many alerts of each expected rule name it (by exe or parent exe).
+    /// For each run's copy: how many alerts of each expected rule name it (by exe or parent exe), folded repeats
+    /// included, so that a batch stored twice shows even when aggregation folded the copy into the first row.
     static func counts(_ alerts: [StoredAlert], host: String, copies: [String]) -> [String: [String: Int]] {
         var out: [String: [String: Int]] = [:]
         for copy in copies {
@@ -48,7 +49,7 @@ extension RealSystem {
             for rule in expectedRules { per[rule] = 0 }
             for a in alerts where a.host == host && per[a.rule] != nil
                 && (a.output.contains("exe=\(copy) ") || a.output.contains("parent_exe=\(copy) ")) {
-                per[a.rule, default: 0] += 1
+                per[a.rule, default: 0] += a.count   // a repeat folded into a row (aggregation) still counts
             }
             out[copy] = per
         }

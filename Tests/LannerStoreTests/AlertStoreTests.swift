@@ -16,9 +16,9 @@ final class TempDir {
 
 func alert(_ t: Int64, rule: String = "Shell in container", host: String = "web-1", priority: Priority = .warning,
            output: String = "shell spawned", tags: [String] = ["container", "shell"],
-           fields: String = #"{"proc.name":"bash"}"#, container: String? = nil) -> NewAlert {
+           fields: String = #"{"proc.name":"bash"}"#, container: String? = nil, containerName: String? = nil) -> NewAlert {
     NewAlert(timeNs: t, host: host, sensorID: "sensor-\(host)", rule: rule, priority: priority, output: output,
-             tags: tags, fieldsJSON: fields, containerID: container)
+             tags: tags, fieldsJSON: fields, containerID: container, containerName: containerName)
 }
 
 @Suite struct AlertStoreTests {
@@ -172,7 +172,7 @@ func alert(_ t: Int64, rule: String = "Shell in container", host: String = "web-
         #expect(try again.commit(sensorID: "s", sequence: 1, events: 1, alerts: [alert(1)]) == .duplicate)
         let reader = try AlertStore(path: path, readOnly: true)
         #expect(try reader.count() == 1)
-        #expect(AlertStore.schemaVersion == 2)
+        #expect(AlertStore.schemaVersion == 3)
     }
 
     @Test func readOnlyOpensAfterTheWriterHasClosed() throws {
@@ -316,7 +316,8 @@ func alert(_ t: Int64, rule: String = "Shell in container", host: String = "web-
             {"hostname":"web-1","output":"2026-12-04T03:57:03.123456789+0000: Notice sh ran",\
             "output_fields":{"proc.name":"sh","proc.pid":42},"priority":"Notice","rule":"Terminal shell",\
             "source":"syscall","tags":["shell"],"time":"2026-12-04T03:57:03.123456789Z",\
-            "lanner":{"id":3,"sensor_id":"s1","container_id":null,"count":1,"last_seen":"2026-12-04T03:57:03.123456789Z"}}
+            "lanner":{"id":3,"sensor_id":"s1","container_id":null,"container_name":null,"count":1,\
+            "last_seen":"2026-12-04T03:57:03.123456789Z"}}
             """)
         // Exactly Falco's top-level keys (plus lanner), as Falco's JSON output has them.
         let object = try #require(try JSONSerialization.jsonObject(with: Data(row.jsonObject().utf8)) as? [String: Any])

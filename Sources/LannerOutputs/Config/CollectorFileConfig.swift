@@ -26,7 +26,7 @@ public struct ServeSettings: Sendable, Equatable {
     public init() {}
 }
 
-/// `aggregation:`: repeated alerts folded into one row per window (wired by serve later).
+/// `aggregation:`: repeated alerts folded into one row per window (`CollectorConfig.aggregationWindow`).
 public struct AggregationSettings: Sendable, Equatable {
     /// Nil when not set; `0s` turns aggregation off.
     public var window: Duration?
@@ -34,7 +34,7 @@ public struct AggregationSettings: Sendable, Equatable {
     public init() {}
 }
 
-/// `retention:`: how long and how many alerts the database keeps (wired by serve later).
+/// `retention:`: how long and how many alerts the database keeps (`CollectorConfig.retention`).
 public struct RetentionSettings: Sendable, Equatable {
     /// Nil when not set; `0s` keeps alerts regardless of age.
     public var maxAge: Duration?
