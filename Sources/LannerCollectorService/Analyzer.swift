@@ -19,6 +19,8 @@ public struct Alert: Sendable, Equatable {
     public var fieldsJSON: String
     /// The container's 12-character id, or nil on the host.
     public var containerID: String?
+    /// The container's name once the runtime described it (nil on the host or before).
+    public var containerName: String? = nil
 }
 
 /// The pure middle of the collector: host state per sensor, rule evaluation, rendering. Feed it decoded
@@ -157,7 +159,8 @@ public final class Analyzer {
         let cid = ctx.process.containerID.string
         return Alert(timeNs: ctx.timeNs, hostname: hostname, sensorID: sensor, rule: rule.name, priority: rule.priority,
                      source: rule.source, output: rendered.output, tags: rule.tags, fieldsJSON: json,
-                     containerID: cid == "host" ? nil : String(cid.prefix(12)))
+                     containerID: cid == "host" ? nil : String(cid.prefix(12)),
+                     containerName: cid == "host" ? nil : ctx.host.container(of: ctx.process)?.name?.string)
     }
 
     /// Why rule `name` did or did not match the event in `ctx` (valid inside an `inspect` callback).

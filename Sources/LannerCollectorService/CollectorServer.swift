@@ -366,7 +366,7 @@ public final class CollectorServer: @unchecked Sendable {
         var rows = alerts.map {
             NewAlert(timeNs: Int64(bitPattern: $0.timeNs), host: $0.hostname, sensorID: $0.sensorID, rule: $0.rule,
                      priority: $0.priority, source: $0.source, output: $0.output, tags: $0.tags, fieldsJSON: $0.fieldsJSON,
-                     containerID: $0.containerID)
+                     containerID: $0.containerID, containerName: $0.containerName)
         }
         let (record, dropAlert) = state.book.observe(h, events: events, nowNs: Self.nowNs())
         if let dropAlert { rows.append(dropAlert) }

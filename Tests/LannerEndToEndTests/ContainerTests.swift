@@ -176,6 +176,9 @@ extension RealSystem {
         #expect(start > before - 120_000_000_000 && start < before, "start_ts \(start) is the container's start, before the exec at \(before)")
         let privAlert = try #require(fired(privileged, in: priv), "\(context)")
         #expect(privAlert.containerID == String(privID.prefix(12)))
+        #expect(privAlert.containerName == priv, "the stored row carries the name, so alerts list --container NAME finds it")
+        let byName = try runProgram(try E2E.binary("lanner-collector"), ["alerts", "list", "--db", db, "--container", priv, "--json", "--limit", "0"])
+        #expect(byName.status == 0 && byName.output.contains("\"rule\":\"\(privileged)\""), "\(byName.output)")
         #expect(privAlert.output.contains("container_id=\(privID.prefix(12)) container_image=localhost/lanner-eventgen container_image_tag=latest container_name=\(priv)"))
 
         // The one with the host's /proc.
