@@ -24,6 +24,9 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // GNU/Linux calls Swift's Glibc module does not export (pipe2, posix_spawn closefrom, pidfd_open).
+        .target(name: "CLannerOutputShims"),
 
         // Pure logic (no I/O beyond what is named).
         .target(name: "LannerCore"),                                   // priorities, JSON text, shared basics
@@ -38,6 +41,8 @@ let package = Package(
         .target(name: "LannerHTTP2", dependencies: ["CNGHTTP2"]),      // h2c server and client over nghttp2
         .target(name: "LannerCLIKit"),                                 // tiny command-line parser
         .target(name: "LannerSensorAgent", dependencies: ["CBPF", "LannerWire", "LannerHTTP2"]),
+        .target(name: "LannerOutputs",                                 // alerts to stdout, file, syslog, program, webhook
+                dependencies: ["LannerStore", "LannerCore", "LannerYAML", "COpenSSL", "CLannerOutputShims"]),
         .target(name: "LannerCollectorService",
                 dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore"]),
 
@@ -59,10 +64,11 @@ let package = Package(
         .testTarget(name: "LannerStoreTests", dependencies: ["LannerStore", "LannerCore"]),
         .testTarget(name: "LannerHTTP2Tests", dependencies: ["LannerHTTP2"]),
         .testTarget(name: "LannerCLIKitTests", dependencies: ["LannerCLIKit"]),
-        .testTarget(name: "LannerSensorAgentTests", dependencies: ["LannerSensorAgent", "LannerWire"]),
+        .testTarget(name: "LannerSensorAgentTests", dependencies: ["LannerSensorAgent", "LannerWire", "LannerHTTP2"]),
         .testTarget(name: "LannerCollectorServiceTests",
                     dependencies: ["LannerCollectorService", "LannerWire", "LannerStore", "LannerHTTP2", "LannerRules",
-                                   "LannerEnrich", "LannerCore", "LannerTestSupport", "LannerYAML"]),
+                                   "LannerEnrich", "LannerCore", "LannerTestSupport", "LannerYAML", "LannerSensorAgent"]),
+        .testTarget(name: "LannerOutputsTests", dependencies: ["LannerOutputs", "LannerStore", "LannerCore", "COpenSSL"]),
         .testTarget(name: "LannerSchemaTests", dependencies: ["LannerSchemaGen", "LannerWire"]),
         .testTarget(name: "LannerEndToEndTests", dependencies: ["LannerStore", "LannerHTTP2", "LannerWire", "LannerCore", "LannerTestSupport"]),
     ]

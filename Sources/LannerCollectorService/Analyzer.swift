@@ -24,7 +24,8 @@ public struct Alert: Sendable, Equatable {
 /// The pure middle of the collector: host state per sensor, rule evaluation, rendering. Feed it decoded
 /// batches; it returns the alerts. No I/O, not thread-safe (one per ingest thread).
 public final class Analyzer {
-    public let ruleset: Ruleset<SyscallFields>
+    /// The rules in force; `replace(ruleset:)` swaps them between batches, keeping every sensor's host state.
+    public private(set) var ruleset: Ruleset<SyscallFields>
     /// What the analyzer keeps per sensor: the current boot's host state, its event context and event count.
     final class SensorState {
         let bootID: ID128
@@ -44,16 +45,31 @@ public final class Analyzer {
     private var useClock: UInt64 = 0
     /// Sensors whose state is kept; past it the least recently heard-from one is forgotten.
     public let maxSensors: Int
-    let scratch = EvalScratch()
+    private(set) var scratch = EvalScratch()
     public private(set) var eventsEvaluated: UInt64 = 0
 
     public init(rules: [CompiledRule], matching: RuleMatching, maxSensors: Int = 4096) {
-        ruleset = Ruleset(rules, provider: SyscallFields(), matching: matching)
+        ruleset = Analyzer.ruleset(rules, matching: matching)
         self.maxSensors = maxSensors
+    }
+
+    /// Compiles rules for an analyzer (slow part of a reload: do it off the ingest thread, then `replace`).
+    public static func ruleset(_ rules: [CompiledRule], matching: RuleMatching) -> Ruleset<SyscallFields> {
+        Ruleset(rules, provider: SyscallFields(), matching: matching)
+    }
+
+    /// Makes `new` the rules in force for the next batch. Host state (processes, threads, users of every sensor)
+    /// and event numbering are kept.
+    public func replace(ruleset new: Ruleset<SyscallFields>) {
+        ruleset = new
+        scratch = EvalScratch()
     }
 
     /// The kernel event types sensors must capture for the loaded rules (the rest can be dropped in the kernel).
     public var interest: Set<EventType> { SyscallFields.interest(of: ruleset) }
+
+    /// `interest` as the wire message sensors get in every acknowledgement.
+    public var wireInterest: Interest { Interest(events: interest.map(\.rawValue)) }
 
     /// The host state of each sensor's current boot, by sensor id.
     public var hosts: [ID128: HostState] { sensors.mapValues(\.host) }
@@ -80,16 +96,15 @@ public final class Analyzer {
     public func host(for header: BatchHeader) -> HostState { state(for: header).host }
 
     /// Applies and evaluates every record of a batch in order.
-    /// - Parameters:
-    ///   - batch: the decoded batch (its records index into `body`).
-    ///   - body: the batch bytes.
+    /// - Parameter batch: the decoded batch (its records index into `batch.body`, decompressed when it was sent
+    ///   compressed).
     /// - Returns: the alerts, in event order.
-    public func process(_ batch: Batch, body: [UInt8]) -> [Alert] { process(batch, body: body, inspect: nil) }
+    public func process(_ batch: Batch) -> [Alert] { process(batch, inspect: nil) }
 
     /// As `process`, calling `inspect` after each evaluated event with its context, its event type code and the
     /// alerts it raised (for `rules test` and `--explain`).
-    public func process(_ batch: Batch, body: [UInt8],
-                        inspect: ((EventContext, Int, [Alert]) -> Void)?) -> [Alert] {
+    public func process(_ batch: Batch, inspect: ((EventContext, Int, [Alert]) -> Void)?) -> [Alert] {
+        let body = batch.body
         let header = batch.header
         let state = state(for: header)
         let host = state.host

@@ -1,5 +1,6 @@
 import Foundation
 import LannerCore
+import LannerEnrich
 import LannerHTTP2
 import LannerRules
 import LannerStore
@@ -19,6 +20,8 @@ public struct CollectorConfig: Sendable {
     public var maxBatchBytes = BatchDecoder.defaultMaxBatchBytes
     /// Print counters every `statsInterval` seconds (0: never).
     public var statsInterval: Double = 0
+    /// At most one "Syscall event drops" alert per sensor per this many seconds (Falco's token bucket, burst 1).
+    public var dropAlertInterval: Double = 10
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
     public init(token: String, rules: [CompiledRule]) {
@@ -39,6 +42,8 @@ public struct CollectorStats: Sendable, Equatable {
     public var kernelDrops: UInt64 = 0
     public var userDrops: UInt64 = 0
     public var storeErrors = 0
+    /// "Syscall event drops" alerts stored (also counted in `alerts`).
+    public var dropAlerts = 0
 }
 
 /// `lanner-collector serve`: the HTTP/2 endpoint sensors post batches to, the ingest thread that
@@ -54,6 +59,9 @@ public final class CollectorServer: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let rejections = RateLimitedLog(interval: 10)
     private var stopped = false
+    private let reloadLock = NSLock()
+    private var pendingReload: ReloadRequest?
+    private var ingestFinished = false
 
     /// Opens the store (creating and migrating it) and binds the port. Call `start()` to serve.
     public init(config: CollectorConfig) throws {
@@ -105,20 +113,23 @@ public final class CollectorServer: @unchecked Sendable {
     public func start() throws {
         let ready = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var failure: Error?
-        nonisolated(unsafe) var ruleCount = 0
+        nonisolated(unsafe) var summary = ""
         let t = Thread { [unowned self] in
-            // The analyzer and the store belong to this thread alone.
-            let store: AlertStore
-            do { store = try AlertStore(path: self.config.databasePath) } catch {
+            // The analyzer, the sensor book and the store belong to this thread alone.
+            let state: IngestState
+            do {
+                let store = try AlertStore(path: self.config.databasePath)
+                let book = SensorBook(records: try store.sensors(), dropAlertInterval: self.config.dropAlertInterval)
+                state = IngestState(analyzer: Analyzer(rules: self.config.rules, matching: self.config.matching), store: store, book: book)
+            } catch {
                 failure = error
                 ready.signal()
                 self.done.signal()
                 return
             }
-            let analyzer = Analyzer(rules: self.config.rules, matching: self.config.matching)
-            ruleCount = analyzer.ruleset.rules.count
+            summary = "\(state.analyzer.ruleset.rules.count) rules, \(state.interest.events.count) event types of interest (v\(state.interest.version))"
             ready.signal()
-            self.ingestLoop(analyzer: analyzer, store: store)
+            self.ingestLoop(state)
         }
         t.name = "lanner-ingest"
         t.stackSize = 8 << 20
@@ -128,7 +139,24 @@ public final class CollectorServer: @unchecked Sendable {
         if let failure { throw failure }
         try server.start()
         config.log("lanner-collector: listening on http://\(config.host.contains(":") ? "[" + config.host + "]" : config.host):\(server.boundPort) (h2c), "
-                   + "\(ruleCount) rules, database \(config.databasePath)")
+                   + "\(summary), database \(config.databasePath)")
+    }
+
+    /// Replaces the rules, keeping every sensor's host state and every queued batch: the rules are compiled on
+    /// the calling thread, then the ingest thread swaps them in between two batches. Waits for the swap.
+    /// - Returns: what changed (rule counts and names, interest), as logged; nil when the server has stopped.
+    @discardableResult
+    public func reload(rules: [CompiledRule]) -> String? {
+        let ruleset = Analyzer.ruleset(rules, matching: config.matching)
+        let request = ReloadRequest(ruleset: ruleset)
+        reloadLock.lock()
+        pendingReload = request
+        reloadLock.unlock()
+        queue.poke()
+        while request.done.wait(timeout: .now() + 1) == .timedOut {
+            if queue.isClosed && ingestFinished { return nil }
+        }
+        return request.summary
     }
 
     /// Stops accepting, finishes queued batches, closes the store.
@@ -167,7 +195,7 @@ public final class CollectorServer: @unchecked Sendable {
                 respond(.json(400, "{\"error\":\(JSON.quoted("malformed batch: \(error)"))}"))
                 return
             }
-            guard queue.push(IngestItem(batch: batch, body: req.body, respond: respond)) else {
+            guard queue.push(IngestItem(batch: batch, respond: respond)) else {
                 bump { $0.busy += 1 }
                 respond(.json(503, "{\"error\":\"collector busy, retry later\"}", headers: [("retry-after", "1")]))
                 return
@@ -186,48 +214,98 @@ public final class CollectorServer: @unchecked Sendable {
 
     // MARK: - Ingest (its own thread)
 
-    func ingestLoop(analyzer: Analyzer, store: AlertStore) {
+    func ingestLoop(_ state: IngestState) {
         var lastStats = Date()
+        var lastTick = Date()
         while true {
+            takeReload(state)
             if let item = queue.pop(timeout: 1) {
-                ingest(item, analyzer: analyzer, store: store)
+                ingest(item, state)
             } else if queue.isClosed {
                 break   // closed and drained
+            }
+            if Date().timeIntervalSince(lastTick) >= 1 {
+                lastTick = Date()
+                raiseDueDropAlerts(state)
             }
             if config.statsInterval > 0, Date().timeIntervalSince(lastStats) >= config.statsInterval {
                 lastStats = Date()
                 logStats()
             }
         }
+        takeReload(state)
         if config.statsInterval > 0 { logStats() }
-        store.close()
+        state.store.close()
+        reloadLock.lock()
+        ingestFinished = true
+        reloadLock.unlock()
         done.signal()
     }
 
-    func ingest(_ item: IngestItem, analyzer: Analyzer, store: AlertStore) {
+    /// Swaps in rules a `reload` compiled, between two batches.
+    func takeReload(_ state: IngestState) {
+        reloadLock.lock()
+        let request = pendingReload
+        pendingReload = nil
+        reloadLock.unlock()
+        guard let request else { return }
+        let before = state.analyzer.ruleset.rules.map(\.name)
+        let oldInterest = state.interest
+        state.analyzer.replace(ruleset: request.ruleset)
+        state.interest = state.analyzer.wireInterest
+        let after = state.analyzer.ruleset.rules.map(\.name)
+        func list(_ names: [String]) -> String {
+            names.isEmpty ? "none" : names.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (names.count > 8 ? " and \(names.count - 8) more" : "")
+        }
+        let added = after.filter { !Set(before).contains($0) }, removed = before.filter { !Set(after).contains($0) }
+        var line = "lanner-collector: rules reloaded: \(before.count) → \(after.count) rules running (added \(list(added)); removed \(list(removed)))"
+        if oldInterest == state.interest {
+            line += "; interest unchanged (v\(state.interest.version), \(state.interest.events.count) event types)"
+        } else {
+            let plus = state.interest.events.filter { !oldInterest.events.contains($0) }
+            let minus = oldInterest.events.filter { !state.interest.events.contains($0) }
+            let name = { (id: UInt16) in EventType(rawValue: id)?.name ?? "#\(id)" }
+            line += "; interest v\(oldInterest.version) → v\(state.interest.version): "
+                + (plus.map { "+" + name($0) } + minus.map { "-" + name($0) }).joined(separator: " ")
+                + " (sensors switch on their next acknowledgement)"
+        }
+        config.log(line)
+        request.summary = line
+        request.done.signal()
+    }
+
+    func ingest(_ item: IngestItem, _ state: IngestState) {
         let h = item.batch.header
-        let alerts = analyzer.process(item.batch, body: item.body)
-        let rows = alerts.map {
+        let events = item.batch.records.count
+        let alerts = state.analyzer.process(item.batch)
+        var rows = alerts.map {
             NewAlert(timeNs: Int64(bitPattern: $0.timeNs), host: $0.hostname, sensorID: $0.sensorID, rule: $0.rule,
                      priority: $0.priority, source: $0.source, output: $0.output, tags: $0.tags, fieldsJSON: $0.fieldsJSON,
                      containerID: $0.containerID)
         }
+        let (record, dropAlert) = state.book.observe(h, events: events, nowNs: Self.nowNs())
+        if let dropAlert { rows.append(dropAlert) }
         do {
-            let result = try store.commit(sensorID: h.sensorID.description, sequence: h.sequence, events: item.batch.records.count,
-                                          alerts: rows)
+            let result = try state.store.commit(sensorID: h.sensorID.description, sequence: h.sequence, events: events,
+                                                alerts: rows, sensor: record)
             let duplicate: Bool
             if case .duplicate = result { duplicate = true } else { duplicate = false }
+            if !duplicate {
+                state.book.apply(record)
+                if let dropAlert { config.log("lanner-collector: \(dropAlert.output)") }
+            }
             bump {
                 if duplicate { $0.batchesDuplicate += 1 } else {
                     $0.batchesAccepted += 1
-                    $0.events += item.batch.records.count
+                    $0.events += events
                     $0.alerts += rows.count
+                    if dropAlert != nil { $0.dropAlerts += 1 }
                 }
                 $0.kernelDrops = max($0.kernelDrops, h.kernelDrops)
                 $0.userDrops = max($0.userDrops, h.userDrops)
             }
             item.respond(.json(200, "{\"sequence\":\(h.sequence),\"status\":\"\(duplicate ? "duplicate" : "committed")\","
-                               + "\"events\":\(item.batch.records.count),\"alerts\":\(duplicate ? 0 : rows.count)}"))
+                               + "\"events\":\(events),\"alerts\":\(duplicate ? 0 : rows.count),\"interest\":\(state.interest.json)}"))
         } catch {
             bump { $0.storeErrors += 1 }
             config.log("lanner-collector: could not store batch \(h.sequence) of \(h.hostname): \(error)")
@@ -235,11 +313,37 @@ public final class CollectorServer: @unchecked Sendable {
         }
     }
 
+    /// Drop alerts held back by the rate limit, once it allows them, for sensors that sent nothing since.
+    func raiseDueDropAlerts(_ state: IngestState) {
+        let due = state.book.tick(nowNs: Self.nowNs())
+        guard !due.isEmpty else { return }
+        do {
+            try state.store.commitInternal(alerts: due.map(\.alert), sensors: due.map(\.record))
+            for d in due {
+                state.book.apply(d.record)
+                config.log("lanner-collector: \(d.alert.output)")
+            }
+            bump {
+                $0.alerts += due.count
+                $0.dropAlerts += due.count
+            }
+        } catch {
+            bump { $0.storeErrors += 1 }
+            config.log("lanner-collector: could not store \(due.count) drop alert(s): \(error); retrying")
+        }
+    }
+
+    static func nowNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
     func logStats() {
         let s = currentStats
         config.log("lanner-collector: batches=\(s.batchesAccepted) duplicates=\(s.batchesDuplicate) rejected=\(s.batchesRejected) "
                    + "unauthorized=\(s.unauthorized) busy=\(s.busy) events=\(s.events) alerts=\(s.alerts) "
-                   + "sensor_kernel_drops=\(s.kernelDrops) sensor_user_drops=\(s.userDrops) store_errors=\(s.storeErrors)")
+                   + "sensor_kernel_drops=\(s.kernelDrops) sensor_user_drops=\(s.userDrops) drop_alerts=\(s.dropAlerts) store_errors=\(s.storeErrors)")
     }
 }
 
@@ -256,10 +360,33 @@ extension H2Response {
     }
 }
 
+/// What the ingest thread owns: the analyzer, the store connection, the sensor book, the interest in force.
+final class IngestState {
+    let analyzer: Analyzer
+    let store: AlertStore
+    var book: SensorBook
+    var interest: Interest
+
+    init(analyzer: Analyzer, store: AlertStore, book: SensorBook) {
+        self.analyzer = analyzer
+        self.store = store
+        self.book = book
+        interest = analyzer.wireInterest
+    }
+}
+
+/// Rules compiled by `reload`, waiting for the ingest thread to swap them in.
+final class ReloadRequest: @unchecked Sendable {
+    let ruleset: Ruleset<SyscallFields>
+    let done = DispatchSemaphore(value: 0)
+    var summary: String?
+    init(ruleset: Ruleset<SyscallFields>) { self.ruleset = ruleset }
+}
+
 /// One batch waiting for the ingest thread.
 struct IngestItem: @unchecked Sendable {
+    /// Decoded and validated; its records index into `batch.body` (decompressed when sent compressed).
     let batch: Batch
-    let body: [UInt8]
     let respond: H2Responder
 }
 
@@ -270,6 +397,7 @@ final class IngestQueue: @unchecked Sendable {
     private let cond = NSCondition()
     private let limit: Int
     private(set) var isClosed = false
+    private var poked = false
 
     init(limit: Int) { self.limit = limit }
 
@@ -283,13 +411,14 @@ final class IngestQueue: @unchecked Sendable {
         return true
     }
 
-    /// The next item; nil after `timeout` seconds or when closed and empty.
+    /// The next item; nil after `timeout` seconds, after `poke()`, or when closed and empty.
     func pop(timeout: Double) -> IngestItem? {
         cond.lock()
         defer { cond.unlock() }
         let deadline = Date().addingTimeInterval(timeout)
         while head == items.count {
             if isClosed { return nil }
+            if poked { poked = false; return nil }
             if !cond.wait(until: deadline) { return nil }
         }
         let item = items[head]
@@ -299,6 +428,14 @@ final class IngestQueue: @unchecked Sendable {
             head = 0
         }
         return item
+    }
+
+    /// Wakes a waiting `pop` (it returns nil) so the ingest thread looks at its mailbox now.
+    func poke() {
+        cond.lock()
+        poked = true
+        cond.broadcast()
+        cond.unlock()
     }
 
     func close() {

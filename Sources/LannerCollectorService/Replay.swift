@@ -19,10 +19,10 @@ public enum Replay {
         var out: [StoredAlert] = []
         var batches = 0, events = 0
         for capture in captures {
-            for (batch, body) in capture {
+            for (batch, _) in capture {
                 batches += 1
                 events += batch.records.count
-                for a in analyzer.process(batch, body: body) {
+                for a in analyzer.process(batch) {
                     let t = Int64(bitPattern: a.timeNs)
                     out.append(StoredAlert(id: Int64(out.count + 1), timeNs: t, host: a.hostname, sensorID: a.sensorID, rule: a.rule,
                                            priority: a.priority, source: a.source, output: a.output, tags: a.tags,

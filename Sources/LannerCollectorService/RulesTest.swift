@@ -38,8 +38,8 @@ public enum RulesTest {
         var counts: [String: Int] = [:]
         var n = 0
         var alertsTotal = 0
-        for (batch, body) in events {
-            _ = analyzer.process(batch, body: body) { ctx, code, alerts in
+        for (batch, _) in events {
+            _ = analyzer.process(batch) { ctx, code, alerts in
                 n += 1
                 let what = "event \(n) \(ctx.record.type.falcoName ?? ctx.record.type.name) pid=\(ctx.record.pid) (\(ctx.process.comm.string))"
                 for a in alerts {

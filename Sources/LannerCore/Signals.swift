@@ -39,6 +39,25 @@ public enum Signals {
         return sig
     }
 
+    /// Blocks SIGHUP too (after `blockTermination()`), so that `waitForTerminationOrHangup` receives it instead of
+    /// it ending the process (a daemon's "reload your configuration").
+    public static func blockHangup() {
+        signal(SIGHUP, SIG_DFL)
+        var s = sigset_t()
+        sigemptyset(&s)
+        sigaddset(&s, SIGHUP)
+        pthread_sigmask(SIG_BLOCK, &s, nil)
+    }
+
+    /// Waits for SIGINT, SIGTERM or SIGHUP (see `blockHangup`) and returns which arrived.
+    public static func waitForTerminationOrHangup() -> Int32 {
+        var s = set()
+        sigaddset(&s, SIGHUP)
+        var sig: Int32 = 0
+        while sigwait(&s, &sig) != 0 {}
+        return sig
+    }
+
     /// Calls `handler` on a dedicated thread when SIGINT or SIGTERM arrives (each time one does).
     public static func onTermination(_ handler: @escaping @Sendable (Int32) -> Void) {
         let box = Unmanaged.passRetained(HandlerBox(handler)).toOpaque()

@@ -11,6 +11,30 @@ struct FDKind: Sendable {
     static let ipv4 = FDKind(name: ByteString("ipv4"), char: ByteString("4"))
     static let ipv6 = FDKind(name: ByteString("ipv6"), char: ByteString("6"))
     static let unix = FDKind(name: ByteString("unix"), char: ByteString("u"))
+    static let socket = FDKind(name: ByteString("socket"), char: ByteString("s"))
+    static let netlink = FDKind(name: ByteString("netlink"), char: ByteString("n"))
+    static let pipe = FDKind(name: ByteString("pipe"), char: ByteString("p"))
+    static let event = FDKind(name: ByteString("event"), char: ByteString("e"))
+    static let signalfd = FDKind(name: ByteString("signalfd"), char: ByteString("s"))
+    static let eventpoll = FDKind(name: ByteString("eventpoll"), char: ByteString("l"))
+    static let inotify = FDKind(name: ByteString("inotify"), char: ByteString("i"))
+    static let timerfd = FDKind(name: ByteString("timerfd"), char: ByteString("t"))
+    static let bpf = FDKind(name: ByteString("bpf"), char: ByteString("b"))
+    static let userfaultfd = FDKind(name: ByteString("userfaultfd"), char: ByteString("u"))
+    static let iouring = FDKind(name: ByteString("io_uring"), char: ByteString("r"))
+    static let memfd = FDKind(name: ByteString("memfd"), char: ByteString("m"))
+    static let unknown = FDKind(name: ByteString("unknown"), char: ByteString("o"))
+
+    /// The kind of a socket of address family `domain`.
+    static func socketKind(_ domain: UInt16) -> FDKind {
+        switch domain {
+        case 1: return .unix
+        case 2: return .ipv4
+        case 10: return .ipv6
+        case 16: return .netlink
+        default: return .socket
+        }
+    }
     static let tcp = ByteString("tcp")
     static let udp = ByteString("udp")
     static let unknownProto = ByteString("unknown")
@@ -22,33 +46,60 @@ extension EventContext {
     /// Whether the event type has a result (evt.res): syscalls, not process exits.
     var hasResult: Bool { record.type != .procexit }
 
-    var family: UInt16 { record.load(UInt16.self, at: Layout.Connect.family) }
-    var isSocket: Bool { record.type == .connect }
-    var isInet: Bool { isSocket && (family == 2 || family == 10) }
+    @inline(__always) var fdLayout: FDLayout? { FDLayout.byType[Int(record.type.rawValue)] }
 
-    /// fd.num: the new fd of an open (-1 when it failed), the socket of a connect.
-    var fdNum: Int64? {
-        if isOpen { return max(res, -1) }
-        if isSocket { return Int64(record.load(Int32.self, at: Layout.Connect.fd)) }
-        return nil
+    /// The event's own socket fields, when it has them and they name a family.
+    @inline(__always) var eventSocket: SocketLayout? {
+        guard let l = fdLayout?.socket, record.load(UInt16.self, at: l.family) != 0 else { return nil }
+        return l
     }
+
+    /// fd.num: the new fd of an fd-creating event (-1 when it failed), else the fd argument.
+    var fdNum: Int64? {
+        guard let l = fdLayout else { return nil }
+        switch l.source {
+        case .none: return nil
+        case .result: return max(res, -1)
+        case .field(let off): return Int64(record.load(Int32.self, at: off))
+        }
+    }
+
+    /// The process's table entry for the event's fd (the event's own changes already applied).
+    var fdEntry: FDEntry? {
+        guard let n = fdNum, n >= 0, n <= Int64(Int32.max) else { return nil }
+        return process.fds[Int32(n)]
+    }
+
+    /// The fd's path as the kernel resolved it while the syscall ran (close, dup, fchmod, mmap, …), or empty.
+    var fdPath: UnsafeRawBufferPointer {
+        guard let l = fdLayout, l.fdpath >= 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return record.variable(l.fdpath)
+    }
+
+    var family: UInt16 {
+        if let l = eventSocket { return record.load(UInt16.self, at: l.family) }
+        return fdEntry?.family ?? 0
+    }
+    var isSocket: Bool { family != 0 }
+    var isInet: Bool { family == 2 || family == 10 }
 
     var fdKind: FDKind? {
         if isOpen { return openFlags & 0o200000 != 0 ? .directory : .file }
-        if isSocket {
-            switch family {
-            case 2: return .ipv4
-            case 10: return .ipv6
-            case 1: return .unix
-            default: return nil
-            }
+        if eventSocket != nil { return FDKind.socketKind(family) }
+        if let e = fdEntry { return e.kind }
+        let p = fdPath
+        if !p.isEmpty { return FDEntry.classify(path: p) }
+        if record.type == .socket && res >= 0 {
+            return FDKind.socketKind(UInt16(truncatingIfNeeded: record.load(UInt32.self, at: HostState.offset(.socket, "domain"))))
         }
         return nil
     }
 
     var l4proto: ByteString? {
         guard isInet else { return nil }
-        switch record.load(UInt16.self, at: Layout.Connect.socktype) {
+        let type: UInt16
+        if let l = eventSocket, l.socktype >= 0 { type = record.load(UInt16.self, at: l.socktype) } else { type = fdEntry?.socktype ?? 0 }
+        switch type {
         case 1: return FDKind.tcp
         case 2: return FDKind.udp
         default: return FDKind.unknownProto
@@ -61,36 +112,102 @@ extension EventContext {
     }
 
     func address(at offset: Int) -> IPAddress? {
-        guard isInet else { return nil }
+        guard offset >= 0 else { return nil }
         let b = record.bytes16(at: offset)
         return family == 2 ? IPAddress(bytes: b[0..<4]) : IPAddress(bytes: b)
     }
 
-    /// The client (local) side of an outbound connection.
-    var localAddress: IPAddress? { address(at: Layout.Connect.saddr) }
-    /// The server (remote) side.
-    var remoteAddress: IPAddress? { address(at: Layout.Connect.daddr) }
+    /// The socket's local end (the client side of an outbound connection).
+    var localAddress: IPAddress? {
+        guard isInet else { return nil }
+        if let l = eventSocket { return address(at: l.saddr) }
+        return fdEntry?.local
+    }
+    /// The remote end.
+    var remoteAddress: IPAddress? {
+        guard isInet else { return nil }
+        if let l = eventSocket { return address(at: l.daddr) }
+        return fdEntry?.remote
+    }
+    var localPort: UInt16? {
+        guard isInet else { return nil }
+        if let l = eventSocket { return l.sport >= 0 ? record.load(UInt16.self, at: l.sport) : nil }
+        return fdEntry?.lport
+    }
+    var remotePort: UInt16? {
+        guard isInet else { return nil }
+        if let l = eventSocket { return l.dport >= 0 ? record.load(UInt16.self, at: l.dport) : nil }
+        return fdEntry?.rport
+    }
 
-    /// fd.name: the path of an open, `cip:cport->sip:sport` of an IP socket, the path of a unix socket.
+    /// Falco's fd.is_server: the fd is a listening or accepted socket.
+    var isServerSocket: Bool? {
+        switch record.type {
+        case .accept, .accept4, .listen: return true
+        case .connect: return false
+        default: return isSocket ? (fdEntry?.isServer ?? false) : nil
+        }
+    }
+
+    /// Client and server ends (Falco's cip/sip): local is the client unless the socket is a server's.
+    var clientServer: (client: IPAddress?, cport: UInt16?, server: IPAddress?, sport: UInt16?) {
+        if isServerSocket == true { return (remoteAddress, remotePort, localAddress, localPort) }
+        return (localAddress, localPort, remoteAddress, remotePort)
+    }
+
+    /// The event's socket as Falco names it: `cip:cport->sip:sport`, a unix path, or (`local`) `ip:port`.
+    func socketName(_ s: EvalScratch, local: Bool) {
+        guard let l = eventSocket else {
+            if let e = fdEntry, e.family != 0 { s.append(bytes: e.name.buffer) }
+            return
+        }
+        if family == 1 {
+            if l.path >= 0 { s.append(bytes: record.variable(l.path)) }
+            return
+        }
+        guard isInet else { return }
+        if local || l.daddr < 0 {
+            guard let a = localAddress else { return }
+            s.appendCopy("\(a):\(localPort ?? 0)".utf8)
+            return
+        }
+        let cs = clientServer
+        guard let c = cs.client, let v = cs.server else { return }
+        s.appendCopy("\(c):\(cs.cport ?? 0)->\(v):\(cs.sport ?? 0)".utf8)
+    }
+
+    /// fd.name: the path of an open, the socket's name, the table entry's name, or the kernel's fd path.
     func fdName(_ s: EvalScratch) {
         if isOpen {
             s.append(bytes: record.variable(Layout.Open.name))
             return
         }
-        guard isSocket else { return }
-        if family == 1 {
-            s.append(bytes: record.variable(Layout.Connect.path))
+        if eventSocket != nil {
+            socketName(s, local: record.type == .bind || record.type == .listen)
             return
         }
-        guard let l = localAddress, let r = remoteAddress else { return }
-        let text = "\(l):\(record.load(UInt16.self, at: Layout.Connect.sport))->\(r):\(record.load(UInt16.self, at: Layout.Connect.dport))"
-        s.appendCopy(text.utf8)
+        if let e = fdEntry {
+            if !e.name.buffer.isEmpty { s.append(bytes: e.name.buffer) }
+            return
+        }
+        let p = fdPath
+        if !p.isEmpty { s.append(bytes: p) }
+    }
+
+    /// The file path behind the event's fd, for fd.directory / fd.filename (files and directories only).
+    func filePath() -> UnsafeRawBufferPointer? {
+        if isOpen { return record.variable(Layout.Open.name) }
+        guard let k = fdKind, k.char === FDKind.file.char || k.char === FDKind.directory.char || k.char === FDKind.memfd.char else { return nil }
+        if let e = fdEntry { return e.name.buffer }
+        let p = fdPath
+        return p.isEmpty ? nil : p
     }
 }
 
 extension SyscallFields {
     /// Falco's argument names per event, in parameter order (evt.arg[N] is the N-th).
     static func argumentNames(_ t: EventType) -> [String] {
+        if let specs = ArgumentTable.specs[Int(t.rawValue)] { return specs.map(\.name) }
         switch t {
         case .open: return ["fd", "name", "flags", "mode", "dev", "ino"]
         case .openat: return ["fd", "dirfd", "name", "flags", "mode", "dev", "ino"]
@@ -115,10 +232,14 @@ extension SyscallFields {
         let tmp = EvalScratch()
         for name in argumentNames(c.record.type) {
             tmp.beginEvent()
-            ArgumentPlan(name).extract(c, tmp, raw: false)
-            guard let first = tmp.extractedValues.first, case .bytes(let b) = first else { continue }
-            if !out.isEmpty { out += " " }
-            out += name + "=" + String(decoding: b, as: UTF8.self)
+            let plan = ArgumentPlan(name)
+            // The plan's render caches own the bytes a value may point at: read them while it lives.
+            withExtendedLifetime(plan) {
+                plan.extract(c, tmp, raw: false)
+                guard let first = tmp.extractedValues.first, case .bytes(let b) = first else { return }
+                if !out.isEmpty { out += " " }
+                out += name + "=" + String(decoding: b, as: UTF8.self)
+            }
         }
         s.appendCopy(out.utf8)
     }
@@ -133,16 +254,40 @@ final class ArgumentPlan {
         case res, exe, args, tid, pid, ptid, cwd, comm, cgroups, tty, loginuid, execFlags, cloneFlags
         case capPermitted, capEffective, uid, gid, pgid, trustedExepath
         case exitStatus, exitRet
+        /// Described by `ArgumentTable`: `specs[type]` says where and how.
+        case table
     }
 
     let kinds: [Kind]
+    /// For `.table` kinds, by event raw value.
+    let specs: [ArgSpec?]
+    /// Renderings of named values (flags, enums, modes, capabilities, signals), cached per event type.
+    let tableCaches: [RenderCache?]
     let flags = RenderCache { Render.openFlags(UInt32(truncatingIfNeeded: $0)) }
     let exeFlags = RenderCache { Render.exeFlags(UInt32(truncatingIfNeeded: $0)) }
     let caps = RenderCache { Render.capabilities($0) }
 
     init(_ key: String) {
         var out = [Kind](repeating: .none, count: Int(EventType.allCases.map(\.rawValue).max()!) + 1)
+        var specs = [ArgSpec?](repeating: nil, count: out.count)
+        var caches = [RenderCache?](repeating: nil, count: out.count)
         for t in EventType.allCases {
+            if let table = ArgumentTable.specs[Int(t.rawValue)] {
+                let spec = Int(key).map { $0 >= 0 && $0 < table.count ? table[$0] : nil } ?? table.first { $0.name == key }
+                if let spec {
+                    out[Int(t.rawValue)] = .table
+                    specs[Int(t.rawValue)] = spec
+                    switch spec.rendering {
+                    case .mode: caches[Int(t.rawValue)] = RenderCache { ArgumentTable.modeBits.flags($0) }
+                    case .flags(let n): caches[Int(t.rawValue)] = RenderCache { n.flags($0) }
+                    case .enumeration(let n): caches[Int(t.rawValue)] = RenderCache { n.enumeration($0) }
+                    case .capabilities: caches[Int(t.rawValue)] = RenderCache { Render.capabilities($0) }
+                    case .signal: caches[Int(t.rawValue)] = RenderCache { ArgumentTable.signals.enumeration($0) }
+                    default: break
+                    }
+                }
+                continue
+            }
             let names = SyscallFields.argumentNames(t)
             let name: String?
             if let i = Int(key) { name = i >= 0 && i < names.count ? names[i] : nil } else { name = names.contains(key) ? key : nil }
@@ -150,6 +295,8 @@ final class ArgumentPlan {
             out[Int(t.rawValue)] = ArgumentPlan.kind(t, name)
         }
         kinds = out
+        self.specs = specs
+        tableCaches = caches
     }
 
     static func kind(_ t: EventType, _ name: String) -> Kind {
@@ -253,6 +400,53 @@ final class ArgumentPlan {
         case .trustedExepath: s.append(bytes: p.exePath.buffer)
         case .exitStatus: num(r.load(Int64.self, at: Layout.Exit.status))
         case .exitRet: num((r.load(Int64.self, at: Layout.Exit.status) >> 8) & 0xff)
+        case .table: if let spec = specs[Int(r.type.rawValue)] { tableArgument(spec, c, s, raw: raw) }
+        }
+    }
+
+    func tableArgument(_ spec: ArgSpec, _ c: EventContext, _ s: EvalScratch, raw: Bool) {
+        let r = c.record
+        let f = spec.field
+        switch spec.rendering {
+        case .tuple: c.socketName(s, local: false); return
+        case .localAddress: c.socketName(s, local: true); return
+        case .text:
+            // evt.rawarg of a resolved path is the path as the process passed it.
+            s.append(bytes: r.variable(raw ? (spec.rawField ?? f).position : f.position))
+            return
+        default: break
+        }
+        let signed: Int64
+        switch f.type {
+        case .u8: signed = Int64(r.load(UInt8.self, at: f.position))
+        case .u16: signed = Int64(r.load(UInt16.self, at: f.position))
+        case .u32: signed = Int64(r.load(UInt32.self, at: f.position))
+        case .u64: signed = Int64(bitPattern: r.load(UInt64.self, at: f.position))
+        case .i32: signed = Int64(r.load(Int32.self, at: f.position))
+        case .i64: signed = r.load(Int64.self, at: f.position)
+        case .bytes16, .str, .strlist: return
+        }
+        let unsigned = UInt64(bitPattern: signed)
+        if raw {
+            if f.type == .i32 || f.type == .i64 { s.append(.int(signed)) } else { s.append(.uint(unsigned)) }
+            return
+        }
+        switch spec.rendering {
+        case .result:
+            if signed >= 0 { s.appendDecimal(signed) } else { s.appendCopy("\(signed)(\(Render.result(signed)))".utf8) }
+        case .number:
+            if f.type == .u64 { s.appendCopy(String(unsigned).utf8) } else { s.appendDecimal(signed) }
+        case .hex: s.appendCopy(("0x" + String(unsigned, radix: 16)).utf8)
+        case .dirfd:
+            if signed == -100 { s.append(bytes: ArgumentPlan.atFdcwd.buffer) } else { s.appendDecimal(signed) }
+        case .octal: s.appendCopy(("0" + String(unsigned, radix: 8)).utf8)
+        case .user:
+            if let u = c.host.user(UInt32(truncatingIfNeeded: unsigned)) { s.append(bytes: u.name.buffer) } else { s.appendDecimal(signed) }
+        case .group:
+            if let g = c.host.groups[UInt32(truncatingIfNeeded: unsigned)] { s.append(bytes: g.buffer) } else { s.appendDecimal(signed) }
+        case .mode, .flags, .enumeration, .capabilities, .signal:
+            tableCaches[Int(r.type.rawValue)]?.append(unsigned, to: s)
+        case .tuple, .localAddress, .text: break
         }
     }
 

@@ -47,7 +47,7 @@ public final class EventContext {
         case .open, .openat, .openat2, .creat: return record.load(Int64.self, at: Layout.Open.res)
         case .connect: return record.load(Int64.self, at: Layout.Connect.res)
         case .procexit: return 0
-        default: return 0
+        default: return record.type.fromKernel ? record.load(Int64.self, at: 20) : 0   // every syscall record starts with res
         }
     }
 

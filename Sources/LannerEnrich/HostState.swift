@@ -15,6 +15,10 @@ public final class ProcessEntry {
     public var argsJoined: ByteString
     /// comm + " " + args (proc.cmdline, as Falco builds it).
     public var cmdline: ByteString
+    /// argv[0] + " " + args (proc.exeline).
+    public var exeline: ByteString
+    /// Total bytes of the args, blanks between them not counted (proc.cmdlenargs).
+    public var argsLength: Int = 0
     public var cwd: ByteString
     public var cgroup: ByteString
     public var containerID: ByteString
@@ -35,11 +39,13 @@ public final class ProcessEntry {
     public internal(set) var threadIDs: Set<UInt32> = []
     /// Waiting in the host's eviction queue (exited or placeholder).
     var queued = false
+    /// Open file descriptors the stream told us about (shared by the group's threads; copied on fork).
+    var fds: [Int32: FDEntry] = [:]
 
     init(pid: UInt32, ppid: UInt32) {
         self.pid = pid
         self.ppid = ppid
-        comm = .empty; exePath = .empty; argv0 = .empty; args = []; argsJoined = .empty; cmdline = .empty
+        comm = .empty; exePath = .empty; argv0 = .empty; args = []; argsJoined = .empty; cmdline = .empty; exeline = .empty
         cwd = .empty; cgroup = .empty; containerID = HostState.hostContainerID
         uid = 0; gid = 0; euid = 0; loginuid = UInt32.max; vpid = pid; sid = 0; pgid = 0; tty = 0
         capEffective = 0; capPermitted = 0; startNs = 0; exeFlags = 0
@@ -49,6 +55,8 @@ public final class ProcessEntry {
     func forked(pid child: UInt32, at ts: UInt64) -> ProcessEntry {
         let c = ProcessEntry(pid: child, ppid: pid)
         c.comm = comm; c.exePath = exePath; c.argv0 = argv0; c.args = args; c.argsJoined = argsJoined; c.cmdline = cmdline
+        c.exeline = exeline; c.argsLength = argsLength
+        c.fds = fds
         c.cwd = cwd; c.cgroup = cgroup; c.containerID = containerID
         c.uid = uid; c.gid = gid; c.euid = euid; c.loginuid = loginuid; c.sid = sid; c.pgid = pgid; c.tty = tty
         c.capEffective = capEffective; c.capPermitted = capPermitted; c.exeFlags = exeFlags
@@ -91,6 +99,8 @@ public final class HostState {
     public private(set) var evicted = 0
     /// Thread clones not tracked because the thread table was full.
     public private(set) var untrackedThreads = 0
+    /// fds not tracked because their process's table was full (`maxFDsPerProcess`).
+    public internal(set) var untrackedFDs = 0
     /// Eviction candidates in the order they became candidates: processes that exited (kept while children
     /// point at them) and placeholders. Entries may be stale (the process was removed or came back to life);
     /// `evict` skips those. `queueHead` is the first unread index.
@@ -216,7 +226,7 @@ public final class HostState {
         case .groupinfo:
             groups[r.load(UInt32.self, at: Layout.Group.gid)] = ByteString(r.variable(Layout.Group.name))
         default:
-            break
+            if r.type.fromKernel { applyFDs(r, process(for: r.pid)) }
         }
     }
 
@@ -237,6 +247,7 @@ public final class HostState {
             p = ProcessEntry(pid: pid, ppid: ppid)
             insert(p)
         }
+        if r.type != .procinfo { closeOnExec(p) }
         p.placeholder = false
         p.uid = r.load(UInt32.self, at: Layout.Exec.uid)
         p.gid = r.load(UInt32.self, at: Layout.Exec.gid)
@@ -273,6 +284,10 @@ public final class HostState {
         var cmd = Array(p.comm.buffer)
         if !joined.isEmpty { cmd.append(0x20); cmd += joined }
         p.cmdline = ByteString(cmd)
+        var exeline = Array(p.argv0.buffer)
+        if !joined.isEmpty { exeline.append(0x20); exeline += joined }
+        p.exeline = ByteString(exeline)
+        p.argsLength = p.args.reduce(0) { $0 + $1.buffer.count }
         p.cwd = ByteString(r.variable(Layout.Exec.cwd))
         let cg = r.variable(Layout.Exec.cgroup)
         p.cgroup = ByteString(cg)
@@ -310,6 +325,7 @@ public final class HostState {
 
     /// Applies an exit record; call after rules were evaluated on it.
     public func applyExit(_ r: RecordView) {
+        if r.type == .close, let p = processes[r.pid] { applyFDsAfter(r, p); return }
         guard r.type == .procexit else { return }
         let groupGone = r.load(UInt32.self, at: Layout.Exit.flags) & 1 != 0
         if !groupGone {

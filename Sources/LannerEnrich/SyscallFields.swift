@@ -122,6 +122,26 @@ public struct SyscallFields: FieldProvider {
         case "proc.aexepath": return Self.ancestors(index) { s, p in s.append(bytes: p.exePath.buffer) }
         case "proc.acmdline": return Self.ancestors(index) { s, p in s.append(bytes: p.cmdline.buffer) }
         case "proc.apid": return Self.ancestors(index) { s, p in s.append(.int(Int64(p.pid))) }
+        case "proc.aargs": return Self.ancestors(index) { s, p in s.append(bytes: p.argsJoined.buffer) }
+        case "proc.exeline": return Self.known { $0.exeline }
+        case "proc.cmdnargs": return { c, s in if !c.process.placeholder { s.append(.uint(UInt64(c.process.args.count))) } }
+        case "proc.cmdlenargs": return { c, s in if !c.process.placeholder { s.append(.uint(UInt64(c.process.argsLength))) } }
+        case "proc.sid.exe": return Self.leader(\.sid) { $0.argv0 }
+        case "proc.sid.exepath": return Self.leader(\.sid) { $0.exePath }
+        case "proc.pgid.name", "proc.vpgid.name": return Self.leader(\.pgid) { $0.comm }
+        case "proc.pgid.exe", "proc.vpgid.exe": return Self.leader(\.pgid) { $0.argv0 }
+        case "proc.pgid.exepath", "proc.vpgid.exepath": return Self.leader(\.pgid) { $0.exePath }
+        case "proc.pid.ts":
+            return { c, s in if c.process.startNs > 0 { s.append(.int(Int64(c.timeNs) - (Int64(c.record.ts) - Int64(c.process.startNs)))) } }
+        case "proc.ppid.ts":
+            return { c, s in
+                if let p = c.host.parent(of: c.process), p.startNs > 0 { s.append(.int(Int64(c.timeNs) - (Int64(c.record.ts) - Int64(p.startNs)))) }
+            }
+        case "proc.ppid.duration":
+            return { c, s in if let p = c.host.parent(of: c.process), p.startNs > 0 { s.append(.int(Int64(c.record.ts) &- Int64(p.startNs))) } }
+        case "proc.nthreads": return { c, s in s.append(.uint(UInt64(c.process.threadIDs.count + 1))) }
+        case "proc.nchilds": return { c, s in s.append(.uint(UInt64(c.process.threadIDs.count))) }
+        case "thread.ismain": return { c, s in s.append(.bool(c.record.tid == c.record.pid)) }
 
         // thread.*
         case "thread.tid": return { c, s in s.append(.int(Int64(c.record.tid))) }
@@ -171,34 +191,37 @@ public struct SyscallFields: FieldProvider {
         case "fd.num": return { c, s in if let n = c.fdNum { s.append(.int(n)) } }
         case "fd.name": return { c, s in c.fdName(s) }
         case "fd.nameraw": return { c, s in if c.isOpen { s.append(bytes: c.record.variable(Layout.Open.nameraw)) } else { c.fdName(s) } }
-        case "fd.directory":
-            return { c, s in if c.isOpen { s.append(bytes: PathParts.directory(c.record.variable(Layout.Open.name))) } }
-        case "fd.filename":
-            return { c, s in if c.isOpen { s.append(bytes: PathParts.filename(c.record.variable(Layout.Open.name))) } }
+        case "fd.directory": return { c, s in if let p = c.filePath() { s.append(bytes: PathParts.directory(p)) } }
+        case "fd.filename": return { c, s in if let p = c.filePath() { s.append(bytes: PathParts.filename(p)) } }
         case "fd.typechar": return { c, s in if let t = c.fdKind { s.append(bytes: t.char.buffer) } }
         case "fd.type": return { c, s in if let t = c.fdKind { s.append(bytes: t.name.buffer) } }
         case "fd.l4proto": return { c, s in if let p = c.l4proto { s.append(bytes: p.buffer) } }
         case "fd.sockfamily": return { c, s in if let f = c.sockFamily { s.append(bytes: f.buffer) } }
         case "fd.dev": return { c, s in if c.isOpen, c.res >= 0 { s.append(.uint(UInt64(c.record.load(UInt32.self, at: Layout.Open.dev)))) } }
         case "fd.ino": return { c, s in if c.isOpen, c.res >= 0 { s.append(.uint(c.record.load(UInt64.self, at: Layout.Open.ino))) } }
-        case "fd.cip", "fd.lip", "fd.cnet", "fd.lnet": return { c, s in if let a = c.localAddress { s.append(.ip(a)) } }
-        case "fd.sip", "fd.rip", "fd.snet", "fd.rnet": return { c, s in if let a = c.remoteAddress { s.append(.ip(a)) } }
+        case "fd.cip", "fd.cnet": return { c, s in if let a = c.clientServer.client { s.append(.ip(a)) } }
+        case "fd.sip", "fd.snet": return { c, s in if let a = c.clientServer.server { s.append(.ip(a)) } }
+        case "fd.lip", "fd.lnet": return { c, s in if let a = c.localAddress { s.append(.ip(a)) } }
+        case "fd.rip", "fd.rnet": return { c, s in if let a = c.remoteAddress { s.append(.ip(a)) } }
         case "fd.ip", "fd.net":
             return { c, s in
                 if let a = c.localAddress { s.append(.ip(a)) }
                 if let b = c.remoteAddress { s.append(.ip(b)) }
             }
-        case "fd.cport", "fd.lport": return { c, s in if c.isInet { s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.sport)))) } }
-        case "fd.sport", "fd.rport": return { c, s in if c.isInet { s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.dport)))) } }
+        case "fd.cport": return { c, s in if let p = c.clientServer.cport { s.append(.uint(UInt64(p))) } }
+        case "fd.sport": return { c, s in if let p = c.clientServer.sport { s.append(.uint(UInt64(p))) } }
+        case "fd.lport": return { c, s in if let p = c.localPort { s.append(.uint(UInt64(p))) } }
+        case "fd.rport": return { c, s in if let p = c.remotePort { s.append(.uint(UInt64(p))) } }
         case "fd.port":
             return { c, s in
-                if c.isInet {
-                    s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.sport))))
-                    s.append(.uint(UInt64(c.record.load(UInt16.self, at: Layout.Connect.dport))))
-                }
+                if let p = c.localPort { s.append(.uint(UInt64(p))) }
+                if let p = c.remotePort { s.append(.uint(UInt64(p))) }
             }
-        case "fd.is_server": return { c, s in if c.record.type == .connect { s.append(.bool(false)) } }
-        case "fd.connected": return { c, s in if c.record.type == .connect { s.append(.bool(c.res == 0)) } }
+        case "fd.is_server": return { c, s in if let b = c.isServerSocket { s.append(.bool(b)) } }
+        case "fd.connected":
+            return { c, s in
+                if c.record.type == .connect { s.append(.bool(c.res == 0)) } else if c.isSocket, let e = c.fdEntry { s.append(.bool(e.remote != nil || e.family == 1)) }
+            }
         case "fd.name_changed": return { c, s in if c.record.type == .connect { s.append(.bool(false)) } }
         default:
             return nil
@@ -210,13 +233,28 @@ public struct SyscallFields: FieldProvider {
     static let exitDir = ByteString("<")
     static let syscallSource = ByteString("syscall")
     static let categories = (process: ByteString("process"), file: ByteString("file"), net: ByteString("net"),
-                                                 other: ByteString("other"))
+                             other: ByteString("other"), ioRead: ByteString("io_read"), ioWrite: ByteString("io_write"),
+                             ipc: ByteString("ipc"), memory: ByteString("memory"), signal: ByteString("signal"),
+                             system: ByteString("system"))
 
+    /// Falco's evt.category names.
     static func category(_ t: EventType) -> ByteString {
         switch t {
-        case .execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit: return categories.process
-        case .open, .openat, .openat2, .creat: return categories.file
-        case .connect: return categories.net
+        case .execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit, .setuid, .setgid, .setresuid, .setresgid,
+             .setreuid, .setregid, .capset, .prctl, .ptrace, .chdir, .fchdir, .chroot, .setns, .unshare:
+            return categories.process
+        case .open, .openat, .openat2, .creat, .close, .dup, .dup2, .dup3, .rename, .renameat, .renameat2, .unlink, .unlinkat,
+             .mkdir, .mkdirat, .rmdir, .link, .linkat, .symlink, .symlinkat, .chmod, .fchmod, .fchmodat, .chown, .fchown,
+             .fchownat, .lchown, .mount, .umount2, .memfdCreate, .ioctl, .splice:
+            return categories.file
+        case .connect, .socket, .bind, .listen, .accept, .accept4, .sendto, .sendmsg, .recvfrom, .recvmsg, .socketpair:
+            return categories.net
+        case .read, .pread64, .readv: return categories.ioRead
+        case .write, .pwrite64, .writev: return categories.ioWrite
+        case .pipe, .pipe2: return categories.ipc
+        case .mmap, .mprotect, .userfaultfd: return categories.memory
+        case .kill: return categories.signal
+        case .initModule, .finitModule, .bpf: return categories.system
         default: return categories.other
         }
     }
@@ -224,6 +262,14 @@ public struct SyscallFields: FieldProvider {
     /// A process string, present unless the process is only known by its pid.
     static func known(_ get: @escaping (ProcessEntry) -> ByteString) -> Extractor {
         { c, s in if !c.process.placeholder { s.append(bytes: get(c.process).buffer) } }
+    }
+
+    /// A string of the session or process-group leader (`which` picks the id), when the leader is known.
+    static func leader(_ which: KeyPath<ProcessEntry, UInt32>, _ get: @escaping (ProcessEntry) -> ByteString) -> Extractor {
+        { c, s in
+            let id = c.process[keyPath: which]
+            if id != 0, let l = c.host.processes[id], !l.placeholder { s.append(bytes: get(l).buffer) }
+        }
     }
 
     static func parent(_ get: @escaping (ProcessEntry) -> ByteString) -> Extractor {

@@ -12,10 +12,19 @@ public struct AgentConfig: Sendable {
     public var stateDirectory = "/var/lib/lanner-sensor"
     public var hostname: String?
     public var probe: ProbeConfig
+    /// Records per batch, in bytes before compression.
     public var batchBytes = 256 << 10
     /// Longest a record waits in a partial batch.
     public var flushInterval: TimeInterval = 0.2
+    /// Memory for unacknowledged batches (`--spool-mb`).
     public var spoolBytes = 64 << 20
+    /// Disk for unacknowledged batches once memory is full (`--spool-disk-mb`, in `<state-dir>/spool`); 0: none.
+    public var spoolDiskBytes = 1024 << 20
+    /// zstd-compress each batch's records (flag bit 0) when that makes it smaller (`--no-compress` turns it off).
+    public var compress = true
+    public var compressionLevel: Int32 = 3
+    /// An idle sensor sends an empty batch this often (liveness, drop counters, the collector's interest).
+    public var heartbeatInterval: TimeInterval = 2
     /// Print counters every `statsInterval` seconds (0: never) and on exit.
     public var statsInterval: TimeInterval = 0
     /// How long shutdown waits for the collector to take what is spooled.
@@ -30,8 +39,11 @@ public struct AgentConfig: Sendable {
     }
 }
 
-/// The sensor: eBPF capture → batches → spool → collector. Capture runs on one thread, upload on
-/// another, so a slow collector never stalls the ring buffer.
+/// The sensor: eBPF capture → batches → spool (memory, then disk) → collector. Capture runs on one thread,
+/// upload on another, so a slow collector never stalls the ring buffer.
+///
+/// The two threads meet in thread-safe places only: the `Spool`, the shared `SequenceSource`, and `Shared`
+/// (the interest set the collector asked for, the last kernel drop count, flags).
 public final class Agent: @unchecked Sendable {
     public let config: AgentConfig
     let probe: BPFProbe
@@ -39,6 +51,9 @@ public final class Agent: @unchecked Sendable {
     let spool: Spool
     let uploader: Uploader?
     let capture: CaptureWriter?
+    let epoch: UInt64
+    let sequences: SequenceSource
+    private let shared = Shared()
     private let stopLock = NSLock()
     private var stopping = false
     private var captured: UInt64 = 0
@@ -46,29 +61,87 @@ public final class Agent: @unchecked Sendable {
     private var offlineEvents: UInt64 = 0
     private let capturedLock = NSLock()
 
-    /// Loads and attaches the eBPF programs and reads the sensor's identity.
+    /// State both threads touch, under one lock.
+    final class Shared: @unchecked Sendable {
+        private let lock = NSLock()
+        private var _wantedInterest: Interest?
+        private var _appliedVersion: UInt32?
+        private var _kernelDrops: UInt64 = 0
+        private var _compressionRefused = false
+        private var _snapshotFailures: UInt64 = 0
+
+        /// The collector's set when it differs from the one applied (or being applied).
+        func offer(_ i: Interest) -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            guard _appliedVersion != i.version, _wantedInterest?.version != i.version else { return false }
+            _wantedInterest = i
+            return true
+        }
+
+        func takeWantedInterest() -> Interest? {
+            lock.lock()
+            defer { lock.unlock() }
+            let w = _wantedInterest
+            _wantedInterest = nil
+            return w
+        }
+
+        func applied(_ version: UInt32?) { lock.lock(); _appliedVersion = version; lock.unlock() }
+        var appliedVersion: UInt32? { lock.lock(); defer { lock.unlock() }; return _appliedVersion }
+        var kernelDrops: UInt64 {
+            get { lock.lock(); defer { lock.unlock() }; return _kernelDrops }
+            set { lock.lock(); _kernelDrops = newValue; lock.unlock() }
+        }
+        var compressionRefused: Bool {
+            get { lock.lock(); defer { lock.unlock() }; return _compressionRefused }
+            set { lock.lock(); _compressionRefused = newValue; lock.unlock() }
+        }
+        func snapshotFailed(_ n: Int) { lock.lock(); _snapshotFailures += UInt64(n); lock.unlock() }
+        var snapshotFailures: UInt64 { lock.lock(); defer { lock.unlock() }; return _snapshotFailures }
+    }
+
+    /// Loads and attaches the eBPF programs, reads the sensor's identity, opens the spool (taking stock of batches
+    /// a previous run left on disk) and claims this run's epoch.
+    /// - Throws: when the probe cannot load, the state directory or the spool cannot be used, or the run epoch
+    ///   cannot be recorded (sequence numbers must never repeat).
     public init(config: AgentConfig) throws {
         self.config = config
         identity = try SensorIdentity.load(stateDirectory: config.stateDirectory, hostname: config.hostname)
-        probe = try BPFProbe(config: config.probe)
-        let spool = Spool(maxBytes: config.spoolBytes)
+        let spoolDir = config.endpoint == nil ? nil : (config.stateDirectory as NSString).appendingPathComponent("spool")
+        let spool = try Spool(memoryBytes: config.spoolBytes, directory: spoolDir, diskBytes: config.spoolDiskBytes, log: config.log)
         self.spool = spool
+        epoch = try Agent.nextEpoch(config.stateDirectory, atLeast: spool.highestSpooledEpoch + 1)
+        sequences = SequenceSource(first: epoch << 32 | 1)
+        probe = try BPFProbe(config: config.probe)
         uploader = config.endpoint.map { Uploader(endpoint: $0, token: config.token, spool: spool, log: config.log) }
         capture = try config.capturePath.map { try CaptureWriter(path: $0) }
     }
 
     /// Each start of the sensor gets a higher epoch, so sequence numbers never repeat across restarts:
-    /// sequence = epoch << 32 | n.
-    static func nextEpoch(_ dir: String) -> UInt64 {
+    /// sequence = epoch << 32 | n. The epoch is written (and fsync'd) before any batch uses it; at least
+    /// `atLeast` (one above any batch still on disk), whatever the file says.
+    static func nextEpoch(_ dir: String, atLeast: UInt64 = 1) throws -> UInt64 {
         let path = (dir as NSString).appendingPathComponent("run-epoch")
         let last = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-        let next = last + 1
-        try? "\(next)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let next = max(last + 1, atLeast)
+        guard next < 1 << 32 else { throw AgentError.epochExhausted(path: path) }
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AgentError.cannotRecordEpoch(path: tmp, reason: String(cString: strerror(errno))) }
+        let text = Array("\(next)\n".utf8)
+        let ok = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.count && fsync(fd) == 0
+        let e = errno
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw AgentError.cannotRecordEpoch(path: path, reason: String(cString: strerror(ok ? errno : e)))
+        }
         return next
     }
 
-    /// The first call starts a clean stop (drain, flush, wait up to `shutdownTimeout` for acknowledgements);
-    /// a second call gives up waiting for the collector.
+    /// The first call starts a clean stop (drain, flush, wait up to `shutdownTimeout` for acknowledgements, keep
+    /// the rest on disk); a second call gives up waiting for the collector.
     public func requestStop() {
         stopLock.lock()
         let again = stopping
@@ -82,7 +155,7 @@ public final class Agent: @unchecked Sendable {
                 config.log("lanner-sensor: stopping: draining the ring buffer into the capture")
             } else {
                 config.log("lanner-sensor: stopping: flushing and waiting up to \(Int(config.shutdownTimeout)) s for the collector "
-                           + "to acknowledge what was captured (signal again to quit at once)")
+                           + "to acknowledge what was captured (signal again to quit at once); the rest is kept on disk")
             }
         }
     }
@@ -93,27 +166,50 @@ public final class Agent: @unchecked Sendable {
         return stopping
     }
 
-    /// Runs until `requestStop()`; then drains the ring buffer, flushes, and waits for the upload.
-    /// - Returns: batches still unacknowledged at exit.
+    /// Events lost in userspace so far: spool full (memory and disk), batches the collector rejected, records the
+    /// batcher could not frame, snapshot records that could not be shipped. Carried in every batch header.
+    func userDrops(_ batcher: Batcher) -> UInt64 {
+        spool.droppedEvents + (uploader?.rejectedEvents ?? 0) + UInt64(batcher.malformed) + shared.snapshotFailures
+    }
+
+    /// Runs until `requestStop()`; then drains the ring buffer, flushes, waits for the upload, and writes what the
+    /// collector did not take to the disk spool.
+    /// - Returns: batches lost at exit (neither acknowledged nor kept on disk).
     public func run() -> Int {
-        let epoch = Agent.nextEpoch(config.stateDirectory)
-        var batcher = Batcher(identity: identity, sensorVersion: config.version, maxBytes: config.batchBytes,
-                              firstSequence: epoch << 32 | 1)
+        var batcher = Batcher(identity: identity, sensorVersion: config.version, maxBytes: config.batchBytes, sequences: sequences)
+        let compressor = config.compress ? Zstd.Compressor(level: config.compressionLevel) : nil
+        if let uploader {
+            uploader.onAck = { [shared] ack in
+                if let i = ack.interest { _ = shared.offer(i) }   // the capture thread applies and logs it
+            }
+            uploader.onCompressionRefused = { [shared] in shared.compressionRefused = true }
+            uploader.onConnectionLost = { [weak self] in self?.resync() }
+        }
         let upload = Thread { [uploader] in uploader?.run() }
         upload.name = "lanner-upload"
         upload.start()
         let destination = [config.endpoint.map { "shipping to \($0)" }, config.capturePath.map { "writing \($0)" }]
             .compactMap { $0 }.joined(separator: " and ")
         config.log("lanner-sensor \(config.version): sensor \(identity.sensorID) on \(identity.hostname), "
-                   + "\(probe.programNames.count) eBPF programs attached, \(destination)")
+                   + "\(probe.programNames.count) eBPF programs attached, \(destination)"
+                   + (config.compress ? ", zstd level \(config.compressionLevel)" : ", uncompressed")
+                   + (spool.recovered.batches > 0
+                      ? "; resending \(spool.recovered.batches) batch(es) (\(spool.recovered.events) events) a previous run left on disk"
+                      : ""))
+        var lastEmit = Date()
         /// A finished batch goes to the capture file (exactly the bytes shipped) and to the spool.
         func emit(_ b: Batcher.Finished) {
+            var b = b
+            if let compressor, !shared.compressionRefused, let packed = BatchCompression.compress(b.body, with: compressor) {
+                b.body = packed
+            }
             if let capture {
                 do { try capture.append(b.body) } catch {
                     config.log("lanner-sensor: writing the capture failed: \(error); capture stopped")
                 }
             }
             if uploader != nil { spool.push(b) } else { offlineEvents += UInt64(b.events) }
+            lastEmit = Date()
         }
 
         // What was running before we started, and the user database, go first.
@@ -130,15 +226,19 @@ public final class Agent: @unchecked Sendable {
         var lastFlush = Date()
         var lastStats = Date()
         var pollFailures = 0
+        var lastInterestFailure: Date?
         while true {
             let stop = isStopping
+            applyInterest(&lastInterestFailure)
             let drops = probe.counters().dropped
+            shared.kernelDrops = drops
+            let lost = userDrops(batcher)
             do {
                 _ = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
                     capturedLock.lock()
                     captured += 1
                     capturedLock.unlock()
-                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: spool.droppedEvents) { emit(b) }
+                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
                 }
             } catch {
                 pollFailures += 1
@@ -146,8 +246,13 @@ public final class Agent: @unchecked Sendable {
             }
             let now = Date()
             if stop || now.timeIntervalSince(lastFlush) >= config.flushInterval {
-                if let b = batcher.finish(kernelDrops: probe.counters().dropped, userDrops: spool.droppedEvents) { emit(b) }
+                if let b = batcher.finish(kernelDrops: probe.counters().dropped, userDrops: userDrops(batcher)) { emit(b) }
                 lastFlush = now
+            }
+            // Heartbeat: an idle sensor still reports in (only when nothing waits: a backlog reports by itself).
+            if uploader != nil, !stop, now.timeIntervalSince(lastEmit) >= config.heartbeatInterval, spool.isEmpty,
+               let b = batcher.heartbeat(kernelDrops: probe.counters().dropped, userDrops: userDrops(batcher)) {
+                emit(b)
             }
             if config.statsInterval > 0 && now.timeIntervalSince(lastStats) >= config.statsInterval {
                 lastStats = now
@@ -159,12 +264,58 @@ public final class Agent: @unchecked Sendable {
         uploader?.finish(by: Date().addingTimeInterval(config.shutdownTimeout))
         capture?.close()
         while !upload.isFinished { Thread.sleep(forTimeInterval: 0.02) }
-        let left = spool.pending.batches
+        let kept = spool.persistRemaining()
         if config.statsInterval > 0 { logStats() }
-        if left > 0 {
-            config.log("lanner-sensor: \(left) batch(es) were not acknowledged by the collector before exit (exit status 3)")
+        if kept.kept > 0 {
+            config.log("lanner-sensor: \(kept.kept) unacknowledged batch(es) kept in \(config.stateDirectory)/spool; they are sent at the next start")
         }
-        return left
+        if kept.lost > 0 {
+            config.log("lanner-sensor: \(kept.lost) batch(es) (\(kept.lostEvents) events) were neither acknowledged by the collector "
+                       + "nor kept on disk before exit (exit status 3)")
+        }
+        return kept.lost
+    }
+
+    /// Capture thread: switches the kernel's event types to what the collector asked for, when that changed.
+    func applyInterest(_ lastFailure: inout Date?) {
+        guard let wanted = shared.takeWantedInterest() else { return }
+        let before = shared.appliedVersion
+        do {
+            try probe.setInterest(Set(wanted.events))
+            shared.applied(wanted.version)
+            config.log("lanner-sensor: collector's interest v\(wanted.version)"
+                       + (before.map { " (was v\($0))" } ?? " (was: every event type)")
+                       + ": capturing \(wanted.events.count) event types in the kernel: \(wanted.names)")
+        } catch {
+            // Retried on a later acknowledgement; said at most every 10 s.
+            if lastFailure.map({ Date().timeIntervalSince($0) >= 10 }) ?? true {
+                lastFailure = Date()
+                config.log("lanner-sensor: could not apply the collector's interest v\(wanted.version): \(error); keeping the current set")
+            }
+        }
+    }
+
+    /// Upload thread, after a connection that had carried batches broke: the collector may have restarted and lost
+    /// this host's process state, so a fresh snapshot goes first once it is reachable again.
+    func resync() {
+        var b = Batcher(identity: identity, sensorVersion: config.version, maxBytes: config.batchBytes, sequences: sequences)
+        var batches: [Batcher.Finished] = []
+        let compressor = config.compress && !shared.compressionRefused ? Zstd.Compressor(level: config.compressionLevel) : nil
+        let drops = shared.kernelDrops
+        var records = ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
+        records += UserDB.records().records
+        func add(_ f: Batcher.Finished?) {
+            guard var f else { return }
+            if let compressor, let packed = BatchCompression.compress(f.body, with: compressor) { f.body = packed }
+            batches.append(f)
+        }
+        for r in records {
+            r.withUnsafeBytes { raw in add(b.add(raw, kernelDrops: drops, userDrops: userDrops(b))) }
+        }
+        add(b.finish(kernelDrops: drops, userDrops: userDrops(b)))
+        if b.malformed > 0 { shared.snapshotFailed(b.malformed) }
+        spool.replacePriority(batches)
+        config.log("lanner-sensor: connection to the collector lost; a fresh snapshot (\(records.count) processes and users) goes first when it is back")
     }
 
     public struct Stats: Sendable {
@@ -175,6 +326,7 @@ public final class Agent: @unchecked Sendable {
         public var spoolDropped: UInt64
         public var rejected: UInt64
         public var pendingBatches: Int
+        public var spilledBatches: Int
     }
 
     public var stats: Stats {
@@ -182,14 +334,31 @@ public final class Agent: @unchecked Sendable {
         let c = captured
         capturedLock.unlock()
         return Stats(captured: c, snapshot: snapshotRecords, shipped: uploader?.shippedEvents ?? offlineEvents, kernel: probe.counters(),
-                     spoolDropped: spool.droppedEvents, rejected: uploader?.rejectedEvents ?? 0, pendingBatches: spool.pending.batches)
+                     spoolDropped: spool.droppedEvents, rejected: uploader?.rejectedEvents ?? 0, pendingBatches: spool.pending.batches,
+                     spilledBatches: spool.spilledBatches)
     }
 
     func logStats() {
         let s = stats
-        let dropped = s.kernel.dropped + s.spoolDropped
+        let dropped = s.kernel.dropped + s.spoolDropped + s.rejected
         config.log("lanner-sensor: captured=\(s.captured) shipped=\(s.shipped) dropped=\(dropped) "
-                   + "(ring buffer full \(s.kernel.ringbufFull), scratch busy \(s.kernel.scratchBusy), spool full \(s.spoolDropped)) "
-                   + "read_failures=\(s.kernel.readFailures) snapshot=\(s.snapshot) pending_batches=\(s.pendingBatches)")
+                   + "(ring buffer full \(s.kernel.ringbufFull), scratch busy \(s.kernel.scratchBusy), spool full \(s.spoolDropped), "
+                   + "rejected \(s.rejected)) read_failures=\(s.kernel.readFailures) snapshot=\(s.snapshot) "
+                   + "pending_batches=\(s.pendingBatches) spilled_to_disk=\(s.spilledBatches)")
+    }
+}
+
+/// Why the sensor cannot run, said so that the operator can fix it.
+public enum AgentError: Error, CustomStringConvertible {
+    case cannotRecordEpoch(path: String, reason: String)
+    case epochExhausted(path: String)
+
+    public var description: String {
+        switch self {
+        case .cannotRecordEpoch(let p, let why):
+            return "cannot record the run epoch in \(p): \(why) (without it sequence numbers could repeat and the collector would drop batches as duplicates)"
+        case .epochExhausted(let p):
+            return "\(p) has reached 2^32 runs; move the state directory aside (a new sensor id starts over)"
+        }
     }
 }

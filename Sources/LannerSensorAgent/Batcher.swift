@@ -1,16 +1,36 @@
+import Foundation
 import LannerWire
 
+/// Hands out batch sequence numbers, shared by every batcher of one sensor run (the capture thread's, and the
+/// upload thread's for a resync snapshot), so no two batches ever get the same number.
+public final class SequenceSource: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next: UInt64
+
+    /// - Parameter first: the run's first sequence, `run_epoch << 32 | 1`.
+    public init(first: UInt64) { next = first }
+
+    public func take() -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        let n = next
+        next += 1
+        return n
+    }
+
+    /// The number the next batch will get.
+    public var peek: UInt64 { lock.lock(); defer { lock.unlock() }; return next }
+}
+
 /// Collects records into batches: a batch is finished when it reaches `maxBytes` or when `flush` is called
-/// (the agent calls it on a timer). Pure state: no I/O, no clock.
+/// (the agent calls it on a timer). Pure state apart from the shared sequence counter: no I/O, no clock.
 public struct Batcher {
     public let identity: SensorIdentity
     public let sensorVersion: String
     public let maxBytes: Int
     var encoder: BatchEncoder
-    /// The sequence number the next batch gets (starts at 1; resets when the sensor restarts: the collector
-    /// keys batches by sensor id and sequence within one run's boot).
-    public private(set) var nextSequence: UInt64
-    /// Records rejected as malformed (never expected from our own programs).
+    let sequences: SequenceSource
+    /// Records rejected as malformed (never expected from our own programs; counted as sensor drops).
     public private(set) var malformed = 0
 
     /// A finished batch: its sequence, event count and bytes.
@@ -18,16 +38,29 @@ public struct Batcher {
         public var sequence: UInt64
         public var events: Int
         public var body: [UInt8]
+
+        public init(sequence: UInt64, events: Int, body: [UInt8]) {
+            self.sequence = sequence
+            self.events = events
+            self.body = body
+        }
     }
 
-    public init(identity: SensorIdentity, sensorVersion: String, maxBytes: Int = 256 << 10, firstSequence: UInt64 = 1) {
+    public init(identity: SensorIdentity, sensorVersion: String, maxBytes: Int = 256 << 10, sequences: SequenceSource) {
         self.identity = identity
         self.sensorVersion = sensorVersion
         self.maxBytes = maxBytes
         encoder = BatchEncoder(capacity: maxBytes + 65_536)
-        nextSequence = firstSequence
+        self.sequences = sequences
     }
 
+    /// A batcher with its own sequence counter starting at `firstSequence`.
+    public init(identity: SensorIdentity, sensorVersion: String, maxBytes: Int = 256 << 10, firstSequence: UInt64 = 1) {
+        self.init(identity: identity, sensorVersion: sensorVersion, maxBytes: maxBytes, sequences: SequenceSource(first: firstSequence))
+    }
+
+    /// The sequence number the next batch gets.
+    public var nextSequence: UInt64 { sequences.peek }
     public var pendingEvents: Int { encoder.eventCount }
     public var pendingBytes: Int { encoder.byteCount }
 
@@ -44,12 +77,22 @@ public struct Batcher {
     /// Finishes the pending records as a batch (nil when there are none).
     public mutating func finish(kernelDrops: UInt64, userDrops: UInt64) -> Finished? {
         guard encoder.eventCount > 0 else { return nil }
+        return seal(kernelDrops: kernelDrops, userDrops: userDrops)
+    }
+
+    /// Finishes the pending records as a batch even when there are none: an empty batch is a heartbeat (it
+    /// carries the drop counters, and its acknowledgement the collector's interest).
+    public mutating func heartbeat(kernelDrops: UInt64, userDrops: UInt64) -> Finished? {
+        seal(kernelDrops: kernelDrops, userDrops: userDrops)
+    }
+
+    private mutating func seal(kernelDrops: UInt64, userDrops: UInt64) -> Finished? {
         let events = encoder.eventCount
-        let header = BatchHeader(sequence: nextSequence, bootTimeUnixNs: identity.bootTimeUnixNs, kernelDrops: kernelDrops,
+        let sequence = sequences.take()   // taken first: another thread's batcher may share the counter
+        let header = BatchHeader(sequence: sequence, bootTimeUnixNs: identity.bootTimeUnixNs, kernelDrops: kernelDrops,
                                  userDrops: userDrops, sensorID: identity.sensorID, bootID: identity.bootID,
                                  hostname: identity.hostname, sensorVersion: sensorVersion)
         guard let body = try? encoder.finish(header: header) else { return nil }
-        nextSequence += 1
-        return Finished(sequence: header.sequence, events: events, body: body)
+        return Finished(sequence: sequence, events: events, body: body)
     }
 }

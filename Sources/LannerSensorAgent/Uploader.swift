@@ -1,5 +1,6 @@
 import Foundation
 import LannerHTTP2
+import LannerWire
 
 /// Where batches go.
 public struct CollectorEndpoint: Sendable, Equatable, CustomStringConvertible {
@@ -20,81 +21,14 @@ public struct CollectorEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "http://\(host):\(port)" }
 }
 
-/// A bounded in-memory spool of finished batches, sent in order and kept until the collector acknowledges
-/// them. When full, new batches are refused and counted as dropped (reported in later batch headers).
-public final class Spool: @unchecked Sendable {
-    private var batches: [Batcher.Finished] = []
-    private var bytes = 0
-    public let maxBytes: Int
-    private let cond = NSCondition()
-    private var closed = false
-    public private(set) var droppedEvents: UInt64 = 0
-    public private(set) var droppedBatches = 0
-
-    public init(maxBytes: Int) { self.maxBytes = maxBytes }
-
-    /// Queues a batch; false (and counted) when the spool is full.
-    @discardableResult
-    public func push(_ b: Batcher.Finished) -> Bool {
-        cond.lock()
-        defer { cond.unlock() }
-        if bytes + b.body.count > maxBytes && !batches.isEmpty {
-            droppedEvents += UInt64(b.events)
-            droppedBatches += 1
-            return false
-        }
-        batches.append(b)
-        bytes += b.body.count
-        cond.signal()
-        return true
-    }
-
-    /// The oldest unacknowledged batch, waiting up to `timeout`; nil on timeout or when closed and empty.
-    public func peek(timeout: TimeInterval) -> Batcher.Finished? {
-        cond.lock()
-        defer { cond.unlock() }
-        let deadline = Date().addingTimeInterval(timeout)
-        while batches.isEmpty {
-            if closed { return nil }
-            if !cond.wait(until: deadline) { return nil }
-        }
-        return batches.first
-    }
-
-    /// Removes the oldest batch after the collector acknowledged it.
-    public func acknowledge(_ sequence: UInt64) {
-        cond.lock()
-        if let first = batches.first, first.sequence == sequence {
-            batches.removeFirst()
-            bytes -= first.body.count
-        }
-        cond.unlock()
-    }
-
-    public var pending: (batches: Int, bytes: Int) {
-        cond.lock()
-        defer { cond.unlock() }
-        return (batches.count, bytes)
-    }
-
-    public var isClosed: Bool {
-        cond.lock()
-        defer { cond.unlock() }
-        return closed
-    }
-
-    /// No more pushes; `peek` returns what is left, then nil.
-    public func close() {
-        cond.lock()
-        closed = true
-        cond.broadcast()
-        cond.unlock()
-    }
-}
-
 /// Sends spooled batches to the collector over one h2c connection, reconnecting with exponential backoff.
 /// A batch leaves the spool only when the collector answered 200 (committed or duplicate); 4xx answers other
-/// than 401 mean the batch itself is bad and it is dropped with a log line; 401 and 5xx are retried.
+/// than 401 mean the batch itself is bad and it is dropped with a log line (its events are counted in
+/// `rejectedEvents`, which the agent reports as user drops); 401 and 5xx are retried.
+///
+/// Every 200 carries the collector's interest set (`CollectorAck`), handed to `onAck`. A 400 saying the batch
+/// flags are not supported (a collector older than compressed batches) makes the uploader send that batch and
+/// every later one in uncompressed form, and calls `onCompressionRefused` once.
 public final class Uploader: @unchecked Sendable {
     public let endpoint: CollectorEndpoint
     let token: String
@@ -104,8 +38,17 @@ public final class Uploader: @unchecked Sendable {
     private var _shippedEvents: UInt64 = 0
     private var _shippedBatches = 0
     private var _rejectedEvents: UInt64 = 0
-    private var _lastError: String?
+    private var _reconnects = 0
     private var stopAt: Date?
+    private var sendUncompressed = false
+    private var lastAckProblem: Date?
+    /// Called on the upload thread with every acknowledgement that could be read.
+    public var onAck: (@Sendable (CollectorAck) -> Void)?
+    /// Called once when the collector refuses compressed batches.
+    public var onCompressionRefused: (@Sendable () -> Void)?
+    /// Called on the upload thread when a connection that had carried batches failed (the collector may have lost
+    /// its state for this sensor); whatever it pushes to the spool's front goes first after the reconnect.
+    public var onConnectionLost: (@Sendable () -> Void)?
 
     public init(endpoint: CollectorEndpoint, token: String, spool: Spool, log: @escaping @Sendable (String) -> Void) {
         self.endpoint = endpoint
@@ -117,6 +60,8 @@ public final class Uploader: @unchecked Sendable {
     public var shippedEvents: UInt64 { lock.lock(); defer { lock.unlock() }; return _shippedEvents }
     public var shippedBatches: Int { lock.lock(); defer { lock.unlock() }; return _shippedBatches }
     public var rejectedEvents: UInt64 { lock.lock(); defer { lock.unlock() }; return _rejectedEvents }
+    /// Times a connection was established again after a failure.
+    public var reconnects: Int { lock.lock(); defer { lock.unlock() }; return _reconnects }
 
     /// Gives up retrying at `deadline` once the spool is closed (shutdown).
     public func finish(by deadline: Date) {
@@ -139,11 +84,18 @@ public final class Uploader: @unchecked Sendable {
         return stopAt.map { Date() >= $0 } ?? false
     }
 
+    /// The bytes to send for `batch`: as spooled, or uncompressed for a collector that refuses compression.
+    func wireBody(_ batch: Batcher.Finished) -> [UInt8] {
+        guard sendUncompressed, batch.body.count > 12, batch.body[12] & UInt8(BatchHeader.zstdRecords) != 0 else { return batch.body }
+        return (try? BatchCompression.uncompressed(batch.body)) ?? batch.body
+    }
+
     /// Runs until the spool is closed and empty (or the shutdown deadline passes).
     public func run() {
         var client: H2Client?
         var backoff = 0.1
         var announcedDown = false
+        var carried = false   // the current connection has carried at least one batch
         while true {
             guard let batch = spool.peek(timeout: 0.5) else {
                 if spool.isClosed { break }
@@ -153,12 +105,19 @@ public final class Uploader: @unchecked Sendable {
             do {
                 if client == nil || !(client!.isOpen) {
                     client = try H2Client(host: endpoint.host, port: endpoint.port, connectTimeout: .seconds(3))
-                    if announcedDown { log("lanner-sensor: reconnected to \(endpoint)") }
+                    carried = false
+                    if announcedDown {
+                        log("lanner-sensor: reconnected to \(endpoint)")
+                        lock.lock()
+                        _reconnects += 1
+                        lock.unlock()
+                    }
                     announcedDown = false
                 }
                 let resp = try client!.request(method: "POST", path: "/v1/batches", headers: [
                     ("authorization", "Bearer " + token), ("content-type", "application/x-lanner-batch"),
-                ], body: batch.body, timeout: .milliseconds(requestTimeoutMs))
+                ], body: wireBody(batch), timeout: .milliseconds(requestTimeoutMs))
+                carried = true
                 switch resp.status {
                 case 200:
                     spool.acknowledge(batch.sequence)
@@ -167,12 +126,21 @@ public final class Uploader: @unchecked Sendable {
                     _shippedBatches += 1
                     lock.unlock()
                     backoff = 0.1
+                    handleAck(resp.body)
                     continue
                 case 401:
                     log("lanner-sensor: collector refused the token (401); check --token-file; retrying in \(Int(backoff))s")
+                case 400 where !sendUncompressed && batch.body.count > 12 && batch.body[12] & UInt8(BatchHeader.zstdRecords) != 0
+                    && String(decoding: resp.body, as: UTF8.self).contains("flags"):
+                    log("lanner-sensor: the collector does not accept compressed batches (\(String(decoding: resp.body, as: UTF8.self))); "
+                        + "sending uncompressed from now on")
+                    sendUncompressed = true
+                    onCompressionRefused?()
+                    continue
                 case 400, 413:
                     let reason = String(decoding: resp.body, as: UTF8.self)
-                    log("lanner-sensor: collector rejected batch \(batch.sequence) (\(resp.status)): \(reason); dropping it")
+                    log("lanner-sensor: collector rejected batch \(batch.sequence) (\(resp.status)): \(reason); dropping it "
+                        + "(\(batch.events) events, reported as sensor drops)")
                     spool.acknowledge(batch.sequence)
                     lock.lock()
                     _rejectedEvents += UInt64(batch.events)
@@ -186,6 +154,10 @@ public final class Uploader: @unchecked Sendable {
                 announcedDown = true
                 client?.close()
                 client = nil
+                if carried {
+                    carried = false
+                    onConnectionLost?()
+                }
             }
             // Back off, but notice a shutdown deadline while waiting.
             let wake = Date().addingTimeInterval(backoff)
@@ -193,5 +165,18 @@ public final class Uploader: @unchecked Sendable {
             backoff = min(backoff * 2, 5)
         }
         client?.close()
+    }
+
+    func handleAck(_ body: [UInt8]) {
+        do {
+            let ack = try CollectorAck.parse(body)
+            onAck?(ack)
+        } catch {
+            // Stored all the same (200); only the interest it may carry is lost. Once a minute at most.
+            if lastAckProblem.map({ Date().timeIntervalSince($0) >= 60 }) ?? true {
+                lastAckProblem = Date()
+                log("lanner-sensor: cannot read the collector's acknowledgement: \(error)")
+            }
+        }
     }
 }

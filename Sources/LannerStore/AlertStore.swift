@@ -86,8 +86,10 @@ public final class AlertStore {
     /// - Throws: `StoreError`; on any error the transaction is rolled back and nothing is written, so the same
     ///   batch can be committed again later.
     /// - Complexity: O(alerts), with statements prepared once per store.
-    public func commit(sensorID: String, sequence: UInt64, events: Int, alerts: [NewAlert]) throws(StoreError)
-        -> CommitResult
+    ///   - sensor: The sensor's row after this batch (`sensors` table), written in the same transaction; nil
+    ///     leaves the table alone.
+    public func commit(sensorID: String, sequence: UInt64, events: Int, alerts: [NewAlert], sensor: SensorRecord? = nil)
+        throws(StoreError) -> CommitResult
     {
         try run(Self.beginSQL)
         do {
@@ -102,6 +104,34 @@ public final class AlertStore {
                 try run(Self.rollbackSQL)
                 return .duplicate
             }
+            let ids = try insert(alerts)
+            if let sensor { try upsert(sensor) }
+            try run(Self.commitSQL)
+            return .committed(ids)
+        } catch {
+            if db.inTransaction { try? run(Self.rollbackSQL) }
+            throw error
+        }
+    }
+
+    /// Stores alerts the collector raises itself (not from a batch: e.g. a drop alert whose rate limit expired)
+    /// together with sensor rows, in one transaction.
+    /// - Returns: the alerts' row ids, in order.
+    @discardableResult
+    public func commitInternal(alerts: [NewAlert], sensors: [SensorRecord]) throws(StoreError) -> [Int64] {
+        try run(Self.beginSQL)
+        do {
+            let ids = try insert(alerts)
+            for s in sensors { try upsert(s) }
+            try run(Self.commitSQL)
+            return ids
+        } catch {
+            if db.inTransaction { try? run(Self.rollbackSQL) }
+            throw error
+        }
+    }
+
+    private func insert(_ alerts: [NewAlert]) throws(StoreError) -> [Int64] {
             let insert = try statement(Self.insertSQL)
             var ids: [Int64] = []
             ids.reserveCapacity(alerts.count)
@@ -125,12 +155,58 @@ public final class AlertStore {
                 _ = try insert.step()
                 ids.append(db.lastInsertRowID)
             }
-            try run(Self.commitSQL)
-            return .committed(ids)
-        } catch {
-            if db.inTransaction { try? run(Self.rollbackSQL) }
-            throw error
+            return ids
+    }
+
+    private func upsert(_ r: SensorRecord) throws(StoreError) {
+        let st = try statement(Self.sensorUpsertSQL)
+        defer { st.reset() }
+        try st.bind(r.sensorID, at: 1)
+        try st.bind(r.hostname, at: 2)
+        try st.bind(r.sensorVersion, at: 3)
+        try st.bind(r.bootID, at: 4)
+        let ints: [Int64] = [r.runEpoch, r.firstSeenNs, r.lastSeenNs, r.batches, r.events, r.kernelDrops, r.userDrops,
+                             r.runKernelDrops, r.runUserDrops, r.reportedKernelDrops, r.reportedUserDrops, r.dropWindowStartNs]
+        for (i, v) in ints.enumerated() { try st.bind(v, at: Int32(5 + i)) }
+        if let t = r.lastDropAlertNs { try st.bind(t, at: 17) } else { try st.bind(nil as String?, at: 17) }
+        try st.bind(r.windowStartNs, at: 18)
+        try st.bind(r.windowEvents, at: 19)
+        try st.bind(r.rateEvents, at: 20)
+        try st.bind(r.rateNs, at: 21)
+        _ = try st.step()
+    }
+
+    // MARK: Sensors
+
+    /// Every sensor the collector has heard from, most recently seen first.
+    /// - Throws: `StoreError.schemaTooOld` for a database no collector of this version has opened yet.
+    public func sensors() throws(StoreError) -> [SensorRecord] {
+        let version = Int(try db.scalarInt("PRAGMA user_version"))
+        if version < 2 { throw .schemaTooOld(path: path, found: version, needed: 2, what: "the sensors table") }
+        let st = try statement("SELECT \(Self.sensorColumns) FROM sensors ORDER BY last_seen_ns DESC, sensor_id")
+        defer { st.reset() }
+        var out: [SensorRecord] = []
+        while try st.step() {
+            var r = SensorRecord(sensorID: st.string(0), hostname: st.string(1), sensorVersion: st.string(2), bootID: st.string(3),
+                                 runEpoch: st.int64(4), nowNs: st.int64(5))
+            r.lastSeenNs = st.int64(6)
+            r.batches = st.int64(7)
+            r.events = st.int64(8)
+            r.kernelDrops = st.int64(9)
+            r.userDrops = st.int64(10)
+            r.runKernelDrops = st.int64(11)
+            r.runUserDrops = st.int64(12)
+            r.reportedKernelDrops = st.int64(13)
+            r.reportedUserDrops = st.int64(14)
+            r.dropWindowStartNs = st.int64(15)
+            r.lastDropAlertNs = st.isNull(16) ? nil : st.int64(16)
+            r.windowStartNs = st.int64(17)
+            r.windowEvents = st.int64(18)
+            r.rateEvents = st.int64(19)
+            r.rateNs = st.int64(20)
+            out.append(r)
         }
+        return out
     }
 
     // MARK: Reading
@@ -201,6 +277,22 @@ public final class AlertStore {
     private static let ledgerSQL = """
         INSERT INTO batches (sensor_id, sequence, received_ns, events) VALUES (?, ?, ?, ?)
         ON CONFLICT (sensor_id, sequence) DO NOTHING
+        """
+    private static let sensorColumns = """
+        sensor_id, hostname, sensor_version, boot_id, run_epoch, first_seen_ns, last_seen_ns, batches, events, kernel_drops, \
+        user_drops, run_kernel_drops, run_user_drops, reported_kernel_drops, reported_user_drops, drop_window_start_ns, \
+        last_drop_alert_ns, window_start_ns, window_events, rate_events, rate_ns
+        """
+    private static let sensorUpsertSQL = """
+        INSERT INTO sensors (\(sensorColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (sensor_id) DO UPDATE SET hostname = excluded.hostname, sensor_version = excluded.sensor_version,
+            boot_id = excluded.boot_id, run_epoch = excluded.run_epoch, last_seen_ns = excluded.last_seen_ns,
+            batches = excluded.batches, events = excluded.events, kernel_drops = excluded.kernel_drops,
+            user_drops = excluded.user_drops, run_kernel_drops = excluded.run_kernel_drops,
+            run_user_drops = excluded.run_user_drops, reported_kernel_drops = excluded.reported_kernel_drops,
+            reported_user_drops = excluded.reported_user_drops, drop_window_start_ns = excluded.drop_window_start_ns,
+            last_drop_alert_ns = excluded.last_drop_alert_ns, window_start_ns = excluded.window_start_ns,
+            window_events = excluded.window_events, rate_events = excluded.rate_events, rate_ns = excluded.rate_ns
         """
     private static let insertSQL = """
         INSERT INTO alerts (time_ns, host, sensor_id, rule, priority, source, output, tags, fields, container_id,

@@ -39,6 +39,31 @@ enum Migrations {
                 PRIMARY KEY (sensor_id, sequence)
             ) WITHOUT ROWID;
             """),
+        Step(version: 2, summary: "per-sensor counters: liveness, volume, drops, drop-alert bookkeeping", sql: """
+            CREATE TABLE sensors (
+                sensor_id              TEXT    PRIMARY KEY,
+                hostname               TEXT    NOT NULL,
+                sensor_version         TEXT    NOT NULL,
+                boot_id                TEXT    NOT NULL,
+                run_epoch              INTEGER NOT NULL,
+                first_seen_ns          INTEGER NOT NULL,
+                last_seen_ns           INTEGER NOT NULL,
+                batches                INTEGER NOT NULL DEFAULT 0,
+                events                 INTEGER NOT NULL DEFAULT 0,
+                kernel_drops           INTEGER NOT NULL DEFAULT 0,
+                user_drops             INTEGER NOT NULL DEFAULT 0,
+                run_kernel_drops       INTEGER NOT NULL DEFAULT 0,
+                run_user_drops         INTEGER NOT NULL DEFAULT 0,
+                reported_kernel_drops  INTEGER NOT NULL DEFAULT 0,
+                reported_user_drops    INTEGER NOT NULL DEFAULT 0,
+                drop_window_start_ns   INTEGER NOT NULL,
+                last_drop_alert_ns     INTEGER,
+                window_start_ns        INTEGER NOT NULL,
+                window_events          INTEGER NOT NULL DEFAULT 0,
+                rate_events            INTEGER NOT NULL DEFAULT 0,
+                rate_ns                INTEGER NOT NULL DEFAULT 0
+            ) WITHOUT ROWID;
+            """),
     ]
 
     /// The schema version this build writes and reads.

@@ -15,6 +15,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case schemaMissing(path: String)
     /// The file was written by a newer Lanner: its schema version is above what this build knows.
     case schemaTooNew(path: String, found: Int, supported: Int)
+    /// A read-only store was asked for `what`, which schema version `needed` added; the file is older (a
+    /// collector of this version upgrades it when it opens it).
+    case schemaTooOld(path: String, found: Int, needed: Int, what: String)
     /// A value given to or read from the store does not fit its column (e.g. a priority outside 0...7,
     /// `fieldsJSON` that is not a JSON object).
     case invalidValue(String)
@@ -44,6 +47,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) is an SQLite database without a Lanner alert schema (schema version 0)"
         case .schemaTooNew(let path, let found, let supported):
             return "\(path) has alert schema version \(found), newer than this build supports (\(supported)); upgrade Lanner"
+        case .schemaTooOld(let path, let found, let needed, let what):
+            return "\(path) has alert schema version \(found); \(what) came with version \(needed): start this version's collector on it once to upgrade it"
         case .invalidValue(let what):
             return "invalid value: \(what)"
         }

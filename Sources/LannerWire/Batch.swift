@@ -37,8 +37,13 @@ public struct BatchHeader: Sendable, Equatable {
     public static let fixedSize = 88
     public static let maxHostname = 255
     public static let maxSensorVersion = 64
-    /// Header flag bits this format version defines (bit 0, zstd-compressed records, is reserved: refused until supported).
-    public static let knownFlags: UInt32 = 0
+    /// Flag bit 0: the records section is one zstd frame (proto/README.md, "Compressed batches").
+    public static let zstdRecords: UInt32 = 1
+    /// Header flag bits this format version defines; a batch with any other bit set is refused.
+    public static let knownFlags: UInt32 = zstdRecords
+
+    /// True when flag bit 0 (zstd-compressed records) is set.
+    public var isCompressed: Bool { flags & Self.zstdRecords != 0 }
 
     public var versionMajor: UInt16 = WireSchema.major
     public var versionMinor: UInt16 = WireSchema.minor
@@ -73,6 +78,9 @@ public struct BatchHeader: Sendable, Equatable {
 public struct Batch: Sendable {
     public var header: BatchHeader
     public var records: [EventRecord]
+    /// The bytes the records index into: the body as received, or for a compressed batch its uncompressed form
+    /// (the header as received, then the decompressed records). Byte offsets in errors count in this form.
+    public var body: [UInt8]
 }
 
 /// Builds batches: add records, then `finish` to get the body bytes.
@@ -218,8 +226,26 @@ public enum BatchDecoder {
         header.flags = flags
         let declaredCount = Int(r.load(UInt32.self, at: 48))
         let recordsLen = Int(r.load(UInt32.self, at: 52))
-        guard recordsLen == body.count - headerLen else {
-            throw WireError.recordsLength(declared: recordsLen, actual: body.count - headerLen)
+        var body = body
+        if header.isCompressed {
+            let limit = maxBatchBytes - headerLen
+            guard recordsLen <= limit else { throw WireError.decompressedTooLarge(declared: recordsLen, limit: limit) }
+            let result = body.withUnsafeBytes { raw in
+                Result { () throws(Zstd.FrameProblem) -> [UInt8] in
+                    try Zstd.decompressFrame(UnsafeRawBufferPointer(rebasing: raw[headerLen...]), expectedSize: recordsLen)
+                }
+            }
+            let records: [UInt8]
+            switch result {
+            case .success(let r): records = r
+            case .failure(let problem): throw WireError.compressedRecords(offset: headerLen, problem: problem, declared: recordsLen)
+            }
+            body.removeSubrange(headerLen...)
+            body.append(contentsOf: records)
+        } else {
+            guard recordsLen == body.count - headerLen else {
+                throw WireError.recordsLength(declared: recordsLen, actual: body.count - headerLen)
+            }
         }
         var records: [EventRecord] = []
         records.reserveCapacity(min(declaredCount, recordsLen / WireSchema.headerSize))
@@ -240,6 +266,6 @@ public enum BatchDecoder {
             off += len
         }
         guard records.count == declaredCount else { throw WireError.eventCount(declared: declaredCount, actual: records.count) }
-        return Batch(header: header, records: records)
+        return Batch(header: header, records: records, body: body)
     }
 }

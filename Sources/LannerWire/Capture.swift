@@ -53,6 +53,22 @@ public enum Capture {
     /// Splits a capture (plain, or a zstd-compressed file) into batch bodies, validating each.
     /// - Throws: `Failure` naming the batch and byte offset.
     public static func batches(_ input: [UInt8]) throws(Failure) -> [(batch: Batch, body: [UInt8])] {
+        let r = try read(input)
+        if let tail = r.truncatedTail { throw tail }
+        return r.batches
+    }
+
+    /// What `read` found: every whole batch, and, when the file ends inside a batch (a sensor killed while
+    /// writing), that truncation; the batches before it are good.
+    public struct Contents {
+        public var batches: [(batch: Batch, body: [UInt8])]
+        public var truncatedTail: Failure?
+    }
+
+    /// As `batches`, but a file cut short inside its last batch yields the whole batches before it and says
+    /// where it ends, instead of failing: nothing that was completely written is lost.
+    /// - Throws: `Failure` for anything else (not a capture, another major version, a corrupt batch).
+    public static func read(_ input: [UInt8]) throws(Failure) -> Contents {
         var bytes = input
         if Zstd.isCompressed(input) {
             do { bytes = try Zstd.decompress(input) } catch { throw .compressed(error.description) }
@@ -64,9 +80,13 @@ public enum Capture {
         var off = fileHeaderSize
         var out: [(Batch, [UInt8])] = []
         while off < bytes.count {
-            guard off + 4 <= bytes.count else { throw .truncated(offset: off, needed: 4, available: bytes.count - off) }
+            guard off + 4 <= bytes.count else {
+                return Contents(batches: out, truncatedTail: .truncated(offset: off, needed: 4, available: bytes.count - off))
+            }
             let n = Int(UInt32(bytes[off]) | UInt32(bytes[off + 1]) << 8 | UInt32(bytes[off + 2]) << 16 | UInt32(bytes[off + 3]) << 24)
-            guard off + 4 + n <= bytes.count else { throw .truncated(offset: off, needed: n, available: bytes.count - off - 4) }
+            guard off + 4 + n <= bytes.count else {
+                return Contents(batches: out, truncatedTail: .truncated(offset: off, needed: n, available: bytes.count - off - 4))
+            }
             let body = Array(bytes[(off + 4)..<(off + 4 + n)])
             do {
                 out.append((try BatchDecoder.decode(body), body))
@@ -75,6 +95,6 @@ public enum Capture {
             }
             off += 4 + n
         }
-        return out
+        return Contents(batches: out, truncatedTail: nil)
     }
 }

@@ -18,6 +18,10 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
     case headerStringTooLong(field: String, offset: Int, length: Int, limit: Int)
     case unsupportedFlags(flags: UInt32, known: UInt32)
     case invalidUTF8(field: String, offset: Int)
+    /// A compressed batch's header (byte 52) declares more decompressed record bytes than the limit allows.
+    case decompressedTooLarge(declared: Int, limit: Int)
+    /// The zstd frame holding a compressed batch's records (starting at `offset`) is not what the header says.
+    case compressedRecords(offset: Int, problem: Zstd.FrameProblem, declared: Int)
 
     public var description: String {
         switch self {
@@ -52,9 +56,21 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .headerStringTooLong(let field, let offset, let length, let limit):
             return "\(field) at byte \(offset) is \(length) bytes, over the limit of \(limit)"
         case .unsupportedFlags(let flags, let known):
-            return "batch flags 0x\(String(flags, radix: 16)) at byte 12 are not supported (this collector knows 0x\(String(known, radix: 16)); bit 0, zstd-compressed records, is not supported in format 1.0)"
+            return "batch flags 0x\(String(flags, radix: 16)) at byte 12 are not supported (this collector knows 0x\(String(known, radix: 16)): bit 0, zstd-compressed records)"
         case .invalidUTF8(let field, let offset):
             return "\(field) at byte \(offset) is not valid UTF-8"
+        case .decompressedTooLarge(let declared, let limit):
+            return "compressed batch declares \(declared) bytes of records after decompression (at byte 52), over the limit of \(limit)"
+        case .compressedRecords(let offset, let problem, let declared):
+            let why: String
+            switch problem {
+            case .notAFrame: why = "not a zstd frame (a frame starts with 28 b5 2f fd)"
+            case .unknownContentSize: why = "the zstd frame header does not record its content size"
+            case .contentSize(let d): why = "the zstd frame holds \(d) bytes but the batch header (byte 52) declares \(declared)"
+            case .trailing(let frame, let extra): why = "\(extra) bytes follow the zstd frame, which ends at byte \(offset + frame)"
+            case .damaged(let reason): why = "damaged zstd frame (\(reason))"
+            }
+            return "compressed records at byte \(offset): " + why
         }
     }
 }

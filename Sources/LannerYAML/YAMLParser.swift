@@ -24,14 +24,25 @@ public struct YAMLError: Error, Sendable, Equatable, CustomStringConvertible {
 /// let docs = try YAMLParser.parse(text, source: "rules.yaml")
 /// ```
 /// Multiple documents (`---`) give multiple roots. Anchors and aliases are resolved. Alias nesting is bounded
-/// (a "billion laughs" document is rejected) so no input can make the parser run away.
+/// (a "billion laughs" document is rejected) and so is nesting depth (libyaml has no limit of its own), so no
+/// input can make the parser run away, and every tree it returns can be walked and destroyed recursively.
 public enum YAMLParser {
     /// Upper bound on nodes produced, aliases expanded, for one text.
     public static let maxNodes = 5_000_000
+    /// Default bound on how deeply sequences and mappings may nest. Trees this deep are still safe to walk
+    /// recursively (and to destroy, which is recursive too) on a default 8 MB thread stack.
+    public static let defaultMaxDepth = 10_000
 
     /// Parses every document in `text`.
+    /// - Parameters:
+    ///   - text: the YAML text.
+    ///   - source: the name errors carry (usually a file path).
+    ///   - maxDepth: how deeply sequences and mappings may nest; deeper input is an error at the node that
+    ///     goes past the limit.
     /// - Throws: `YAMLError` with line and column on the first syntax error.
-    public static func parse(_ text: String, source: String = "<input>") throws(YAMLError) -> [YAMLNode] {
+    /// - Complexity: O(n) in the length of `text` plus the size of expanded aliases.
+    public static func parse(_ text: String, source: String = "<input>",
+                             maxDepth: Int = defaultMaxDepth) throws(YAMLError) -> [YAMLNode] {
         var bytes = Array(text.utf8)
         if bytes.isEmpty { return [] }
         return try bytes.withUnsafeMutableBufferPointer { buf throws(YAMLError) -> [YAMLNode] in
@@ -41,16 +52,11 @@ public enum YAMLParser {
             }
             defer { yaml_parser_delete(&parser) }
             yaml_parser_set_input_string(&parser, buf.baseAddress, buf.count)
-            var builder = Builder(source: source)
+            var builder = Builder(source: source, maxDepth: maxDepth)
             while true {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) != 0 else {
-                    let m = parser.problem_mark
-                    let ctx = parser.context.map { String(cString: $0) }
-                    let msg = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
-                    throw YAMLError(source: source, message: msg,
-                                    mark: Mark(line: Int(m.line) + 1, column: Int(m.column) + 1, offset: Int(m.index)),
-                                    context: ctx)
+                    throw error(parser, source: source, text: UnsafeBufferPointer(buf))
                 }
                 defer { yaml_event_delete(&event) }
                 if event.type == YAML_STREAM_END_EVENT { break }
@@ -59,22 +65,106 @@ public enum YAMLParser {
             return builder.documents
         }
     }
+
+    /// The error libyaml reported. Reader errors (control characters, invalid encodings) give only a byte
+    /// offset (`problem_offset`); scanner and parser errors give a mark (`problem_mark`).
+    static func error(_ parser: yaml_parser_t, source: String, text: UnsafeBufferPointer<UInt8>) -> YAMLError {
+        let ctx = parser.context.map { String(cString: $0) }
+        let msg = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
+        let mark: Mark
+        if parser.error == YAML_READER_ERROR {
+            mark = Self.mark(atOffset: Int(parser.problem_offset), in: text)
+        } else {
+            let m = parser.problem_mark
+            mark = Mark(line: Int(m.line) + 1, column: Int(m.column) + 1, offset: Int(m.index))
+        }
+        return YAMLError(source: source, message: msg, mark: mark, context: ctx)
+    }
+
+    /// Line and column (1-based, columns counting characters) of a byte offset, with line breaks as libyaml
+    /// counts them: LF, CR, CR LF, NEL, LS and PS.
+    static func mark(atOffset offset: Int, in text: UnsafeBufferPointer<UInt8>) -> Mark {
+        let end = min(max(offset, 0), text.count)
+        var line = 1, column = 1, i = 0
+        while i < end {
+            let b = text[i]
+            if b == 0x0a || (b == 0x0d && (i + 1 >= text.count || text[i + 1] != 0x0a)) {
+                line += 1
+                column = 1
+            } else if b == 0xc2, i + 1 < end, text[i + 1] == 0x85 {
+                line += 1
+                column = 1
+                i += 1
+            } else if b == 0xe2, i + 2 < end, text[i + 1] == 0x80, text[i + 2] == 0xa8 || text[i + 2] == 0xa9 {
+                line += 1
+                column = 1
+                i += 2
+            } else if b & 0xc0 != 0x80 && b != 0x0d {
+                column += 1
+            }
+            i += 1
+        }
+        return Mark(line: line, column: column, offset: end)
+    }
 }
 
 /// Turns the libyaml event stream into trees.
+///
+/// Open sequences and mappings are frames on a stack; a finished node is appended to the frame on top
+/// in place (`stack[top].add`), so each frame's array stays uniquely referenced and appending is
+/// amortised O(1). A frame becomes a node only when its end event arrives.
 private struct Builder {
     let source: String
+    let maxDepth: Int
     var documents: [YAMLNode] = []
     var anchors: [String: YAMLNode] = [:]
     var nodeCount = 0
 
-    enum Frame {
-        case sequence(start: Mark, tag: String?, anchor: String?, items: [YAMLNode])
-        case mapping(start: Mark, tag: String?, anchor: String?, entries: [(key: YAMLNode, value: YAMLNode)], pendingKey: YAMLNode?)
+    struct Frame {
+        enum Kind { case sequence, mapping }
+        let kind: Kind
+        let start: Mark
+        let tag: String?
+        let anchor: String?
+        var items: [YAMLNode] = []
+        var entries: [(key: YAMLNode, value: YAMLNode)] = []
+        var pendingKey: YAMLNode?
+
+        init(_ kind: Kind, start: Mark, tag: String?, anchor: String?) {
+            self.kind = kind
+            self.start = start
+            self.tag = tag
+            self.anchor = anchor
+        }
+
+        mutating func add(_ node: YAMLNode) {
+            switch kind {
+            case .sequence:
+                items.append(node)
+            case .mapping:
+                if let key = pendingKey {
+                    entries.append((key: key, value: node))
+                    pendingKey = nil
+                } else {
+                    pendingKey = node
+                }
+            }
+        }
+
+        /// The finished node; consumes the frame's arrays.
+        consuming func node(end: Mark) -> YAMLNode {
+            switch kind {
+            case .sequence: return YAMLNode(kind: .sequence(items), start: start, end: end, tag: tag)
+            case .mapping: return YAMLNode(kind: .mapping(entries), start: start, end: end, tag: tag)
+            }
+        }
     }
     var stack: [Frame] = []
 
-    init(source: String) { self.source = source }
+    init(source: String, maxDepth: Int) {
+        self.source = source
+        self.maxDepth = maxDepth
+    }
 
     static func mark(_ m: yaml_mark_t) -> Mark {
         Mark(line: Int(m.line) + 1, column: Int(m.column) + 1, offset: Int(m.index))
@@ -108,19 +198,17 @@ private struct Builder {
             let node = YAMLNode(kind: .scalar(text, style), start: start, end: end, tag: Builder.string(s.tag))
             try add(node, anchor: Builder.string(s.anchor), at: start)
         case YAML_SEQUENCE_START_EVENT:
+            try open()
             let d = event.data.sequence_start
-            stack.append(.sequence(start: start, tag: Builder.string(d.tag), anchor: Builder.string(d.anchor), items: []))
+            stack.append(Frame(.sequence, start: start, tag: Builder.string(d.tag), anchor: Builder.string(d.anchor)))
         case YAML_MAPPING_START_EVENT:
+            try open()
             let d = event.data.mapping_start
-            stack.append(.mapping(start: start, tag: Builder.string(d.tag), anchor: Builder.string(d.anchor), entries: [], pendingKey: nil))
+            stack.append(Frame(.mapping, start: start, tag: Builder.string(d.tag), anchor: Builder.string(d.anchor)))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return }
-            switch frame {
-            case .sequence(let s, let tag, let anchor, let items):
-                try add(YAMLNode(kind: .sequence(items), start: s, end: end, tag: tag), anchor: anchor, at: s)
-            case .mapping(let s, let tag, let anchor, let entries, _):
-                try add(YAMLNode(kind: .mapping(entries), start: s, end: end, tag: tag), anchor: anchor, at: s)
-            }
+            let anchor = frame.anchor, at = frame.start
+            try add(frame.node(end: end), anchor: anchor, at: at)
         case YAML_ALIAS_EVENT:
             let name = Builder.string(event.data.alias.anchor) ?? ""
             guard var node = anchors[name] else {
@@ -132,6 +220,12 @@ private struct Builder {
         default:
             break // stream/document start and end carry nothing we keep
         }
+
+        func open() throws(YAMLError) {
+            guard stack.count < maxDepth else {
+                throw YAMLError(source: source, message: "sequences and mappings nested deeper than \(maxDepth) levels", mark: start)
+            }
+        }
     }
 
     /// Adds a finished node to its parent. `weight` is how many nodes it adds: 1 for a parsed node (its
@@ -142,25 +236,14 @@ private struct Builder {
             throw YAMLError(source: source, message: "document too large after alias expansion (more than \(YAMLParser.maxNodes) nodes)", mark: mark)
         }
         if let anchor { anchors[anchor] = node }
-        guard let top = stack.popLast() else {
+        if stack.isEmpty {
             documents.append(node)
-            return
-        }
-        switch top {
-        case .sequence(let s, let tag, let a, var items):
-            items.append(node)
-            stack.append(.sequence(start: s, tag: tag, anchor: a, items: items))
-        case .mapping(let s, let tag, let a, var entries, let pendingKey):
-            if let key = pendingKey {
-                entries.append((key: key, value: node))
-                stack.append(.mapping(start: s, tag: tag, anchor: a, entries: entries, pendingKey: nil))
-            } else {
-                stack.append(.mapping(start: s, tag: tag, anchor: a, entries: entries, pendingKey: node))
-            }
+        } else {
+            stack[stack.count - 1].add(node)
         }
     }
 
-    /// Counts nodes in a tree, stopping early past `limit`.
+    /// Counts nodes in a tree, stopping early past `limit`. Recursive, bounded by the nesting limit.
     static func size(_ node: YAMLNode, limit: Int) -> Int {
         switch node.kind {
         case .scalar: return 1

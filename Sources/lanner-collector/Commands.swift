@@ -37,6 +37,7 @@ enum Commands {
         // SIGINT/SIGTERM are taken by sigwait below, after a clean stop; every thread started from here on
         // inherits the mask. (Other subcommands keep the default: Ctrl-C ends them.)
         Signals.blockTermination()
+        Signals.blockHangup()
         var host = "127.0.0.1"
         var port: UInt16 = 7601
         if let listen = cmd.value("listen") {
@@ -63,16 +64,12 @@ enum Commands {
         } else {
             matching = .all
         }
-        let result = try RuleSources.load(cmd.all("rules").isEmpty ? [Defaults.rules] : cmd.all("rules"),
-                                          minimumPriority: try priority(cmd, "min-priority") ?? .debug)
-        let errors = result.report.errors
-        for d in result.report.diagnostics where d.severity == .error || d.code == .unsupportedField {
-            FileHandle.standardError.write(Data((DiagnosticRenderer.withSnippet(d, sources: result.report.sources) + "\n").utf8))
-        }
-        if !errors.isEmpty { fail("\(errors.count) error(s) in the rules; not starting", code: 1) }
-        if !result.activeRules.contains(where: \.isSupported) {
-            fail("no rules to run (\(result.rules.count) loaded, none enabled and supported at or above the minimum priority); "
-                 + "check --rules and --min-priority", code: 1)
+        let rulePaths = cmd.all("rules").isEmpty ? [Defaults.rules] : cmd.all("rules")
+        let minimumPriority = try priority(cmd, "min-priority") ?? .debug
+        let result: LoadResult
+        switch loadServeRules(rulePaths, minimumPriority: minimumPriority) {
+        case .failure(let why): fail(why.description + (why.description.hasPrefix("no rules") ? "" : "; not starting"), code: 1)
+        case .success(let r): result = r
         }
         var config = CollectorConfig(token: token, rules: result.activeRules)
         config.host = host
@@ -87,13 +84,55 @@ enum Commands {
         } catch let e as H2Error {
             fail("option '--listen': cannot serve on \(cmd.value("listen") ?? "\(host):\(port)"): \(e)", code: 1)
         }
-        // Stop cleanly on SIGINT/SIGTERM (blocked since main started): finish queued batches, close the store.
-        let sig = Signals.waitForTermination()
+        // SIGHUP reloads the rule files; SIGINT/SIGTERM (blocked since main started) stop cleanly: finish queued
+        // batches, close the store.
+        var sig = Signals.waitForTerminationOrHangup()
+        while sig == SIGHUP {
+            reload(server, rulePaths, minimumPriority: minimumPriority, loadedBefore: result.rules.count)
+            sig = Signals.waitForTerminationOrHangup()
+        }
         FileHandle.standardError.write(Data("lanner-collector: \(sig == SIGINT ? "SIGINT" : "SIGTERM"), stopping\n".utf8))
         server.stop()
         let s = server.currentStats
         FileHandle.standardError.write(Data("lanner-collector: stopped after \(s.batchesAccepted) batches, \(s.events) events, \(s.alerts) alerts\n".utf8))
         return 0
+    }
+
+    /// Loads the rule files for `serve`, printing every error (located, with a snippet) and every rule left out
+    /// for fields Lanner does not supply; a failure says why nothing can run.
+    static func loadServeRules(_ paths: [String], minimumPriority: Priority) -> Result<LoadResult, ServeRulesFailure> {
+        let result: LoadResult
+        do { result = try RuleSources.load(paths, minimumPriority: minimumPriority) } catch {
+            return .failure(ServeRulesFailure(description: "\(error)"))
+        }
+        let lines = SourceLines(result.report.sources)
+        for d in result.report.diagnostics where d.severity == .error || d.code == .unsupportedField {
+            FileHandle.standardError.write(Data((DiagnosticRenderer.withSnippet(d, lines: lines) + "\n").utf8))
+        }
+        let errors = result.report.errors
+        if !errors.isEmpty { return .failure(ServeRulesFailure(description: "\(errors.count) error(s) in the rules")) }
+        if !result.activeRules.contains(where: \.isSupported) {
+            return .failure(ServeRulesFailure(description: "no rules to run (\(result.rules.count) loaded, none enabled and supported at or above the minimum "
+                                              + "priority); check --rules and --min-priority"))
+        }
+        return .success(result)
+    }
+
+    struct ServeRulesFailure: Error, CustomStringConvertible { var description: String }
+
+    /// SIGHUP: reads the rule files again; on errors keeps the running rules (the errors are printed as at start).
+    static func reload(_ server: CollectorServer, _ paths: [String], minimumPriority: Priority, loadedBefore: Int) {
+        func say(_ s: String) { FileHandle.standardError.write(Data(("lanner-collector: " + s + "\n").utf8)) }
+        say("SIGHUP: reloading rules from \(paths.joined(separator: ", "))")
+        switch loadServeRules(paths, minimumPriority: minimumPriority) {
+        case .failure(let why):
+            say("reload failed: \(why); still running the previous rules")
+        case .success(let r):
+            let warnings = r.report.warnings.count
+            say("read \(r.rules.count) rules, \(r.macros.count) macros, \(r.lists.count) lists"
+                + (warnings > 0 ? " (\(warnings) warning(s))" : "") + "; swapping them in between batches")
+            _ = server.reload(rules: r.activeRules)
+        }
     }
 
     // MARK: alerts
@@ -123,6 +162,23 @@ enum Commands {
         return 0
     }
 
+    // MARK: sensors
+
+    static func sensors(_ cmd: ParsedCommand) throws -> Int32 {
+        let path = cmd.value("db") ?? Defaults.database
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw CLIError.badValue(option: "db", value: path, reason: "is a directory; give the database file (e.g. \(path)/lanner.db)")
+        }
+        let store = try AlertStore(path: path, readOnly: true)
+        let rows = try store.sensors()
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let now = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+        out(cmd.flag("json") ? SensorFormatting.jsonLines(rows, nowNs: now) : SensorFormatting.table(rows, nowNs: now))
+        return 0
+    }
+
     // MARK: replay
 
     static func replay(_ cmd: ParsedCommand) throws -> Int32 {
@@ -140,7 +196,13 @@ enum Commands {
         var captures: [[(batch: Batch, body: [UInt8])]] = []
         for path in cmd.arguments {
             guard let data = FileManager.default.contents(atPath: path) else { fail("\(path): cannot be read", code: 1) }
-            do { captures.append(try Capture.batches([UInt8](data))) } catch { fail("\(path): \(error)", code: 1) }
+            do {
+                let contents = try Capture.read([UInt8](data))
+                if let tail = contents.truncatedTail {
+                    FileHandle.standardError.write(Data("lanner-collector: warning: \(path): \(tail); replaying the \(contents.batches.count) whole batches before it\n".utf8))
+                }
+                captures.append(contents.batches)
+            } catch { fail("\(path): \(error)", code: 1) }
         }
         let outcome = Replay.run(rules: result.activeRules, matching: matching, captures: captures)
         out(cmd.flag("json") ? AlertFormatting.jsonLines(outcome.alerts.reversed()) : AlertFormatting.table(outcome.alerts.reversed()))
@@ -152,8 +214,9 @@ enum Commands {
 
     static func rulesValidate(_ cmd: ParsedCommand) throws -> Int32 {
         let result = try RuleSources.load(cmd.arguments)
+        let lines = SourceLines(result.report.sources)
         for d in result.report.diagnostics where !cmd.flag("quiet") || d.severity == .error {
-            out(DiagnosticRenderer.withSnippet(d, sources: result.report.sources) + "\n")
+            out(DiagnosticRenderer.withSnippet(d, lines: lines) + "\n")
         }
         let supported = result.rules.filter(\.isSupported).count
         out("\(result.rules.count) rules, \(result.macros.count) macros, \(result.lists.count) lists; "
@@ -165,7 +228,8 @@ enum Commands {
     static func loadForInspection(_ cmd: ParsedCommand) throws -> LoadResult {
         let result = try RuleSources.load(cmd.all("rules").isEmpty ? [Defaults.rules] : cmd.all("rules"))
         if result.report.hasErrors {
-            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, sources: result.report.sources) }.joined(separator: "\n") + "\n")
+            let lines = SourceLines(result.report.sources)
+            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, lines: lines) }.joined(separator: "\n") + "\n")
             fail("the rules have errors (see above)", code: 1)
         }
         return result
@@ -212,7 +276,8 @@ enum Commands {
     static func rulesTest(_ cmd: ParsedCommand) throws -> Int32 {
         let result = try RuleSources.load([cmd.arguments[0]])
         if result.report.hasErrors {
-            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, sources: result.report.sources) }.joined(separator: "\n") + "\n")
+            let lines = SourceLines(result.report.sources)
+            out(result.report.errors.map { DiagnosticRenderer.withSnippet($0, lines: lines) }.joined(separator: "\n") + "\n")
             fail("the rules have errors (see above)", code: 1)
         }
         let matching: RuleMatching
@@ -230,7 +295,10 @@ enum Commands {
 
     static func rulesDescribe(_ cmd: ParsedCommand) throws -> Int32 {
         let result = try loadForInspection(cmd)
-        guard let r = result.rule(named: cmd.arguments[0]) else { fail("no rule named '\(cmd.arguments[0])'", code: 1) }
+        guard let r = result.rule(named: cmd.arguments[0]) else {
+            let hint = Suggest.closest(cmd.arguments[0], in: result.rules.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
+            fail("no rule named '\(cmd.arguments[0])'" + hint, code: 1)
+        }
         out("""
             rule:        \(r.name)
             priority:    \(r.priority.name)

@@ -31,6 +31,10 @@ let spec = CommandSpec(
                 .value("limit", "N", help: "at most N alerts (default 100)"),
             ]),
         ], defaultSubcommand: "list"),
+        CommandSpec("sensors", abstract: "list the sensors that sent batches: host, version, last seen, events/s, drops", options: [
+            commonDB,
+            .flag("json", help: "one JSON object per sensor and line"),
+        ]),
         CommandSpec("rules", abstract: "check and inspect rule files", subcommands: [
             CommandSpec("validate", abstract: "load rule files and report every problem (exit 1 on errors)", options: [
                 .flag("quiet", short: "q", help: "errors only"),
@@ -66,6 +70,7 @@ do {
     switch Array(cmd.path.dropFirst()) {
     case ["serve"]: exit(try Commands.serve(cmd))
     case ["alerts", "list"]: exit(try Commands.alertsList(cmd))
+    case ["sensors"]: exit(try Commands.sensors(cmd))
     case ["rules", "validate"]: exit(try Commands.rulesValidate(cmd))
     case ["rules", "list"]: exit(try Commands.rulesList(cmd))
     case ["rules", "describe"]: exit(try Commands.rulesDescribe(cmd))

@@ -14,13 +14,15 @@ let spec = CommandSpec(
     options: [
         .value("collector", "URL", help: "collector to ship to, http://HOST:PORT (h2c) (default http://127.0.0.1:7601)"),
         .value("token-file", "FILE", help: "file holding the collector's bearer token (or set LANNER_TOKEN)"),
-        .value("state-dir", "DIR", help: "where the sensor keeps its id (default /var/lib/lanner-sensor)"),
+        .value("state-dir", "DIR", help: "where the sensor keeps its id, run epoch and disk spool (default /var/lib/lanner-sensor)"),
         .value("hostname", "NAME", help: "host name to report (default: the kernel's)"),
         .value("bpf-object", "FILE", help: "eBPF object (default: next to the binary, then sensor/build, then /usr/lib/lanner)"),
         .value("ring-buffer-mb", "MB", help: "kernel ring buffer size in MiB, a power of two (default 16)"),
         .value("batch-kb", "KB", help: "ship a batch when it reaches this size (default 256)"),
         .value("flush-ms", "MS", help: "ship a partial batch after this long (default 200)"),
         .value("spool-mb", "MB", help: "memory for batches the collector has not acknowledged (default 64)"),
+        .value("spool-disk-mb", "MB", help: "then disk, in STATE-DIR/spool, kept across restarts (default 1024; 0: memory only)"),
+        .flag("no-compress", help: "send batches uncompressed (default: zstd-compressed records)"),
         .value("write", short: "w", "FILE", help: "also write every shipped batch to a capture file (replay with lanner-collector replay)"),
         .flag("offline", help: "do not ship; only write the capture file (-w)"),
         .flag("verbose", short: "v", help: "print captured, shipped and dropped counts every 5 seconds and on exit"),
@@ -68,6 +70,8 @@ do {
     config.batchBytes = try cmd.int("batch-kb", default: 256, in: 4...8192, unit: "KiB") << 10
     config.flushInterval = Double(try cmd.int("flush-ms", default: 200, in: 1...60_000, unit: "ms")) / 1000
     config.spoolBytes = try cmd.int("spool-mb", default: 64, in: 1...65_536, unit: "MiB") << 20
+    config.spoolDiskBytes = try cmd.int("spool-disk-mb", default: 1024, in: 0...1_048_576, unit: "MiB") << 20
+    config.compress = !cmd.flag("no-compress")
     config.statsInterval = cmd.flag("verbose") ? 5 : 0
     config.capturePath = cmd.value("write")
 

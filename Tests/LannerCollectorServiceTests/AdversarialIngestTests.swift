@@ -26,7 +26,7 @@ import LannerWire
 
     static func process(_ a: Analyzer, _ records: [[UInt8]], seq: UInt64 = 1) throws -> [Alert] {
         let body = Rec.batch(records, seq: seq)
-        return a.process(try BatchDecoder.decode(body), body: body)
+        return a.process(try BatchDecoder.decode(body))
     }
 
     static func compile(_ yaml: String) -> [CompiledRule] {
@@ -138,7 +138,7 @@ import LannerWire
         var b = try BatchDecoder.decode(body)
         #expect(b.records.count == 8)
         b.header.versionMinor = 3
-        #expect(a.process(b, body: body).count == 1)
+        #expect(a.process(b).count == 1)
     }
 
     @Test func extremeTimesAndIdsDoNotTrap() throws {
@@ -152,7 +152,7 @@ import LannerWire
         ] { try enc.append(record: r) }
         let body = try enc.finish(header: BatchHeader(sequence: .max, bootTimeUnixNs: .max, kernelDrops: .max, userDrops: .max,
                                                       sensorID: .zero, bootID: .zero, hostname: "", sensorVersion: ""))
-        let alerts = a.process(try BatchDecoder.decode(body), body: body)
+        let alerts = a.process(try BatchDecoder.decode(body))
         #expect(alerts.count >= 1)
         for al in alerts { _ = StoredAlert.rfc3339(nanoseconds: Int64(bitPattern: al.timeNs)) }
     }
@@ -171,7 +171,7 @@ import LannerWire
         let a = try Self.analyzer()
         let body = Rec.batch(recs)
         let t0 = Date()
-        _ = a.process(try BatchDecoder.decode(body), body: body)
+        _ = a.process(try BatchDecoder.decode(body))
         let dt = Date().timeIntervalSince(t0)
         #expect(dt < 30, "100k records took \(dt) s")
     }
@@ -194,7 +194,7 @@ import LannerWire
             }
             if let batch = try? BatchDecoder.decode(b) {
                 decoded += 1
-                _ = a.process(batch, body: b)
+                _ = a.process(batch)
             }
         }
         #expect(decoded > 100)
@@ -284,7 +284,7 @@ import LannerWire
             let body = try enc.finish(header: BatchHeader(sequence: UInt64(boot), bootTimeUnixNs: 1, sensorID: sensor,
                                                           bootID: ID128(bytes: [UInt8](repeating: UInt8(boot), count: 16)),
                                                           hostname: "rebooting", sensorVersion: "t"))
-            _ = a.process(try BatchDecoder.decode(body), body: body)
+            _ = a.process(try BatchDecoder.decode(body))
         }
         #expect(a.hosts.count == 1, "\(a.hosts.count) host states kept for one sensor after 4 reboots")
     }

@@ -21,7 +21,7 @@ import LannerWire
     static func run(_ records: [[UInt8]], matching: RuleMatching = .all) throws -> [Alert] {
         let a = Analyzer(rules: try rules(), matching: matching)
         let body = Rec.batch(records)
-        return a.process(try BatchDecoder.decode(body), body: body)
+        return a.process(try BatchDecoder.decode(body))
     }
 
     static let family: [[UInt8]] = [
@@ -89,9 +89,9 @@ import LannerWire
     @Test func stateCarriesAcrossBatchesOfOneSensor() throws {
         let a = Analyzer(rules: try Self.rules(), matching: .all)
         let first = Rec.batch(Self.family, seq: 1)
-        #expect(a.process(try BatchDecoder.decode(first), body: first).isEmpty)
+        #expect(a.process(try BatchDecoder.decode(first)).isEmpty)
         let second = Rec.batch([Rec.clone(parent: 50, child: 99), Rec.exec(pid: 99, ppid: 50, comm: "bash", exe: "/usr/bin/bash", args: ["bash"])], seq: 2)
-        #expect(a.process(try BatchDecoder.decode(second), body: second).map(\.rule) == ["Shell spawned by an unexpected parent"])
+        #expect(a.process(try BatchDecoder.decode(second)).map(\.rule) == ["Shell spawned by an unexpected parent"])
         #expect(a.eventsEvaluated == 2)
     }
 }

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import LannerCollectorService
+import LannerEnrich
+import LannerRules
+import LannerSensorAgent
 import LannerHTTP2
 import LannerStore
 import LannerTestSupport
@@ -157,5 +160,134 @@ import LannerWire
         let store = try AlertStore(path: h.dir + "/db/lanner.db", readOnly: true)
         #expect(try store.batchCount() + h.server.currentStats.busy >= 1)
         #expect(h.server.currentStats.batchesAccepted + h.server.currentStats.busy == 30)
+    }
+}
+
+/// Interest in every acknowledgement, drop alerts and the sensors table, reloads that keep host state.
+@Suite struct CollectorTransportTests {
+    typealias H = CollectorServerTests
+
+    static func rules(_ yaml: String) -> [CompiledRule] {
+        var cfg = RuleLoader.Configuration()
+        cfg.isSupported = { SyscallFields.isSupported($0) }
+        let r = RuleLoader.load([RuleFile(name: "test.yaml", text: yaml)], config: cfg)
+        #expect(r.report.errors.isEmpty, "\(r.report.rendered())")
+        return r.activeRules
+    }
+
+    static func ack(_ body: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+    }
+
+    static func header(_ seq: UInt64, kernel: UInt64 = 0, user: UInt64 = 0) -> BatchHeader {
+        BatchHeader(sequence: seq, bootTimeUnixNs: 1_796_000_000_000_000_000, kernelDrops: kernel, userDrops: user,
+                    sensorID: ID128(hex: "11111111111111111111111111111111")!, bootID: ID128(hex: "22222222222222222222222222222222")!,
+                    hostname: "test-host", sensorVersion: "test")
+    }
+
+    static func batch(_ records: [[UInt8]], _ h: BatchHeader) throws -> [UInt8] {
+        var enc = BatchEncoder()
+        for r in records { try enc.append(record: r) }
+        return try enc.finish(header: h)
+    }
+
+    @Test func everyAcknowledgementCarriesTheInterestAndAHeartbeatIsABatch() throws {
+        let h = try H.Harness()
+        let c = try h.client()
+        let (status, body) = try H.post(c, try Self.batch([], Self.header(1 << 32 | 1)))
+        #expect(status == 200, "\(body)")
+        let o = try Self.ack(body)
+        #expect(o["status"] as? String == "committed")
+        let interest = try #require(o["interest"] as? [String: Any])
+        let ids = try #require(interest["events"] as? [Int]).map { UInt16($0) }
+        let expected = try Analyzer(rules: AnalyzerTests.rules(), matching: .all).wireInterest
+        #expect(ids == expected.events)
+        #expect((interest["version"] as? NSNumber)?.uint32Value == expected.version)
+        #expect(Set(ids).isSuperset(of: [EventType.execve, .clone, .procexit, .openat, .connect].map(\.rawValue)))
+        #expect(!ids.contains(EventType.procinfo.rawValue), "sensor-made records are not kernel interest")
+        // The sensor side reads it back.
+        let parsed = try CollectorAck.parse(Array(body.utf8))
+        #expect(parsed.interest == expected)
+        #expect(parsed.sequence == 1 << 32 | 1)
+    }
+
+    @Test func dropsBecomeOneCriticalAlertAndSensorCountersSurviveARestart() throws {
+        let dir = NSTemporaryDirectory() + "lanner-drops-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func server() throws -> CollectorServer {
+            var cfg = CollectorConfig(token: "s3cret", rules: try AnalyzerTests.rules())
+            cfg.port = 0
+            cfg.databasePath = dir + "/lanner.db"
+            cfg.log = { _ in }
+            let s = try CollectorServer(config: cfg)
+            try s.start()
+            return s
+        }
+        var s = try server()
+        var c = try H2Client(host: "127.0.0.1", port: s.port)
+        #expect(try H.post(c, try Self.batch(AnalyzerTests.family, Self.header(1 << 32 | 1))).0 == 200)
+        #expect(try H.post(c, try Self.batch([], Self.header(1 << 32 | 2, kernel: 40, user: 2))).0 == 200)
+        #expect(try H.post(c, try Self.batch([], Self.header(1 << 32 | 3, kernel: 45, user: 2))).0 == 200)   // rate-limited: pending
+        c.close()
+        s.stop()
+        var store = try AlertStore(path: dir + "/lanner.db", readOnly: true)
+        var drops = try store.query(AlertQuery(rule: "Syscall event drops", limit: 0))
+        #expect(drops.count == 1)
+        #expect(drops.first?.priority == .critical)
+        #expect(drops.first?.output.hasPrefix("Syscall event drops: 40 kernel, 2 sensor events dropped in the last ") == true)
+        var rows = try store.sensors()
+        #expect(rows.count == 1)
+        #expect(rows.first?.kernelDrops == 45 && rows.first?.userDrops == 2 && rows.first?.batches == 3)
+        #expect(rows.first?.events == Int64(AnalyzerTests.family.count))
+        store.close()
+
+        // A restarted collector: resent batches are duplicates (the ledger is in SQLite), the counters continue,
+        // and the 5 drops held back by the rate limit are reported once it allows (not lost with the process).
+        s = try server()
+        c = try H2Client(host: "127.0.0.1", port: s.port)
+        let (st, dup) = try H.post(c, try Self.batch([], Self.header(1 << 32 | 3, kernel: 45, user: 2)))
+        #expect(st == 200 && dup.contains("\"status\":\"duplicate\""))
+        #expect(try H.post(c, try Self.batch([], Self.header(2 << 32 | 1, kernel: 1))).0 == 200)   // the sensor restarted too
+        c.close()
+        s.stop()
+        store = try AlertStore(path: dir + "/lanner.db", readOnly: true)
+        rows = try store.sensors()
+        #expect(rows.first?.kernelDrops == 46 && rows.first?.batches == 4 && rows.first?.runEpoch == 2)
+        drops = try store.query(AlertQuery(rule: "Syscall event drops", limit: 0))
+        // Within 10 s of the first alert the rest is still pending (the tick raises it later); never lost, never twice.
+        let reported = drops.compactMap { a -> Int? in
+            (try? JSONSerialization.jsonObject(with: Data(a.fieldsJSON.utf8)) as? [String: Any])?["n_drops_kernel"] as? Int
+        }
+        #expect(reported.reduce(0, +) + Int(rows.first!.unreportedKernelDrops) == 46)
+    }
+
+    @Test func aReloadSwapsRulesBetweenBatchesAndKeepsHostState() throws {
+        let h = try H.Harness()
+        let c = try h.client()
+        // nginx (pid 50) is known only from this first batch.
+        #expect(try H.post(c, Rec.batch(AnalyzerTests.family, seq: 1)).0 == 200)
+        let before = try Self.ack(try H.post(c, Rec.batch([], seq: 2)).1)["interest"] as? [String: Any]
+        let summary = try #require(h.server.reload(rules: Self.rules("""
+            - rule: Shell under nginx
+              desc: test
+              condition: evt.type = execve and proc.name = sh and proc.pname = nginx
+              output: shell %proc.cmdline under %proc.pname
+              priority: ERROR
+            """)))
+        #expect(summary.contains("rules reloaded: 4 → 1 rules running"), "\(summary)")
+        #expect(summary.contains("added 'Shell under nginx'"))
+        #expect(summary.contains("interest v"), "\(summary)")
+        #expect(h.sink.lines.contains(summary))
+        let (status, body) = try H.post(c, Rec.batch([
+            Rec.clone(parent: 50, child: 80),
+            Rec.exec(pid: 80, ppid: 50, comm: "sh", exe: "/usr/bin/dash", args: ["sh", "-c", "id"]),
+            Rec.open(pid: 80, name: "/etc/shadow"),
+        ], seq: 3))
+        #expect(status == 200)
+        let after = try Self.ack(body)["interest"] as? [String: Any]
+        #expect((after?["version"] as? NSNumber) != (before?["version"] as? NSNumber), "the interest changed with the rules")
+        let alerts = try AlertStore(path: h.dir + "/db/lanner.db", readOnly: true).query(AlertQuery(limit: 0))
+        #expect(alerts.map(\.rule) == ["Shell under nginx"], "old rules gone, the new one sees nginx from before the reload")
+        #expect(alerts.first?.output == "shell sh -c id under nginx")
     }
 }

@@ -28,3 +28,21 @@ import LannerCore
         #expect(JSON.quoted("é/ü") == "\"é/ü\"")
     }
 }
+
+@Suite struct SuggestTests {
+    @Test(arguments: [
+        ("proc.nme", ["proc.name", "proc.pname", "fd.name"], "proc.name"),
+        ("fd.nmae", ["fd.name", "fd.num"], "fd.name"),
+        ("PROC.NAME", ["proc.name"], "proc.name"),
+        ("evt.tpye", ["evt.type", "evt.time"], "evt.type"),
+        ("Shell spawned by an unexpectd parent", ["Shell spawned by an unexpected parent", "Other"], "Shell spawned by an unexpected parent"),
+    ] as [(String, [String], String)])
+    func closeNamesAreSuggested(_ word: String, _ candidates: [String], _ expected: String) {
+        #expect(Suggest.closest(word, in: candidates) == expected)
+    }
+
+    @Test func farNamesAreNot() {
+        #expect(Suggest.closest("xyz", in: ["proc.name", "fd.name"]) == nil)
+        #expect(Suggest.closest("container.foo", in: ["proc.name"]) == nil)
+    }
+}

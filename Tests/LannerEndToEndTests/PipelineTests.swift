@@ -6,6 +6,7 @@ import Testing
 /// The whole path on this machine: real syscalls → eBPF sensor → HTTP/2 → collector → rules → SQLite →
 /// the alerts CLI. Processes are real; the tests in this suite run one at a time, since every sensor sees
 /// every process on the host.
+extension RealSystem {
 @Suite(.serialized) struct PipelineTests {
     struct Running {
         let dir: String
@@ -163,4 +164,5 @@ import Testing
                 "spooled batches reached the collector once it started:\n\(sensor.log)")
         try sensor.waitFor("reconnected", timeout: 5)
     }
+}
 }

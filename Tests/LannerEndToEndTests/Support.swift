@@ -2,6 +2,10 @@ import Foundation
 import Glibc
 import Testing
 
+/// The suites that run a real sensor. Every sensor sees every process on the host, so two of them running
+/// lanner-eventgen at once would each see the other's alerts: they run one at a time, inside this suite.
+@Suite(.serialized) enum RealSystem {}
+
 /// Where the built binaries and the repository are.
 enum E2E {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

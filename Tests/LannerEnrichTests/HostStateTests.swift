@@ -68,6 +68,39 @@ import LannerTestSupport
         #expect(Self.field("container.id", open, h) == ["host"])
     }
 
+    /// Process fields derived from the tree: ancestors' args, leaders, counts, start times, threads.
+    @Test(arguments: [
+        ("proc.exeline", 100, nil, ["sshd: alice"]),
+        ("proc.cmdnargs", 100, nil, ["1"]),
+        ("proc.cmdlenargs", 100, nil, ["5"]),
+        ("proc.cmdnargs", 200, nil, ["0"]),
+        ("proc.aargs", 200, "1", ["alice"]),
+        ("proc.aargs", 200, nil, ["alice", ""]),
+        ("proc.sid.exe", 200, nil, ["-bash"]),
+        ("proc.sid.exepath", 200, nil, ["/usr/bin/bash"]),
+        ("proc.pgid.name", 100, nil, ["sshd"]),
+        ("proc.vpgid.exepath", 100, nil, ["/usr/sbin/sshd"]),
+        ("proc.pid.ts", 200, nil, ["1796000000000000000"]),
+        ("proc.ppid.ts", 200, nil, ["1796000000000000000"]),
+        ("proc.ppid.duration", 200, nil, ["1000"]),
+        ("proc.nthreads", 200, nil, ["1"]),
+        ("proc.nchilds", 200, nil, ["0"]),
+        ("thread.ismain", 200, nil, ["true"]),
+    ] as [(String, UInt32, String?, [String])])
+    func treeDerivedProcessFields(_ name: String, _ pid: UInt32, _ arg: String?, _ expected: [String]) {
+        let h = Self.family()
+        #expect(Self.field(name, Rec.open(pid: pid, name: "/etc/passwd", ts: 2000), h, arg: arg) == expected)
+    }
+
+    @Test func threadCountsFollowClonesAndExits() {
+        let h = Self.family()
+        Self.apply(h, [Rec.clone(parent: 200, child: 201, thread: true), Rec.clone(parent: 200, child: 202, thread: true)])
+        #expect(Self.field("proc.nthreads", Rec.open(pid: 200, name: "/x"), h) == ["3"])
+        #expect(Self.field("proc.nchilds", Rec.open(pid: 200, name: "/x"), h) == ["2"])
+        Self.apply(h, [Rec.exit(pid: 200, tid: 201, group: false)])
+        #expect(Self.field("proc.nthreads", Rec.open(pid: 200, name: "/x"), h) == ["2"])
+    }
+
     @Test func forkInheritsAndExecReplaces() {
         let h = Self.family()
         Self.apply(h, [Rec.clone(parent: 200, child: 300, comm: "bash")])

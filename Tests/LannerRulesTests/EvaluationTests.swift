@@ -258,3 +258,21 @@ import LannerRules
         #expect(rs.missingFields == ["container.image.repository"])
     }
 }
+
+/// All problems at once: a rule with a bad output and a bad condition gets both errors (the output's first,
+/// as Falco reports it), and is left out.
+@Suite struct BothProblemsTests {
+    @Test func badOutputAndBadConditionAreBothReported() {
+        let r = RuleLoader.load([RuleFile(name: "r.yaml", text: """
+            - rule: twice wrong
+              desc: d
+              condition: evt.type = open and proc.nme = x
+              output: "file=%fd.nmae"
+              priority: WARNING
+            """)])
+        #expect(r.report.errors.map(\.code) == [.compileOutput, .compileCondition])
+        #expect(r.report.errors.first?.location?.line == 4)
+        #expect(r.report.errors.last?.message.contains("proc.nme") == true)
+        #expect(r.rules.isEmpty)
+    }
+}

@@ -8,9 +8,10 @@ public enum Rec {
 
     public static func exec(_ type: EventType = .execve, pid: UInt32, ppid: UInt32, comm: String, exe: String, args: [String],
                      cwd: String = "/root", uid: UInt32 = 0, loginuid: UInt32 = UInt32.max, tty: UInt32 = 0,
-                     cgroup: String = "/user.slice", ts: UInt64 = 1000, res: Int64 = 0, exeFlags: UInt32 = 0) -> [UInt8] {
+                     cgroup: String = "/user.slice", ts: UInt64 = 1000, res: Int64 = 0, exeFlags: UInt32 = 0,
+                     caps: UInt64 = 0x1ff) -> [UInt8] {
         let e = ExecveEvent(type: type, pid: pid, tid: pid, ts: ts, res: res, ppid: ppid, uid: uid, gid: uid, euid: uid,
-                            loginuid: loginuid, vpid: pid, sid: pid, pgid: pid, tty: tty, capEffective: 0x1ff, capPermitted: 0x1ff,
+                            loginuid: loginuid, vpid: pid, sid: pid, pgid: pid, tty: tty, capEffective: caps, capPermitted: caps,
                             startNs: ts, exeFlags: exeFlags, comm: b(comm), exe: b(exe), filename: b(exe), args: argv(args),
                             cwd: b(cwd), cgroup: b(cgroup))
         var w = ByteWriter()

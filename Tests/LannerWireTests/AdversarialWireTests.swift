@@ -247,10 +247,9 @@ import LannerWire
         #expect(kinds.isEmpty, "error kinds without a byte offset (count in 20k mutations): \(kinds.sorted { $0.key < $1.key })")
     }
 
-    /// Fixed bug: header flags are not validated. proto/README.md: "flags | 0 (bit 0 reserved for zstd-compressed
-    /// records)". A batch that says its records are zstd-compressed is decoded as if they were not, so a newer
-    /// sensor's compressed batch would be misread (or, when the bytes happen to frame, silently analysed as
-    /// garbage) instead of being refused with a clear "unsupported flags" error.
+    /// Fixed bug: header flags are not validated. A batch that says its records are zstd-compressed was decoded as
+    /// if they were not. Now unknown bits are refused, and bit 0 (zstd, format 1.0) on records that are not one
+    /// zstd frame is refused too (CompressedBatchTests covers real compressed batches).
     @Test func unknownOrCompressedFlagsAreRefused() throws {
         for flags: UInt32 in [1, 2, 0x8000_0000] {
             let e = Self.failure(Self.batch(Self.goodRecords, flags: flags))

@@ -14,7 +14,12 @@ import Testing
             try Golden.expectedJSON(body).write(to: jsonURL, atomically: true, encoding: .utf8)
         }
         let golden = try [UInt8](Data(contentsOf: binURL))
-        #expect(body == golden, "encoder output differs from \(name).bin")
+        if Golden.compressed.contains(name) && Zstd.libraryVersion != Golden.goldenZstdVersion {
+            // Another libzstd may pick other bytes for the same frame: the header and the records must agree.
+            #expect(try BatchDecoder.decode(body).body == BatchDecoder.decode(golden).body, "\(name): decompressed form differs")
+        } else {
+            #expect(body == golden, "encoder output differs from \(name).bin")
+        }
         let json = try String(contentsOf: jsonURL, encoding: .utf8)
         #expect(try Golden.expectedJSON(golden) == json, "decoded \(name).bin differs from \(name).json")
     }

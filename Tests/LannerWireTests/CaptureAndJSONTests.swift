@@ -45,4 +45,19 @@ import Testing
         newer[4] = 2
         #expect(throws: Capture.Failure.unsupportedVersion(2, 0)) { try Capture.batches(newer) }
     }
+
+    /// A sensor killed while writing leaves a partial last batch: every whole batch before it is still read,
+    /// and the cut is reported with its offset, at every possible cut point.
+    @Test func aTruncatedTailKeepsTheWholeBatchesBeforeIt() throws {
+        let a = try Golden.body(Golden.cases[0]), b = try Golden.body(Golden.cases[1])
+        let file = Capture.fileHeader() + Capture.frame(a) + Capture.frame(b)
+        let secondStarts = Capture.fileHeaderSize + 4 + a.count
+        for cut in (secondStarts + 1)..<file.count {
+            let r = try Capture.read(Array(file.prefix(cut)))
+            #expect(r.batches.map(\.batch.header.sequence) == [1])
+            #expect(r.truncatedTail?.description.hasPrefix("capture truncated at byte \(secondStarts)") == true)
+        }
+        let whole = try Capture.read(file)
+        #expect(whole.batches.count == 2 && whole.truncatedTail == nil)
+    }
 }

@@ -142,7 +142,8 @@ public struct LoadReport: Sendable {
 
     /// Every diagnostic rendered with a snippet and caret.
     public func rendered() -> String {
-        diagnostics.map { DiagnosticRenderer.withSnippet($0, sources: sources) }.joined(separator: "\n")
+        let lines = SourceLines(sources)
+        return diagnostics.map { DiagnosticRenderer.withSnippet($0, lines: lines) }.joined(separator: "\n")
     }
 }
 
@@ -159,12 +160,18 @@ public enum DiagnosticRenderer {
     }
 
     /// The plain form, the context chain, then the source line with a caret under the column.
+    /// - Complexity: O(size of the diagnostic's file), to find its line; render many with `lines:`.
     public static func withSnippet(_ d: Diagnostic, sources: [String: String]) -> String {
+        withSnippet(d, lines: SourceLines(sources))
+    }
+
+    /// The same, finding source lines in `lines` (which indexes each file once, for all diagnostics).
+    public static func withSnippet(_ d: Diagnostic, lines: SourceLines) -> String {
         var s = plain(d)
         for loc in d.context.dropLast() where loc.line > 0 || loc.kind.isItem {
             s += "\n  in \(loc.kind.rawValue)\(loc.name.isEmpty ? "" : " '\(loc.name)'") at \(loc.place)"
         }
-        if let loc = d.location, loc.line > 0, let text = sources[loc.file], let line = sourceLine(text, loc.line) {
+        if let loc = d.location, loc.line > 0, let line = lines.line(loc.line, in: loc.file) {
             let number = String(loc.line)
             let pad = String(repeating: " ", count: number.count)
             s += "\n \(number) | \(line)"
@@ -175,18 +182,30 @@ public enum DiagnosticRenderer {
         return s
     }
 
-    static func sourceLine(_ text: String, _ n: Int) -> String? {
-        var current = 1
-        var start = text.startIndex
-        var i = text.startIndex
-        while i < text.endIndex {
-            if text[i] == "\n" {
-                if current == n { return String(text[start..<i]) }
-                current += 1
-                start = text.index(after: i)
-            }
-            i = text.index(after: i)
-        }
-        return current == n ? String(text[start..<text.endIndex]) : nil
+}
+
+/// The lines of rule files, for snippets: each file is indexed on first use, then every line is found
+/// directly. Lines end at LF; a CR before it is not part of the line.
+///
+/// ```swift
+/// let lines = SourceLines(result.report.sources)
+/// for d in result.report.diagnostics { print(DiagnosticRenderer.withSnippet(d, lines: lines)) }
+/// ```
+public final class SourceLines {
+    let sources: [String: String]
+    private let index = SourceIndex()
+
+    public init(_ sources: [String: String]) { self.sources = sources }
+
+    /// Line `n` (1-based) of `file`; nil past the end or for an unknown file.
+    public func line(_ n: Int, in file: String) -> String? {
+        guard n > 0, let f = index.file(file, in: sources), n <= f.lineStarts.count else { return nil }
+        let start = f.lineStarts[n - 1]
+        var end = n < f.lineStarts.count ? f.lineStarts[n] - 1 : f.bytes.count
+        if end > start, f.bytes[end - 1] == 0x0d { end -= 1 }
+        return String(decoding: f.bytes[start..<end], as: UTF8.self)
     }
 }
+
+@available(*, unavailable)
+extension SourceLines: Sendable {}

@@ -1,3 +1,4 @@
+import LannerCore
 /// A field name as written in a rule, resolved against the catalog: the field and its argument.
 public struct ResolvedField: Sendable, Hashable, CustomStringConvertible {
     public enum Argument: Sendable, Hashable {
@@ -41,6 +42,11 @@ public struct FieldCatalog: Sendable {
     public static let falco = FieldCatalog(FalcoFieldCatalog.fields)
 
     public subscript(name: String) -> FieldInfo? { byName[name].map { fields[$0] } }
+
+    /// "; did you mean 'proc.name'?" for a misspelt field name, or "" when nothing is close.
+    public func suggestion(for name: String) -> String {
+        Suggest.closest(name, in: fields.lazy.filter { !$0.flags.contains(.hidden) }.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
+    }
 
     /// Why a field reference cannot be used.
     public enum LookupError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -10,8 +10,20 @@ struct ConditionChecker {
         var unknown: Bool
     }
 
+    /// Operands already resolved, shared by the checkers of one load: rules that use the same macro
+    /// check the same operands again and again.
+    final class OperandCache {
+        struct Key: Hashable {
+            var name: String
+            var arg: String?
+            var transformers: [String]
+        }
+        var operands: [Key: FieldOperand] = [:]
+    }
+
     let config: RuleLoader.Configuration
     let contextAt: (Pos) -> [Location]
+    let cache: OperandCache
     var problems: [Problem] = []
     var warnings: [(code: DiagnosticCode, message: String, context: [Location])] = []
     var usedFields: [ResolvedField] = []
@@ -20,11 +32,13 @@ struct ConditionChecker {
         self.config = config
         let c = compiler
         contextAt = { c.context(at: $0) }
+        cache = OperandCache()
     }
 
-    init(config: RuleLoader.Configuration, contextAt: @escaping (Pos) -> [Location]) {
+    init(config: RuleLoader.Configuration, cache: OperandCache = OperandCache(), contextAt: @escaping (Pos) -> [Location]) {
         self.config = config
         self.contextAt = contextAt
+        self.cache = cache
     }
 
     var error: Problem? {
@@ -67,15 +81,11 @@ struct ConditionChecker {
     mutating func field(_ f: FieldRef) -> ResolvedField? {
         switch config.catalog.resolve(f.name, arg: f.arg) {
         case .success(let r):
-            usedFields.append(r)
-            if r.info.flags.contains(.deprecated) || r.name == "evt.dir" {
-                warnings.append((.deprecatedItem, "usage of deprecated field '\(r.name)' has been detected in the rule condition",
-                                 contextAt(f.pos)))
-            }
+            noteUse(r, at: f.pos)
             return r
         case .failure(let err):
             if case .unknown = err {
-                fail("filter_check called with nonexistent field \(f.text)", at: f.pos, unknown: true)
+                fail("filter_check called with nonexistent field \(f.text)" + config.catalog.suggestion(for: f.name), at: f.pos, unknown: true)
             } else {
                 fail(err.description, at: f.pos)
             }
@@ -83,7 +93,27 @@ struct ConditionChecker {
         }
     }
 
+    /// Records a use of a resolved field (and warns when it is deprecated).
+    mutating func noteUse(_ r: ResolvedField, at pos: Pos) {
+        usedFields.append(r)
+        if r.info.flags.contains(.deprecated) || r.name == "evt.dir" {
+            warnings.append((.deprecatedItem, "usage of deprecated field '\(r.name)' has been detected in the rule condition",
+                             contextAt(pos)))
+        }
+    }
+
     mutating func operand(_ o: Operand) -> FieldOperand? {
+        let key = OperandCache.Key(name: o.field.name, arg: o.field.arg, transformers: o.transformers)
+        if let hit = cache.operands[key] {
+            noteUse(hit.field, at: o.field.pos)
+            return hit
+        }
+        guard let resolved = resolveOperand(o) else { return nil }
+        cache.operands[key] = resolved
+        return resolved
+    }
+
+    mutating func resolveOperand(_ o: Operand) -> FieldOperand? {
         guard let f = field(o.field) else { return nil }
         var transformers: [Transformer] = []
         var type = f.info.type
@@ -183,6 +213,8 @@ struct ConditionChecker {
 
     /// Falco warns when a constant looks like a field or a transformer call written by mistake.
     mutating func warnAmbiguous(_ s: String, quoted: Bool, at pos: Pos) {
+        // Only a value with a '.' (a field) or a '(' (a transformer call) can be ambiguous.
+        guard s.utf8.contains(where: { $0 == 0x2e || $0 == 0x28 }) else { return }
         let t = s.trimmingCharacters(in: " \t")
         guard !t.isEmpty, let first = t.utf8.first, ConditionParser.isAlpha(first) else { return }
         if t.contains("(") {

@@ -190,11 +190,12 @@ public struct EngineVersion: Sendable, Comparable, CustomStringConvertible {
 }
 
 extension String {
+    /// `self` without the leading and trailing characters that are in `set` (a few characters: searched
+    /// linearly, no set built per call).
     func trimmingCharacters(in set: String) -> String {
-        let chars = Set(set)
         var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
-        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
         return String(s)
     }
 }

@@ -33,7 +33,7 @@ struct RuleCollector {
         let fileContext = [Location(file: file.name, line: 0, column: 0, kind: .rulesContent)]
         let docs: [YAMLNode]
         do {
-            docs = try YAMLParser.parse(file.text, source: file.name)
+            docs = try YAMLParser.parse(file.text, source: file.name, maxDepth: config.limits.yamlDepth)
         } catch {
             report.error(.yamlParse, error.message + (error.context.map { " (\($0))" } ?? ""),
                          [Location(file: file.name, line: error.mark.line, column: error.mark.column, kind: .rulesContent)])
@@ -81,6 +81,7 @@ struct RuleCollector {
             throw fail("Unexpected element type. Each element should be a yaml associative array.",
                        parent + [loc(file, item, .rulesContentItem)])
         }
+        try checkDuplicateKeys(item, file: file, context: parent + [itemLocation(item, file: file)])
         if item["required_engine_version"] != nil {
             try readEngineVersion(item, file: file, parent: parent)
         } else if let req = item["required_plugin_versions"] {
@@ -93,6 +94,37 @@ struct RuleCollector {
             try readRule(item, file: file, parent: parent)
         } else {
             report.warning(.unknownItem, "Unknown top level item", parent + [loc(file, item, .rulesContentItem)])
+        }
+    }
+
+    /// The item a top-level mapping defines, named when its name is a scalar.
+    func itemLocation(_ item: YAMLNode, file: String) -> Location {
+        for (key, kind) in [("rule", Location.Kind.rule), ("macro", .macro), ("list", .list)] {
+            if let v = item[key] { return loc(file, item, kind, v.scalar ?? "") }
+        }
+        return loc(file, item, .rulesContentItem)
+    }
+
+    /// YAML 1.2 forbids a key twice in one mapping, but libyaml does not check it, and a reader can only
+    /// guess which value was meant (Falco's yaml-cpp silently takes the first). So a repeated key anywhere
+    /// in an item is an error at the second one. Recursive; bounded by the YAML nesting limit.
+    func checkDuplicateKeys(_ node: YAMLNode, file: String, context: [Location]) throws {
+        switch node.kind {
+        case .scalar:
+            return
+        case .sequence(let items):
+            for i in items where i.mapping != nil || i.sequence != nil { try checkDuplicateKeys(i, file: file, context: context) }
+        case .mapping(let entries):
+            var first: [String: Mark] = [:]
+            for (k, v) in entries {
+                if let key = k.scalar {
+                    if let at = first[key] {
+                        throw fail("duplicate key '\(key)' (first at line \(at.line))", context + [loc(file, k, .valueFor, key)])
+                    }
+                    first[key] = k.start
+                }
+                try checkDuplicateKeys(v, file: file, context: context)
+            }
         }
     }
 

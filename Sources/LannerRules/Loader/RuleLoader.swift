@@ -22,6 +22,8 @@ public enum RuleLoader {
         public var catalog: FieldCatalog = .falco
         /// Whether the collector supplies a field's value (LOAD_UNSUPPORTED_FIELD for rules that need others).
         public var isSupported: @Sendable (ResolvedField) -> Bool = { _ in true }
+        /// Bounds that keep loading finite on any input.
+        public var limits = Limits()
 
         public init() {}
 
@@ -32,6 +34,32 @@ public enum RuleLoader {
             if case .success = catalog.resolve(o.field.name, arg: o.field.arg) { return true }
             return false
         }
+    }
+
+    /// Bounds on what loading builds, so that no rule file can make it run out of stack, memory or time.
+    /// Crossing one is an error (LOAD_ERR_YAML_PARSE for YAML nesting, LOAD_ERR_VALIDATE otherwise) in the
+    /// item that crossed it; items using a failed list or macro are left out, as with any failed item.
+    ///
+    /// For scale: Falco's own rule files (incubating and sandbox included) nest YAML 4 levels deep and
+    /// expand to about 10 000 nodes in all. A release build type-checks about a million nodes a second,
+    /// at about 200 bytes each.
+    public struct Limits: Sendable {
+        /// How deeply YAML sequences and mappings may nest in a rules file.
+        public var yamlDepth = 1_000
+        /// Items a list may have once the lists it names are expanded.
+        public var listItems = 1_000_000
+        /// Nodes a condition may have once its macros and lists are expanded: `and`/`or`/`not` nodes,
+        /// checks, and each list value. Macros are shared while resolving, so this is what bounds a macro
+        /// that uses another twice, repeated (2^n checks), before anything walks the expansion.
+        public var conditionSize = 1_000_000
+        /// How deeply a condition may nest (`and`/`or`/`not` levels) once its macros are expanded. Every
+        /// recursive pass over conditions (type checking, printing, planning, destruction) is bounded by it.
+        public var conditionDepth = 1_000
+        /// Nodes and list items all the lists, macros and rules of one load may expand to together, so that
+        /// many items, each under the limits above, cannot add up to unbounded memory.
+        public var totalSize = 5_000_000
+
+        public init() {}
     }
 
     /// Loads `files` in order (later files append to and override earlier ones).

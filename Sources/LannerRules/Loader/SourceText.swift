@@ -1,3 +1,4 @@
+import Glibc
 import LannerYAML
 
 /// Where a YAML scalar's value came from, so an offset inside the value can be turned back into a
@@ -49,25 +50,68 @@ public struct OriginText: Sendable, Equatable {
     }
 }
 
+/// The bytes of source files and where their lines start, built once per file on first use, so that
+/// locating many positions in a large file does not rescan it each time.
+final class SourceIndex {
+    struct File {
+        let bytes: [UInt8]
+        /// Byte offset of each line's start: 0, then one past every LF.
+        let lineStarts: [Int]
+
+        init(_ text: String) {
+            bytes = Array(text.utf8)
+            var starts = [0]
+            bytes.withUnsafeBufferPointer { buf in
+                guard let base = buf.baseAddress else { return }
+                var i = 0
+                while i < buf.count, let hit = memchr(base + i, 0x0a, buf.count - i) {
+                    i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
+                    starts.append(i)
+                }
+            }
+            lineStarts = starts
+        }
+
+        /// Where 1-based line `n` starts (the last line's start past the end).
+        func start(ofLine n: Int) -> Int { lineStarts[max(0, min(n - 1, lineStarts.count - 1))] }
+
+        /// The 1-based line holding byte `offset`, and where that line starts.
+        func line(at offset: Int) -> (line: Int, start: Int) {
+            var lo = 0, hi = lineStarts.count   // the last start <= offset
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2
+                if lineStarts[mid] <= offset { lo = mid } else { hi = mid }
+            }
+            return (lo + 1, lineStarts[lo])
+        }
+    }
+
+    private var files: [String: File] = [:]
+
+    func file(_ name: String, in sources: [String: String]) -> File? {
+        if let f = files[name] { return f }
+        guard let text = sources[name] else { return nil }
+        let f = File(text)
+        files[name] = f
+        return f
+    }
+}
+
 /// Maps positions inside scalar values back to their files.
 public struct SourceMapper {
     /// File name → text.
-    public var sources: [String: String]
+    public let sources: [String: String]
+    private let index = SourceIndex()
 
     public init(sources: [String: String]) { self.sources = sources }
 
     /// Line and column (1-based) in the file of byte `offset` inside the scalar's value.
+    /// - Complexity: O(length of the scalar's line and value); the file is indexed on first use.
     public func locate(_ origin: ScalarOrigin, offset: Int) -> (line: Int, column: Int) {
-        guard !origin.fixed, let text = sources[origin.file] else { return (origin.start.line, origin.start.column) }
-        let bytes = Array(text.utf8)
+        guard !origin.fixed, let file = index.file(origin.file, in: sources) else { return (origin.start.line, origin.start.column) }
+        let bytes = file.bytes
         // Byte index of the scalar's start from its line and column (columns count characters).
-        var lineStart = 0
-        var line = 1
-        var i = 0
-        while line < origin.start.line, i < bytes.count {
-            if bytes[i] == 0x0a { line += 1; lineStart = i + 1 }
-            i += 1
-        }
+        let lineStart = file.start(ofLine: origin.start.line)
         var j = lineStart
         var col = 1
         while col < origin.start.column, j < bytes.count, bytes[j] != 0x0a {
@@ -108,9 +152,7 @@ public struct SourceMapper {
             consumed += 1
         }
         // Turn byte index j into line and column.
-        var l = 1
-        var ls = 0
-        for k in 0..<min(j, bytes.count) where bytes[k] == 0x0a { l += 1; ls = k + 1 }
+        let (l, ls) = file.line(at: min(j, bytes.count))
         var c = 1
         var k = ls
         while k < min(j, bytes.count) {

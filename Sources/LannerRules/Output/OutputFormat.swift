@@ -98,7 +98,7 @@ public struct OutputFormat: Sendable, Equatable {
             case .success(let f): resolved = f
             case .failure(let e):
                 if case .unknown = e {
-                    return .failure(Failure(message: "invalid formatting token \(name)", offset: start, unknownField: true))
+                    return .failure(Failure(message: "invalid formatting token \(name)" + catalog.suggestion(for: name), offset: start, unknownField: true))
                 }
                 return .failure(Failure(message: "invalid formatting token \(name): \(e)", offset: start, unknownField: false))
             }

@@ -41,6 +41,8 @@ public struct ConditionParser {
     }
 
     public static let transformers = ["tolower", "toupper", "b64", "basename", "len"]
+    /// `Operator.string`, each with whether it is a word (which must be followed by a blank).
+    static let stringOperators = Operator.string.map { ($0, $0.utf8.first.map(isAlpha) ?? false) }
     public static let defaultMaxDepth = 1000
 
     let input: [UInt8]
@@ -167,7 +169,7 @@ public struct ConditionParser {
         var field = FieldRef(name: name, arg: nil, pos: start)
         if lexString("[") {
             guard let arg = lexQuotedString() ?? lexFieldArgBare() else {
-                throw fail("expected a valid field argument: a quoted string or a bare string")
+                throw fail("expected a valid field argument: a quoted string or a bare string" + (quoteProblem().map { ": " + $0 } ?? ""))
             }
             field.arg = arg.value
             guard lexString("]") else { throw fail("expected a ']' token") }
@@ -201,11 +203,13 @@ public struct ConditionParser {
         lexBlank()
         if lexWordOperator("exists") { return .unary(left, op: "exists", start) }
         lexBlank()
-        for op in Operator.numeric where lexString(op) {
+        // Only operators that start with the next byte can match (the order among them is kept).
+        let next = peek()
+        for op in Operator.numeric where op.utf8.first == next && lexString(op) {
             return .binary(left, op: Operator(op), rhs: try parseNumValueOrOperand(), start)
         }
-        for op in Operator.string {
-            let matched = op.first!.isLetter ? lexWordOperator(op) : lexString(op)
+        for (op, isWord) in Self.stringOperators where op.utf8.first == next {
+            let matched = isWord ? lexWordOperator(op) : lexString(op)
             if matched {
                 if let m = lexModifier() {
                     return .binary(left, op: Operator(op, modifier: m), rhs: try parseListValueOrOperand(), start)
@@ -213,7 +217,7 @@ public struct ConditionParser {
                 return .binary(left, op: Operator(op), rhs: try parseStrValueOrOperand(), start)
             }
         }
-        for op in Operator.list where lexListOperator(op) {
+        for op in Operator.list where op.utf8.first == next && lexListOperator(op) {
             return .binary(left, op: Operator(op), rhs: try parseListValueOrOperand(), start)
         }
         throw fail("expected a valid check operator: one of " + Self.quotedList(Operator.all))
@@ -237,6 +241,7 @@ public struct ConditionParser {
         if let o = try parseRightOperand() { return .operand(o) }
         if let q = lexQuotedString() { return .single(q.value, quoted: true, start) }
         if let b = lexBareString() { return .single(b, quoted: false, start) }
+        if let why = quoteProblem() { throw fail("expected a string value: " + why) }
         throw fail("expected a string value or a field with a valid transformer: " + Self.quotedList(["val"] + Self.transformers))
     }
 
@@ -253,10 +258,12 @@ public struct ConditionParser {
                 lexBlank()
                 while lexString(",") {
                     lexBlank()
-                    guard let next = lexListElement() else { throw fail("expected a string value") }
+                    guard let next = lexListElement() else { throw fail("expected a string value" + (quoteProblem().map { ": " + $0 } ?? "")) }
                     items.append(next)
                     lexBlank()
                 }
+            } else if let why = quoteProblem() {
+                throw fail("expected a string value: " + why)
             }
             guard lexString(")") else { throw fail("expected a ')' token") }
             return .list(items, start)
@@ -277,7 +284,7 @@ public struct ConditionParser {
     /// `val(field)` or `transformer(...)` on the right side; nil (nothing consumed) when neither.
     mutating func parseRightOperand() throws(Failure) -> Operand? {
         let start = here
-        if lexString("val(") {
+        if peek() == 0x76, lexString("val(") {
             lexBlank()
             let fieldStart = here
             guard let f = lexFieldName() else { throw fail("expected a field within 'val' transformer") }
@@ -322,10 +329,12 @@ public struct ConditionParser {
     }
 
     mutating func lexString(_ s: String) -> Bool {
-        let bytes = Array(s.utf8)
-        guard pos + bytes.count <= input.count else { return false }
-        for (i, b) in bytes.enumerated() where input[pos + i] != b { return false }
-        pos += bytes.count
+        var p = pos
+        for b in s.utf8 {
+            guard p < input.count, input[p] == b else { return false }
+            p += 1
+        }
+        pos = p
         lastToken = s
         return true
     }
@@ -363,7 +372,11 @@ public struct ConditionParser {
     mutating func lexModifier() -> Operator.Modifier? {
         let save = pos, saveToken = lastToken
         lexBlank()
-        for m in [Operator.Modifier.oneof, .anyof, .allof] {
+        guard let c = peek(), Self.modifierFirstBytes.contains(c) else {
+            pos = save
+            return nil
+        }
+        for m in Self.modifiers {
             let before = pos
             if lexString(m.rawValue) {
                 if let c = peek(), !(Self.isBlank(c) || c == 0x28) { pos = before; lastToken = saveToken; continue }
@@ -408,10 +421,17 @@ public struct ConditionParser {
         return lastToken
     }
 
+    static let transformerOpenings = transformers.map { ($0, $0 + "(") }
+    /// What a transformer or modifier can start with: anything else is not one, without trying each.
+    static let transformerFirstBytes = Set(transformers.compactMap(\.utf8.first))
+    static let modifiers: [Operator.Modifier] = [.oneof, .anyof, .allof]
+    static let modifierFirstBytes = Set(modifiers.compactMap(\.rawValue.utf8.first))
+
     mutating func lexTransformer() -> String? {
-        for t in Self.transformers {
+        guard let c = peek(), Self.transformerFirstBytes.contains(c) else { return nil }
+        for (t, opening) in Self.transformerOpenings {
             let save = pos, saveToken = lastToken
-            if lexString(t + "(") {
+            if lexString(opening) {
                 lexBlank()
                 return t
             }
@@ -470,7 +490,7 @@ public struct ConditionParser {
     }
 
     /// A quoted string, unescaped. An unterminated quote or a bad escape consumes nothing and returns nil,
-    /// so the caller reports what it expected at the quote.
+    /// so the caller reports what it expected at the quote (and `quoteProblem` why the string is bad).
     mutating func lexQuotedString() -> (value: String, raw: String)? {
         guard let delimiter = peek(), delimiter == 0x22 || delimiter == 0x27 else { return nil }
         var p = pos + 1
@@ -489,6 +509,45 @@ public struct ConditionParser {
                 return (value, lastToken)
             }
             p += 1
+        }
+        return nil
+    }
+}
+
+extension ConditionParser {
+    /// Why the quoted string at the current position cannot be read: "unterminated quoted string" or
+    /// "invalid escape \q"; nil when there is no quote here or the string is well-formed.
+    func quoteProblem() -> String? {
+        guard let delimiter = peek(), delimiter == 0x22 || delimiter == 0x27 else { return nil }
+        var p = pos + 1
+        var escaped = false
+        var close: Int?
+        while p < input.count {
+            let c = input[p]
+            if escaped {
+                escaped = false
+            } else if c == 0x5c {
+                escaped = true
+            } else if c == delimiter {
+                close = p
+                break
+            }
+            p += 1
+        }
+        guard let close else { return "unterminated quoted string" }
+        p = pos + 1
+        while p < close {
+            if input[p] == 0x5c {
+                let raw = [delimiter, 0x5c, input[p + 1], delimiter]
+                if Escaping.unescape(raw) == nil {
+                    var q = p + 2
+                    while q < close, input[q] & 0xc0 == 0x80 { q += 1 }
+                    return "invalid escape \\" + String(decoding: input[(p + 1)..<q], as: UTF8.self)
+                }
+                p += 2
+            } else {
+                p += 1
+            }
         }
         return nil
     }

@@ -1,0 +1,113 @@
+import LannerCore
+import LannerStore
+import LannerWire
+
+/// Per-sensor counters and the "Syscall event drops" alert (pure: no I/O, no clock; one per ingest thread).
+///
+/// Every batch header carries the kernel and user drops of the sending sensor process since it started. The book
+/// turns them into per-sensor deltas (a higher run epoch, `sequence >> 32`, means a restarted sensor whose
+/// counters start at 0 again), keeps totals, and raises a drop alert when some drops have not been reported yet
+/// and the sensor's rate limit allows: Falco's token bucket with rate 1/`dropAlertInterval` and burst 1, i.e. at
+/// most one alert per interval per sensor. Drops held back by the limit are not lost: they are in the next
+/// alert, whose window covers them (`tick` raises it when no batch comes).
+///
+/// Changes are proposed, then committed: `observe` returns the row to store with the batch (same transaction);
+/// only after the commit succeeded does `apply` make it the book's state, so a failed commit changes nothing.
+public struct SensorBook {
+    public private(set) var records: [String: SensorRecord] = [:]
+    /// Seconds between two drop alerts of one sensor (Falco's default is 30: rate .03333, max_burst 1).
+    public var dropAlertInterval: Double
+    /// Seconds after which a rate window closes (events/s).
+    public static let rateWindowSeconds: Int64 = 60
+
+    public init(records: [SensorRecord], dropAlertInterval: Double = 10) {
+        for r in records { self.records[r.sensorID] = r }
+        self.dropAlertInterval = dropAlertInterval
+    }
+
+    /// The alert rule's name and priority (proto/README.md, "Loss").
+    public static let dropRule = "Syscall event drops"
+    public static let dropPriority = Priority.critical
+
+    /// What storing one batch would make of its sensor's row, and the drop alert to store with it, if any.
+    public func observe(_ h: BatchHeader, events: Int, nowNs: Int64) -> (record: SensorRecord, alert: NewAlert?) {
+        let id = h.sensorID.description
+        let epoch = Int64(bitPattern: h.sequence >> 32)
+        let reportedKernel = Int64(clamping: h.kernelDrops), reportedUser = Int64(clamping: h.userDrops)
+        var r = records[id] ?? SensorRecord(sensorID: id, hostname: h.hostname, sensorVersion: h.sensorVersion,
+                                            bootID: h.bootID.description, runEpoch: epoch, nowNs: nowNs)
+        let hadNothingPending = r.unreportedKernelDrops == 0 && r.unreportedUserDrops == 0
+        let previousSeen = r.batches == 0 ? nowNs : r.lastSeenNs
+        if epoch > r.runEpoch {
+            // A new sensor run: its counters count from 0.
+            r.runEpoch = epoch
+            r.runKernelDrops = 0
+            r.runUserDrops = 0
+        }
+        if epoch == r.runEpoch {
+            // Within a run the counters only grow; a batch sent out of order (a resync snapshot) never lowers them.
+            if reportedKernel > r.runKernelDrops {
+                r.kernelDrops += reportedKernel - r.runKernelDrops
+                r.runKernelDrops = reportedKernel
+            }
+            if reportedUser > r.runUserDrops {
+                r.userDrops += reportedUser - r.runUserDrops
+                r.runUserDrops = reportedUser
+            }
+        }
+        // (A batch of an older run arriving after a newer one — never sent that way — adds no drops.)
+        r.hostname = h.hostname
+        r.sensorVersion = h.sensorVersion
+        r.bootID = h.bootID.description
+        r.lastSeenNs = max(r.lastSeenNs, nowNs)
+        r.batches += 1
+        r.events += Int64(events)
+        if nowNs - r.windowStartNs >= Self.rateWindowSeconds * 1_000_000_000 {
+            r.rateEvents = r.windowEvents
+            r.rateNs = nowNs - r.windowStartNs
+            r.windowStartNs = nowNs
+            r.windowEvents = Int64(events)
+        } else {
+            r.windowEvents += Int64(events)
+        }
+        if hadNothingPending && (r.unreportedKernelDrops > 0 || r.unreportedUserDrops > 0) {
+            // The drops happened after the previous batch was sent.
+            r.dropWindowStartNs = previousSeen
+        }
+        let alert = dropAlert(&r, nowNs: nowNs)
+        return (r, alert)
+    }
+
+    /// Drop alerts that are due without a batch (their rate limit expired since), with the rows to store.
+    public func tick(nowNs: Int64) -> [(record: SensorRecord, alert: NewAlert)] {
+        var out: [(SensorRecord, NewAlert)] = []
+        for id in records.keys.sorted() {
+            var r = records[id]!
+            if let a = dropAlert(&r, nowNs: nowNs) { out.append((r, a)) }
+        }
+        return out
+    }
+
+    /// Makes a stored row the book's state.
+    public mutating func apply(_ r: SensorRecord) { records[r.sensorID] = r }
+
+    /// Raises the alert when drops are unreported and the limit allows; marks them reported in `r`.
+    func dropAlert(_ r: inout SensorRecord, nowNs: Int64) -> NewAlert? {
+        let kernel = r.unreportedKernelDrops, user = r.unreportedUserDrops
+        guard kernel > 0 || user > 0 else { return nil }
+        if let last = r.lastDropAlertNs, Double(nowNs - last) < dropAlertInterval * 1e9 { return nil }
+        let seconds = Double(max(0, nowNs - r.dropWindowStartNs)) / 1e9
+        let s = seconds < 10 ? String(Double(Int(seconds * 10)) / 10) : String(Int(seconds.rounded()))
+        let output = "Syscall event drops: \(kernel) kernel, \(user) sensor events dropped in the last \(s) s (sensor \(r.hostname))"
+        let fields = "{\"n_drops\":\(kernel + user),\"n_drops_kernel\":\(kernel),\"n_drops_sensor\":\(user),"
+            + "\"interval_s\":\(s),\"sensor.id\":\(JSON.quoted(r.sensorID)),\"sensor.hostname\":\(JSON.quoted(r.hostname)),"
+            + "\"sensor.version\":\(JSON.quoted(r.sensorVersion)),\"kernel_drops_total\":\(r.kernelDrops),"
+            + "\"sensor_drops_total\":\(r.userDrops)}"
+        r.reportedKernelDrops = r.kernelDrops
+        r.reportedUserDrops = r.userDrops
+        r.lastDropAlertNs = nowNs
+        r.dropWindowStartNs = nowNs
+        return NewAlert(timeNs: nowNs, host: r.hostname, sensorID: r.sensorID, rule: Self.dropRule, priority: Self.dropPriority,
+                        source: "internal", output: output, tags: [], fieldsJSON: fields)
+    }
+}

@@ -1,0 +1,221 @@
+import LannerRules
+import LannerWire
+
+/// One open file descriptor as the collector knows it: what it is and its name as Falco renders fd.name.
+/// Immutable; a process's table maps fd numbers to these (copied on fork at no cost: Swift's copy-on-write).
+final class FDEntry {
+    let kind: FDKind
+    /// Path, `cip:cport->sip:sport`, `ip:port` (bound), unix path, `pipe:[ino]`, `memfd:name`, …
+    let name: ByteString
+    let family: UInt16
+    let socktype: UInt16
+    let local: IPAddress?, lport: UInt16
+    let remote: IPAddress?, rport: UInt16
+    /// Accepted or listening (Falco's fd.is_server).
+    let isServer: Bool
+    /// Open flags (O_CLOEXEC decides what survives an exec).
+    let flags: UInt32
+
+    init(kind: FDKind, name: ByteString, family: UInt16 = 0, socktype: UInt16 = 0, local: IPAddress? = nil, lport: UInt16 = 0,
+         remote: IPAddress? = nil, rport: UInt16 = 0, isServer: Bool = false, flags: UInt32 = 0) {
+        self.kind = kind
+        self.name = name
+        self.family = family
+        self.socktype = socktype
+        self.local = local
+        self.lport = lport
+        self.remote = remote
+        self.rport = rport
+        self.isServer = isServer
+        self.flags = flags
+    }
+
+    var isInet: Bool { family == 2 || family == 10 }
+
+    func with(server: Bool) -> FDEntry {
+        FDEntry(kind: kind, name: name, family: family, socktype: socktype, local: local, lport: lport, remote: remote,
+                rport: rport, isServer: server, flags: flags)
+    }
+
+    /// What an fd path from the kernel (`/proc/PID/fd` style) says the fd is, for fds the table never saw open.
+    static func classify(path p: UnsafeRawBufferPointer) -> FDKind {
+        func starts(_ s: StaticString) -> Bool {
+            let n = s.utf8CodeUnitCount
+            guard p.count >= n else { return false }
+            return memcmp(p.baseAddress!, s.utf8Start, n) == 0
+        }
+        if starts("/memfd:") { return .memfd }
+        if starts("/") { return .file }
+        if starts("pipe:") { return .pipe }
+        if starts("socket:") { return .socket }
+        if starts("anon_inode:[eventpoll]") { return .eventpoll }
+        if starts("anon_inode:[eventfd]") { return .event }
+        if starts("anon_inode:[signalfd]") { return .signalfd }
+        if starts("anon_inode:[timerfd]") { return .timerfd }
+        if starts("anon_inode:inotify") { return .inotify }
+        if starts("anon_inode:bpf") { return .bpf }
+        if starts("anon_inode:[userfaultfd]") { return .userfaultfd }
+        if starts("anon_inode:[io_uring]") { return .iouring }
+        return .unknown
+    }
+}
+
+import Glibc
+
+/// Where each event's fd-related fields are in its record, found once from the schema.
+struct FDLayout {
+    /// The fd the event is about: its result for fd-creating events, else its fd argument; -1 when none.
+    enum Source { case none, result, field(Int) }
+
+    let source: Source
+    let fdpath: Int      // variable index, -1
+    let socket: SocketLayout?
+
+    static let fdCreating: Set<EventType> = [
+        .open, .openat, .openat2, .creat, .socket, .accept, .accept4, .dup, .dup2, .dup3, .memfdCreate, .userfaultfd,
+    ]
+
+    init(_ t: EventType) {
+        var pos: [String: (Int, Bool)] = [:]
+        for f in t.fields { pos[f.name] = (f.position, f.isVariable) }
+        if FDLayout.fdCreating.contains(t) {
+            source = .result
+        } else if let p = pos["fd"] ?? pos["fd_in"], !p.1 {
+            source = .field(p.0)
+        } else {
+            source = .none
+        }
+        fdpath = pos["fdpath"].map { $0.1 ? $0.0 : -1 } ?? -1
+        socket = SocketLayout(t)
+    }
+
+    static let byType: [FDLayout?] = {
+        var out = [FDLayout?](repeating: nil, count: Int(EventType.allCases.map(\.rawValue).max()!) + 1)
+        for t in EventType.allCases where t.fromKernel { out[Int(t.rawValue)] = FDLayout(t) }
+        return out
+    }()
+}
+
+extension HostState {
+    /// Most fds one process keeps in the table; more are not tracked (counted in `untrackedFDs`).
+    static let maxFDsPerProcess = 4096
+
+    /// Offset of a named fixed field of `t` (callers pass names the schema has for `t`).
+    static func offset(_ t: EventType, _ name: String) -> Int {
+        t.fields.first { $0.name == name && !$0.isVariable }!.position
+    }
+
+    func setFD(_ p: ProcessEntry, _ fd: Int64, _ e: FDEntry) {
+        guard fd >= 0, fd <= Int64(Int32.max) else { return }
+        let key = Int32(fd)
+        if p.fds[key] == nil && p.fds.count >= HostState.maxFDsPerProcess {
+            untrackedFDs += 1
+            return
+        }
+        p.fds[key] = e
+    }
+
+    /// fd-table changes an event makes before rules see it (the new fd of an open, socket, accept, dup, …).
+    func applyFDs(_ r: RecordView, _ p: ProcessEntry) {
+        let res = r.load(Int64.self, at: 20)
+        switch r.type {
+        case .open, .openat, .openat2, .creat:
+            guard res >= 0 else { return }
+            let flags = r.load(UInt32.self, at: Layout.Open.flags)
+            let kind: FDKind = flags & 0o200000 != 0 ? .directory : .file
+            setFD(p, res, FDEntry(kind: kind, name: ByteString(r.variable(Layout.Open.name)), flags: r.type == .creat ? 0o1101 : flags))
+        case .socket:
+            guard res >= 0 else { return }
+            let domain = UInt16(truncatingIfNeeded: r.load(UInt32.self, at: HostState.offset(.socket, "domain")))
+            let type = UInt16(truncatingIfNeeded: r.load(UInt32.self, at: HostState.offset(.socket, "type")) & 0xf)
+            setFD(p, res, FDEntry(kind: FDKind.socketKind(domain), name: .empty, family: domain, socktype: type))
+        case .socketpair:
+            guard res == 0 else { return }
+            let domain = UInt16(truncatingIfNeeded: r.load(UInt32.self, at: HostState.offset(.socketpair, "domain")))
+            for f in ["fd1", "fd2"] {
+                setFD(p, Int64(r.load(Int32.self, at: HostState.offset(.socketpair, f))),
+                      FDEntry(kind: FDKind.socketKind(domain), name: .empty, family: domain))
+            }
+        case .connect, .bind:
+            guard res == 0 || (r.type == .connect && res == -115) else { return }   // EINPROGRESS: a non-blocking connect
+            guard let e = socketEntry(r, server: false) else { return }
+            setFD(p, Int64(r.load(Int32.self, at: Layout.Connect.fd)), e)
+        case .listen:
+            guard res == 0 else { return }
+            let fd = r.load(Int32.self, at: HostState.offset(.listen, "fd"))
+            if let e = p.fds[fd] { p.fds[fd] = e.with(server: true) } else if let e = socketEntry(r, server: true) { setFD(p, Int64(fd), e) }
+        case .accept, .accept4:
+            guard res >= 0, let e = socketEntry(r, server: true) else { return }
+            setFD(p, res, e)
+        case .dup, .dup2, .dup3:
+            guard res >= 0 else { return }
+            let old = r.load(Int32.self, at: HostState.offset(r.type, "oldfd"))
+            if let e = p.fds[old] {
+                setFD(p, res, e)
+            } else if let path = FDLayout.byType[Int(r.type.rawValue)].map({ r.variable($0.fdpath) }), !path.isEmpty {
+                setFD(p, res, FDEntry(kind: FDEntry.classify(path: path), name: ByteString(path)))
+            }
+        case .pipe, .pipe2:
+            guard res == 0 else { return }
+            let ino = r.load(UInt64.self, at: HostState.offset(r.type, "ino"))
+            let e = FDEntry(kind: .pipe, name: ByteString("pipe:[\(ino)]"))
+            setFD(p, Int64(r.load(Int32.self, at: HostState.offset(r.type, "fd1"))), e)
+            setFD(p, Int64(r.load(Int32.self, at: HostState.offset(r.type, "fd2"))), e)
+        case .memfdCreate:
+            guard res >= 0 else { return }
+            var name = Array("memfd:".utf8)
+            name += r.variable(r.type.fields.first { $0.name == "name" }!.position)
+            setFD(p, res, FDEntry(kind: .memfd, name: ByteString(name)))
+        case .userfaultfd:
+            guard res >= 0 else { return }
+            setFD(p, res, FDEntry(kind: .userfaultfd, name: ByteString("anon_inode:[userfaultfd]")))
+        default:
+            break
+        }
+    }
+
+    /// fd-table changes after rules saw the event (a closed fd is still known to rules on its close).
+    func applyFDsAfter(_ r: RecordView, _ p: ProcessEntry) {
+        if r.type == .close, r.load(Int64.self, at: 20) == 0 {
+            p.fds[r.load(Int32.self, at: HostState.offset(.close, "fd"))] = nil
+        }
+    }
+
+    /// A socket table entry from an event's address fields (nil when the event has none or family 0).
+    func socketEntry(_ r: RecordView, server: Bool) -> FDEntry? {
+        guard let l = ArgumentTable.sockets[Int(r.type.rawValue)] else { return nil }
+        let family = r.load(UInt16.self, at: l.family)
+        guard family != 0 else { return nil }
+        let socktype = l.socktype >= 0 ? r.load(UInt16.self, at: l.socktype) : 0
+        if family == 1 {
+            let path = l.path >= 0 ? r.variable(l.path) : UnsafeRawBufferPointer(start: nil, count: 0)
+            return FDEntry(kind: .unix, name: ByteString(path), family: family, socktype: socktype, isServer: server)
+        }
+        guard family == 2 || family == 10 else { return FDEntry(kind: .unknown, name: .empty, family: family, isServer: server) }
+        func addr(_ off: Int) -> IPAddress? {
+            guard off >= 0 else { return nil }
+            let b = r.bytes16(at: off)
+            return family == 2 ? IPAddress(bytes: b[0..<4]) : IPAddress(bytes: b)
+        }
+        let local = addr(l.saddr), remote = addr(l.daddr)
+        let lport = l.sport >= 0 ? r.load(UInt16.self, at: l.sport) : 0
+        let rport = l.dport >= 0 ? r.load(UInt16.self, at: l.dport) : 0
+        let name: String
+        if r.type == .bind || r.type == .listen || remote == nil {
+            name = local.map { "\($0):\(lport)" } ?? ""
+        } else if server {
+            // An accepted connection: the client is the remote end.
+            name = "\(remote.map { "\($0)" } ?? ""):\(rport)->\(local.map { "\($0)" } ?? ""):\(lport)"
+        } else {
+            name = "\(local.map { "\($0)" } ?? ""):\(lport)->\(remote.map { "\($0)" } ?? ""):\(rport)"
+        }
+        return FDEntry(kind: family == 2 ? .ipv4 : .ipv6, name: ByteString(name), family: family, socktype: socktype,
+                       local: local, lport: lport, remote: remote, rport: rport, isServer: server)
+    }
+
+    /// On a successful exec the kernel closes O_CLOEXEC fds.
+    func closeOnExec(_ p: ProcessEntry) {
+        guard !p.fds.isEmpty else { return }
+        for (fd, e) in p.fds where e.flags & 0o2000000 != 0 { p.fds[fd] = nil }
+    }
+}

@@ -1,0 +1,161 @@
+import Testing
+import LannerRules
+import LannerWire
+import LannerTestSupport
+@testable import LannerEnrich
+
+/// The per-process fd table rebuilt from fd-creating events, and fd.* / evt.arg.* on the events that use an
+/// fd or that Lanner describes by table.
+@Suite struct FDTableTests {
+    static func rec(_ e: some WireEncodable) -> [UInt8] {
+        var w = ByteWriter()
+        try! e.encode(into: &w)
+        return w.bytes
+    }
+    static func b(_ s: String) -> ArraySlice<UInt8> { ArraySlice(s.utf8) }
+    static func ip4(_ a: [UInt8]) -> ArraySlice<UInt8> { ArraySlice(a + [UInt8](repeating: 0, count: 12)) }
+    static func f(_ name: String, _ r: [UInt8], _ h: HostState, arg: String? = nil) -> [String] { HostStateTests.field(name, r, h, arg: arg) }
+
+    /// An event as the collector handles it: state first, then fields, then after-evaluation changes.
+    static func fields(_ names: [String], _ r: [UInt8], _ h: HostState) -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for n in names {
+            let (name, arg): (String, String?) = {
+                if let open = n.firstIndex(of: "["), n.hasSuffix("]") {
+                    return (String(n[..<open]), String(n[n.index(after: open)..<n.index(before: n.endIndex)]))
+                }
+                if n.hasPrefix("evt.arg.") { return ("evt.arg", String(n.dropFirst(8))) }
+                if n.hasPrefix("evt.rawarg.") { return ("evt.rawarg", String(n.dropFirst(11))) }
+                return (n, nil)
+            }()
+            out[n] = f(name, r, h, arg: arg)
+        }
+        HostStateTests.apply(h, [])
+        r.withUnsafeBytes { raw in h.applyExit(RecordView(base: raw.baseAddress!, length: raw.count)!) }
+        return out
+    }
+
+    @Test func openedFileIsKnownToLaterEventsOnItsFd() {
+        let h = HostStateTests.family()
+        HostStateTests.apply(h, [Rec.open(pid: 200, name: "/etc/shadow", flags: 0o2000000, res: 7)])
+        let read = Self.rec(ReadEvent(pid: 200, tid: 200, ts: 1600, res: 64, fd: 7, size: 4096))
+        let v = Self.fields(["fd.num", "fd.name", "fd.type", "fd.typechar", "fd.directory", "fd.filename", "evt.arg.fd", "evt.arg.size", "evt.arg.res"], read, h)
+        #expect(v["fd.num"] == ["7"])
+        #expect(v["fd.name"] == ["/etc/shadow"])
+        #expect(v["fd.type"] == ["file"] && v["fd.typechar"] == ["f"])
+        #expect(v["fd.directory"] == ["/etc"] && v["fd.filename"] == ["shadow"])
+        #expect(v["evt.arg.fd"] == ["7"] && v["evt.arg.size"] == ["4096"] && v["evt.arg.res"] == ["64"])
+
+        // dup copies the entry; close sees the file and then forgets it.
+        let dup = Self.rec(DupEvent(type: .dup2, pid: 200, tid: 200, ts: 1700, res: 9, oldfd: 7, newfd: 9))
+        #expect(Self.fields(["fd.num", "fd.name"], dup, h) == ["fd.num": ["9"], "fd.name": ["/etc/shadow"]])
+        let close = Self.rec(CloseEvent(pid: 200, tid: 200, ts: 1800, res: 0, fd: 7, fdpath: Self.b("/etc/shadow")))
+        #expect(Self.fields(["fd.name", "evt.arg.fd"], close, h) == ["fd.name": ["/etc/shadow"], "evt.arg.fd": ["7"]])
+        let after = Self.rec(ReadEvent(pid: 200, tid: 200, ts: 1900, res: 0, fd: 7, size: 1))
+        #expect(Self.fields(["fd.name", "fd.type"], after, h) == ["fd.name": [], "fd.type": []])
+        #expect(Self.fields(["fd.name"], Self.rec(ReadEvent(pid: 200, tid: 200, ts: 1900, res: 0, fd: 9, size: 1)), h) == ["fd.name": ["/etc/shadow"]])
+    }
+
+    @Test func forkCopiesTheTableAndExecClosesCloexecFds() {
+        let h = HostStateTests.family()
+        HostStateTests.apply(h, [
+            Rec.open(pid: 200, name: "/tmp/keep", flags: 0, res: 3),
+            Rec.open(pid: 200, name: "/tmp/cloexec", flags: 0o2000000, res: 4),
+            Rec.clone(parent: 200, child: 300),
+        ])
+        let r3 = Self.rec(ReadEvent(pid: 300, tid: 300, ts: 2000, res: 1, fd: 3, size: 1))
+        let r4 = Self.rec(ReadEvent(pid: 300, tid: 300, ts: 2000, res: 1, fd: 4, size: 1))
+        #expect(Self.f("fd.name", r3, h) == ["/tmp/keep"])
+        #expect(Self.f("fd.name", r4, h) == ["/tmp/cloexec"])
+        HostStateTests.apply(h, [Rec.exec(pid: 300, ppid: 200, comm: "cat", exe: "/usr/bin/cat", args: ["cat"])])
+        #expect(Self.f("fd.name", r3, h) == ["/tmp/keep"])
+        #expect(Self.f("fd.name", r4, h) == [])
+        // The parent's table is its own.
+        #expect(Self.f("fd.name", Self.rec(ReadEvent(pid: 200, tid: 200, ts: 2000, res: 1, fd: 4, size: 1)), h) == ["/tmp/cloexec"])
+    }
+
+    @Test func socketsNameBothEndsAsFalcoDoes() {
+        let h = HostStateTests.family()
+        // A server: socket, bind, listen, accept; then a recv on the accepted fd.
+        HostStateTests.apply(h, [Self.rec(SocketEvent(pid: 200, tid: 200, ts: 1, res: 3, domain: 2, typeArg: 1, proto: 0))])
+        let listen = Self.rec(ListenEvent(pid: 200, tid: 200, ts: 2, res: 0, fd: 3, backlog: 128, family: 2, socktype: 1, sport: 8080,
+                                          saddr: Self.ip4([0, 0, 0, 0])))
+        #expect(Self.fields(["fd.name", "fd.is_server", "fd.lport", "evt.arg.backlog"], listen, h)
+                == ["fd.name": ["0.0.0.0:8080"], "fd.is_server": ["true"], "fd.lport": ["8080"], "evt.arg.backlog": ["128"]])
+        let accept = Self.rec(AcceptEvent(pid: 200, tid: 200, ts: 3, res: 5, fd: 3, family: 2, socktype: 1, sport: 8080, dport: 51000,
+                                          saddr: Self.ip4([10, 0, 0, 1]), daddr: Self.ip4([192, 168, 1, 9]), queuepct: 0, queuelen: 0, queuemax: 128))
+        let a = Self.fields(["fd.num", "fd.name", "fd.cip", "fd.sip", "fd.cport", "fd.sport", "fd.is_server", "fd.l4proto", "fd.type", "evt.arg.fd", "evt.arg.tuple"], accept, h)
+        #expect(a["fd.num"] == ["5"])
+        #expect(a["fd.name"] == ["192.168.1.9:51000->10.0.0.1:8080"])
+        #expect(a["fd.cip"] == ["192.168.1.9"] && a["fd.sip"] == ["10.0.0.1"])
+        #expect(a["fd.cport"] == ["51000"] && a["fd.sport"] == ["8080"])
+        #expect(a["fd.is_server"] == ["true"] && a["fd.l4proto"] == ["tcp"] && a["fd.type"] == ["ipv4"])
+        #expect(a["evt.arg.fd"] == ["5"] && a["evt.arg.tuple"] == ["192.168.1.9:51000->10.0.0.1:8080"])
+        // recvfrom without addresses in the record: everything from the table.
+        let recv = Self.rec(SendtoEvent(type: .recvfrom, pid: 200, tid: 200, ts: 4, res: 10, fd: 5, size: 100))
+        let r = Self.fields(["fd.name", "fd.cip", "fd.rport", "fd.is_server", "fd.connected"], recv, h)
+        #expect(r["fd.name"] == ["192.168.1.9:51000->10.0.0.1:8080"])
+        #expect(r["fd.cip"] == ["192.168.1.9"] && r["fd.rport"] == ["51000"] && r["fd.is_server"] == ["true"] && r["fd.connected"] == ["true"])
+    }
+
+    @Test func pipesMemfdsAndKernelPathsHaveTheirKinds() {
+        let h = HostStateTests.family()
+        HostStateTests.apply(h, [
+            Self.rec(PipeEvent(type: .pipe2, pid: 200, tid: 200, ts: 1, res: 0, fd1: 3, fd2: 4, ino: 4242, flags: 0o2000000)),
+            Self.rec(MemfdCreateEvent(pid: 200, tid: 200, ts: 2, res: 5, flags: 1, name: Self.b("payload"))),
+        ])
+        let w4 = Self.rec(ReadEvent(type: .write, pid: 200, tid: 200, ts: 3, res: 1, fd: 4, size: 1))
+        #expect(Self.fields(["fd.name", "fd.type", "fd.typechar"], w4, h) == ["fd.name": ["pipe:[4242]"], "fd.type": ["pipe"], "fd.typechar": ["p"]])
+        let w5 = Self.rec(ReadEvent(type: .write, pid: 200, tid: 200, ts: 3, res: 1, fd: 5, size: 1))
+        #expect(Self.fields(["fd.name", "fd.type"], w5, h) == ["fd.name": ["memfd:payload"], "fd.type": ["memfd"]])
+        // An fd the table never saw: the kernel's path says what it is.
+        let mmap = Self.rec(MmapEvent(pid: 200, tid: 200, ts: 4, res: 0x7f00_0000_0000, addr: 0, length: 4096, prot: 5, flags: 2, fd: 9,
+                                      offset: 0, fdpath: Self.b("/usr/lib/libx.so")))
+        let m = Self.fields(["fd.name", "fd.type", "fd.directory", "evt.arg.prot", "evt.arg.flags", "evt.arg.res", "evt.rawarg.prot"], mmap, h)
+        #expect(m["fd.name"] == ["/usr/lib/libx.so"] && m["fd.type"] == ["file"] && m["fd.directory"] == ["/usr/lib"])
+        #expect(m["evt.arg.prot"] == ["PROT_READ|PROT_EXEC"] && m["evt.arg.flags"] == ["MAP_PRIVATE"])
+        #expect(m["evt.arg.res"] == ["0x7f0000000000"] && m["evt.rawarg.prot"] == ["5"])
+    }
+
+    /// Table-driven: Falco's names and renderings of the parameters Falco's rules use most.
+    @Test(arguments: [
+        (rec(UnlinkatEvent(pid: 200, tid: 200, ts: 1, res: 0, dirfd: -100, flags: 0x200, name: b("/home/alice/.bash_history"), nameraw: b(".bash_history"))),
+         ["evt.arg.name": ["/home/alice/.bash_history"], "evt.rawarg.name": [".bash_history"], "evt.arg.dirfd": ["-100(AT_FDCWD)"],
+          "evt.arg.flags": ["AT_REMOVEDIR"], "evt.arg[2]": ["/home/alice/.bash_history"], "evt.type": ["unlinkat"], "evt.res": ["SUCCESS"]]),
+        (rec(RenameEvent(type: .renameat2, pid: 200, tid: 200, ts: 1, res: -2, olddirfd: 3, newdirfd: -100, flags: 1, oldpath: b("/a/x"),
+                         oldpathraw: b("x"), newpath: b("/b/y"), newpathraw: b("/b/y"))),
+         ["evt.arg.oldpath": ["/a/x"], "evt.arg.newpath": ["/b/y"], "evt.arg.flags": ["RENAME_NOREPLACE"], "evt.arg.res": ["-2(ENOENT)"],
+          "evt.arg.olddirfd": ["3"], "evt.res": ["ENOENT"], "evt.failed": ["true"]]),
+        (rec(ChmodEvent(type: .fchmodat, pid: 200, tid: 200, ts: 1, res: 0, dirfd: -100, mode: 0o4755, filename: b("/tmp/x"), filenameraw: b("/tmp/x"))),
+         ["evt.arg.mode": ["S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID"], "evt.rawarg.mode": ["2541"], "evt.arg.filename": ["/tmp/x"]]),
+        (rec(SetuidEvent(pid: 200, tid: 200, ts: 1, res: 0, uid: 1000)), ["evt.arg.uid": ["alice"], "evt.rawarg.uid": ["1000"]]),
+        (rec(SetuidEvent(pid: 200, tid: 200, ts: 1, res: -1, uid: 4242)), ["evt.arg.uid": ["4242"], "evt.arg.res": ["-1(EPERM)"]]),
+        (rec(PtraceEvent(pid: 200, tid: 200, ts: 1, res: 0, request: 16, pidArg: 77, addr: 0, data: 0)),
+         ["evt.arg.request": ["PTRACE_ATTACH"], "evt.arg.pid": ["77"], "evt.rawarg.request": ["16"]]),
+        (rec(KillEvent(pid: 200, tid: 200, ts: 1, res: 0, pidArg: 1, sig: 9)), ["evt.arg.sig": ["SIGKILL"], "evt.arg.pid": ["1"]]),
+        (rec(SocketEvent(pid: 200, tid: 200, ts: 1, res: 4, domain: 17, typeArg: 3, proto: 768)),
+         ["evt.arg.domain": ["AF_PACKET"], "evt.arg.res": ["4"], "fd.num": ["4"], "fd.type": ["socket"]]),
+        (rec(MemfdCreateEvent(pid: 200, tid: 200, ts: 1, res: 6, flags: 3, name: b("x"))),
+         ["evt.arg.fd": ["6"], "evt.arg.flags": ["MFD_CLOEXEC|MFD_ALLOW_SEALING"], "evt.arg.name": ["x"], "evt.args": ["fd=6 name=x flags=MFD_CLOEXEC|MFD_ALLOW_SEALING"]]),
+    ] as [([UInt8], [String: [String]])])
+    func tableArgumentsRenderAsFalcoDoes(_ record: [UInt8], _ expected: [String: [String]]) {
+        let h = HostStateTests.family()
+        #expect(Self.fields(Array(expected.keys), record, h) == expected)
+    }
+
+    /// Every table row names a field the schema has (the table is checked when first used).
+    @Test func everyTableRowResolves() {
+        var described = 0
+        for t in EventType.allCases where t.fromKernel {
+            if let specs = ArgumentTable.specs[Int(t.rawValue)] {
+                described += 1
+                #expect(!specs.isEmpty)
+                #expect(specs[0].name == "res" || specs[0].name == "fd", "\(t.name)")
+                #expect(SyscallFields.argumentNames(t) == specs.map(\.name))
+            } else {
+                #expect(!SyscallFields.argumentNames(t).isEmpty, "\(t.name) has neither a table row nor a hand-written plan")
+            }
+        }
+        #expect(described >= 60)
+    }
+}
