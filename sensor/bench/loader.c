@@ -177,6 +177,9 @@ int main(int argc, char **argv)
 	}
 	if (parse_interest(interest_spec))
 		return 2;
+	/* first: a background job of a script starts with SIGINT ignored, and a stop during the load must count */
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
 	if (!obj) { perror("open"); return 1; }
 	/* programs whose hook is missing are not loaded; their events go to a lanner_raw_* stand-in */
@@ -264,8 +267,6 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a1);
 	struct ring_buffer *rb = events ? ring_buffer__new(bpf_map__fd(events), on_record, NULL, NULL) : NULL;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
 	struct rusage ru0;
 	getrusage(RUSAGE_SELF, &ru0); /* consumer CPU is counted from here: loading and verifying is not */
 	fprintf(stderr, "bench-loader: load %.3f s, attach %.3f s\n", (l1.tv_sec - l0.tv_sec) + (l1.tv_nsec - l0.tv_nsec) / 1e9,
