@@ -52,6 +52,18 @@ public enum Generators {
             if !e.variableFields.isEmpty { o += "\t/* " + e.variableFields.map { "\($0.name):\($0.type.rawValue)" }.joined(separator: ", ") + " */" }
             o += "\n\n"
         }
+        o += "#ifndef __BPF__\n"
+        o += "/* Userspace tools (sensor/bench/loader.c): each event's schema name and header + fixed size, by id. */\n"
+        o += "static const char *const lanner_event_names[LANNER_EVT_MAX] __attribute__((unused)) = {\n"
+        for e in s.events { o += "\t[LANNER_EVT_\(e.name.uppercased())] = \"\(e.name)\",\n" }
+        o += "};\n"
+        o += "static const unsigned short lanner_event_fixed_size[LANNER_EVT_MAX] __attribute__((unused)) = {\n"
+        for e in s.events { o += "\t[LANNER_EVT_\(e.name.uppercased())] = LANNER_EVT_\(e.name.uppercased())_FIXED_SIZE,\n" }
+        o += "};\n"
+        o += "static const unsigned char lanner_event_from_kernel[LANNER_EVT_MAX] __attribute__((unused)) = {\n"
+        for e in s.events where e.source == "kernel" { o += "\t[LANNER_EVT_\(e.name.uppercased())] = 1,\n" }
+        o += "};\n"
+        o += "#endif /* !__BPF__ */\n\n"
         o += "#endif /* LANNER_EVENTS_H */\n"
         return o
     }

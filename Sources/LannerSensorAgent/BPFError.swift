@@ -23,7 +23,7 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case attach(program: String, section: String, errno: Int32)
     /// Creating the ring-buffer consumer failed.
     case ringBuffer(errno: Int32)
-    /// `ring_buffer__poll` / `ring_buffer__consume` failed.
+    /// Waiting on or draining the ring buffer failed (EINVAL: a record longer than any the kernel side writes).
     case poll(errno: Int32)
 
     public var description: String {

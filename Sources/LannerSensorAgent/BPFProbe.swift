@@ -26,6 +26,9 @@ public final class BPFProbe {
         EventType.execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit, .open, .openat, .openat2, .creat, .connect,
     ].map(\.rawValue))
 
+    /// The longest record the kernel side writes (sensor/lanner_abi.h LANNER_RECORD_MAX: hdr.len is a u16).
+    static let maxRecordBytes = 65535
+
     /// Names of the programs attached now, in attach order.
     public var programNames: [String] { attachOrder.map { plan.entries[$0].name } }
     /// Names of every program loaded from the object (attached or not), in object order.
@@ -41,7 +44,7 @@ public final class BPFProbe {
     private let plan: ProgramPlan
     private var links: [Int: OpaquePointer] = [:]  // attached programs by plan index
     private var attachOrder: [Int] = []
-    private var ring: OpaquePointer?
+    private var ring: UnsafeMutablePointer<lanner_ring>?
     private let sink: RecordSink
     private let interestFD: Int32
     private let countersFD: Int32
@@ -76,8 +79,9 @@ public final class BPFProbe {
         // 5. attach what the interest needs (lifecycle always)
         try setInterest(config.interest)
 
-        // 6. the consumer
-        guard let rb = ring_buffer__new(loaded.eventsFD, onRecord, Unmanaged.passUnretained(sink).toOpaque(), nil) else {
+        // 6. the consumer: the ring's data pages mapped once (libbpf's ring_buffer maps them twice, and RSS
+        //    counted the ring twice); a record that wraps the end is copied (CBPF/shim.h, lanner_ring)
+        guard let rb = lanner_ring_new(loaded.eventsFD, config.ringBufferBytes, Self.maxRecordBytes) else {
             throw .ringBuffer(errno: errno)
         }
         ring = rb
@@ -140,13 +144,13 @@ public final class BPFProbe {
     }
 
     deinit {
-        if let ring { ring_buffer__free(ring) }
+        lanner_ring_free(ring)
         for i in attachOrder.reversed() { if let l = links[i] { bpf_link__destroy(l) } }
         bpf_object__close(object)
     }
 
-    /// Waits up to `timeoutMs` for the kernel to signal data, then drains whatever the ring holds
-    /// (`ring_buffer__consume` after the poll: records below the wake-up threshold never stay behind).
+    /// Waits up to `timeoutMs` for the kernel to signal data, then drains whatever the ring holds (also after
+    /// a timeout: records below the wake-up threshold never stay behind), at most one ring's worth per call.
     ///
     /// - Parameter body: called once per record with the raw record bytes, valid only during the call.
     /// - Returns: the number of records delivered.
@@ -158,10 +162,8 @@ public final class BPFProbe {
             sink.body = escapable
             sink.delivered = 0
             defer { sink.body = nil }
-            let p = ring_buffer__poll(ring, timeoutMs)
-            if p < 0 && p != -EINTR { throw .poll(errno: -p) }
-            let c = ring_buffer__consume(ring)
-            if c < 0 && c != -EINTR { throw .poll(errno: -c) }
+            let n = lanner_ring_poll(ring, timeoutMs, onRecord, Unmanaged.passUnretained(sink).toOpaque())
+            if n < 0 && n != -Int(EINTR) { throw .poll(errno: Int32(-n)) }
             return sink.delivered
         }
     }

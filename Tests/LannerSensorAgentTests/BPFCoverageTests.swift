@@ -422,7 +422,7 @@ extension BPFProbeTests {
             while true {
                 try probe.setInterest(BPFProbe.defaultInterest.union(toggles % 2 == 0 ? [EventType.close.rawValue, EventType.read.rawValue] : []))
                 toggles += 1
-                seen += try drain(probe).of(pid: UInt32(w3.pid), types: [.openat]).filter(Self.isHostnameOpen)
+                seen += try drain(probe, within: 0.05).of(pid: UInt32(w3.pid), types: [.openat]).filter(Self.isHostnameOpen)
                 if waitpid(w3.pid, &status, WNOHANG) == w3.pid { break }
             }
             seen += try drain(probe).of(pid: UInt32(w3.pid), types: [.openat]).filter(Self.isHostnameOpen)

@@ -372,6 +372,55 @@ struct BPFProbeTests {
             + "consumer \(cpu / UInt64(max(seen, 1))) ns CPU per record (poll + callback)")
     }
 
+    /// Records that wrap the end of the ring arrive whole and in order: the consumer maps the ring's data
+    /// once and copies a record that wraps (CBPF's lanner_ring). A 64 KiB ring, 6,000 failed opens of paths
+    /// of 30 to 430 bytes (each record's name and nameraw are that path), drained every 40 opens so that
+    /// the ring never fills, many laps of the ring.
+    @Test func recordsWrappingTheRingArriveWhole() throws {
+        let ring = 64 << 10
+        let probe = try SensorEnv.probe(ignoring: [], ringBufferBytes: ring)
+        _ = try drain(probe)
+        let me = UInt32(getpid())
+        let prefix = "/nonexistent-lanner-wrap/"
+        var expected: [String] = []
+        var names: [String] = []
+        var bytes = 0
+        var undecodable = 0
+        func take() throws {
+            var empty = 0
+            while empty < 2 {
+                let n = try probe.poll(timeoutMs: 0) { raw in
+                    guard raw.count >= 20, raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self) == me,
+                          raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self) == EventType.openat.rawValue else { return }
+                    let r = EventRecord(storage: Array(raw), start: 0, length: raw.count)
+                    guard r.load(UInt16.self, at: 0) == raw.count, (try? r.validate()) != nil, let e = try? OpenEvent(r) else {
+                        undecodable += 1
+                        return
+                    }
+                    guard str(e.nameraw).hasPrefix(prefix) else { return }
+                    #expect(str(e.name) == str(e.nameraw))
+                    names.append(str(e.nameraw))
+                    bytes += raw.count
+                }
+                empty = n == 0 ? empty + 1 : 0
+            }
+        }
+        let before = probe.counters()
+        for i in 0..<6000 {
+            let path = prefix + String(repeating: "x", count: 1 + (i &* 37) % 400) + "/\(i)"
+            expected.append(path)
+            let fd = open(path, O_RDONLY)
+            #expect(fd < 0)
+            if i % 40 == 39 { try take() }
+        }
+        try take()
+        let after = probe.counters()
+        #expect(after.ringbufFull == before.ringbufFull, "drained often enough that the ring never filled")
+        #expect(undecodable == 0)
+        #expect(names == expected)
+        #expect(bytes > 20 * ring, "the ring was lapped many times (\(bytes) bytes of records)")
+    }
+
     /// The kernel's EXECVE record and the /proc snapshot's PROCINFO record of the same process agree
     /// field by field, so the collector can treat both alike.
     @Test func kernelExecAgreesWithProcSnapshot() throws {

@@ -29,15 +29,15 @@ enum SensorEnv {
     static let allKernelEvents = Set(EventType.allCases.filter(\.fromKernel).map(\.rawValue))
 
     static func probe(ignoring: [UInt32] = [UInt32(getpid())], argvLimit: Int = 4096,
-                      interest: Set<UInt16> = BPFProbe.defaultInterest,
+                      interest: Set<UInt16> = BPFProbe.defaultInterest, ringBufferBytes: Int = 16 << 20,
                       sourceLocation: SourceLocation = #_sourceLocation) throws -> BPFProbe {
         if let failure = build {
             Issue.record(Comment(rawValue: failure), sourceLocation: sourceLocation)
             throw SensorTestError.setup(failure)
         }
         do {
-            return try BPFProbe(config: ProbeConfig(objectPath: objectPath, argvLimit: argvLimit, ignoredTgids: ignoring,
-                                                    interest: interest))
+            return try BPFProbe(config: ProbeConfig(objectPath: objectPath, ringBufferBytes: ringBufferBytes, argvLimit: argvLimit,
+                                                    ignoredTgids: ignoring, interest: interest))
         } catch {
             Issue.record("BPFProbe failed to load: \(error)", sourceLocation: sourceLocation)
             throw error
@@ -101,11 +101,13 @@ struct Drained {
 /// Drains the probe until the ring is empty (after the workload has been waited for, all its records
 /// are already in the ring), then runs every record through BatchEncoder → BatchDecoder, which checks
 /// each record's framing (fixed part, every variable field, exact end).
-func drain(_ probe: BPFProbe, sourceLocation: SourceLocation = #_sourceLocation) throws -> Drained {
+/// `within`: stop after that many seconds even if records keep coming (a workload still running).
+func drain(_ probe: BPFProbe, within: Double? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> Drained {
     var enc = BatchEncoder()
     var failures = 0
     var empty = 0
-    while empty < 2 {
+    let deadline = within.map { ProcessInfo.processInfo.systemUptime + $0 }
+    while empty < 2 && deadline.map({ ProcessInfo.processInfo.systemUptime < $0 }) ?? true {
         let n = try probe.poll(timeoutMs: 20) { raw in
             do { try enc.append(record: raw) } catch { failures += 1 }
         }

@@ -3,8 +3,9 @@
  * path__append walks dentry->d_parent up to the mount root, crosses to the parent mount through
  * struct mount (mnt_mountpoint, mnt_parent), and stops at the task's fs->root, or at the top of the
  * mount tree when the file lies outside that root (like d_path, which then gives the path from the
- * namespace root). The walk (bpf_loop, at most LANNER_PATH_WALK steps) records each component's name
- * pointer and length, leaf first, in the workspace; a second bpf_loop appends them root first.
+ * namespace root). The walk (at most LANNER_PATH_WALK steps: the first few inline, then bpf_loop) records
+ * each component's name pointer and length, leaf first, in the workspace; a second loop (inline for a
+ * short path, else bpf_loop) appends them root first.
  *
  * Special files, as the kernel's d_dname would name them:
  *   pipefs / sockfs            "pipe:[INO]" / "socket:[INO]"
@@ -26,6 +27,13 @@
 
 #define LANNER_PATH_WALK (LANNER_PATH_COMPONENTS + 32) /* components plus mount crossings */
 
+/* The first steps of each walk, and the whole emission of a short path, run inline; bpf_loop takes
+ * over only for longer paths. Each bpf_loop callback is an indirect call (a retpoline on this machine
+ * kind) and every helper and callback return goes through the SRSO return thunk: inline, openat of
+ * /etc/hostname cost ~100 ns less (0.62 -> 0.52 us per run), for ~40% more verifier work. */
+#define LANNER_PATH_WALK_INLINE 6
+#define LANNER_PATH_EMIT_INLINE 4
+
 enum {
 	WALK_RUNNING = 0,
 	WALK_ROOT = 1,   /* reached the task's root */
@@ -44,9 +52,8 @@ struct path_walk {
 	__u32 state;
 };
 
-static long path__walk_step(__u32 i, void *ctx)
+static __always_inline long path__walk_body(struct path_walk *w)
 {
-	struct path_walk *w = ctx;
 	struct lanner_scratch *s = w->s;
 	struct dentry *d = w->d;
 	struct mount *m = w->m;
@@ -89,6 +96,11 @@ static long path__walk_step(__u32 i, void *ctx)
 	return 0;
 }
 
+static long path__walk_step(__u32 i, void *ctx)
+{
+	return path__walk_body(ctx);
+}
+
 struct path_emit {
 	struct rec *r;
 	__u32 n;
@@ -97,9 +109,8 @@ struct path_emit {
 	bool truncated;
 };
 
-static long path__emit_step(__u32 i, void *ctx)
+static __always_inline long path__emit_body(__u32 i, struct path_emit *e)
 {
-	struct path_emit *e = ctx;
 	if (i >= e->n)
 		return 1;
 	struct rec *r = e->r;
@@ -116,6 +127,11 @@ static long path__emit_step(__u32 i, void *ctx)
 		store__append_byte(r, '/');
 	store__append_kbytes(r, (const void *)s->comp_name[k], len);
 	return 0;
+}
+
+static long path__emit_step(__u32 i, void *ctx)
+{
+	return path__emit_body(i, ctx);
 }
 
 /* The struct mount around a vfsmount, as a BTF pointer. */
@@ -187,7 +203,11 @@ static __always_inline void path__append(struct rec *r, struct dentry *d, struct
 		.root_m = tr->m,
 	};
 	r->s->ncomp = 0;
-	bpf_loop(LANNER_PATH_WALK, path__walk_step, &w, 0);
+	long done = 0;
+	for (__u32 i = 0; i < LANNER_PATH_WALK_INLINE && !done; i++)
+		done = path__walk_body(&w);
+	if (!done)
+		bpf_loop(LANNER_PATH_WALK - LANNER_PATH_WALK_INLINE, path__walk_step, &w, 0);
 	__u32 ncomp = r->s->ncomp;
 
 	bool slash = w.state != WALK_DETACHED;
@@ -209,7 +229,13 @@ static __always_inline void path__append(struct rec *r, struct dentry *d, struct
 		.start = r->s->off,
 		.slash = slash,
 	};
-	bpf_loop(LANNER_PATH_COMPONENTS, path__emit_step, &e, 0);
+	if (ncomp <= LANNER_PATH_EMIT_INLINE) {
+		for (__u32 i = 0; i < LANNER_PATH_EMIT_INLINE; i++)
+			if (path__emit_body(i, &e))
+				break;
+	} else {
+		bpf_loop(LANNER_PATH_COMPONENTS, path__emit_step, &e, 0);
+	}
 	if (e.truncated)
 		counters__inc(LANNER_CNT_PATH_TRUNCATED);
 }

@@ -167,14 +167,21 @@ static __always_inline void store__ustr_field(struct rec *r, const void *src, __
 	store__var_end(r, p);
 }
 
-/* The ring-buffer flags for a record of len bytes: wake the consumer only when at least
- * config.wakeup_bytes are pending; below that, userspace drains on its own timer. */
+/* The ring-buffer flags for a record of len bytes: wake the consumer when this record makes the
+ * pending bytes cross a multiple of config.wakeup_bytes (0: every record); otherwise not, and userspace
+ * drains on its own timer. Once per threshold, not on every record above it: a forced wake-up is an
+ * irq_work self-IPI (an APIC write, a VM exit under KVM), and a consumer that is slow to run would
+ * otherwise get one per record until it drains. Two CPUs crossing the same multiple at once can both
+ * read the pending count from before the other's record and miss it; the next multiple, or the
+ * consumer's timer, wakes it then. */
 static __always_inline __u64 ringbuf__wake_flags(__u32 len)
 {
 	struct lanner_config *cfg = config__get();
 	__u64 wake = cfg ? cfg->wakeup_bytes : 0;
+	if (!wake)
+		return BPF_RB_FORCE_WAKEUP;
 	__u64 avail = bpf_ringbuf_query(&lanner_events, BPF_RB_AVAIL_DATA);
-	return (avail + len >= wake) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	return (avail / wake != (avail + len) / wake) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* Copies len bytes of a finished record (hdr.len already set) into the ring buffer; counted either way. */
