@@ -234,12 +234,12 @@ public final class Agent: @unchecked Sendable {
             shared.kernelDrops = drops
             let lost = userDrops(batcher)
             do {
-                _ = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
-                    capturedLock.lock()
-                    captured += 1
-                    capturedLock.unlock()
+                let n = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
                     if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
                 }
+                capturedLock.lock()   // once per poll, not per record
+                captured += UInt64(n)
+                capturedLock.unlock()
             } catch {
                 pollFailures += 1
                 if pollFailures <= 3 { config.log("lanner-sensor: ring buffer poll failed: \(error)") }
