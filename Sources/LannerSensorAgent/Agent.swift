@@ -270,13 +270,13 @@ public final class Agent: @unchecked Sendable {
             }
             addContainers()
             do {
-                _ = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
-                    capturedLock.lock()
-                    captured += 1
-                    capturedLock.unlock()
+                let n = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
                     if containers.hasPending { addContainers() }
                     if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
                 }
+                capturedLock.lock()   // once per poll, not per record
+                captured += UInt64(n)
+                capturedLock.unlock()
             } catch {
                 pollFailures += 1
                 if pollFailures <= 3 { config.log("lanner-sensor: ring buffer poll failed: \(error)") }

@@ -149,8 +149,9 @@ public final class BPFProbe {
         bpf_object__close(object)
     }
 
-    /// Waits up to `timeoutMs` for the kernel to signal data, then drains whatever the ring holds (also after
-    /// a timeout: records below the wake-up threshold never stay behind), at most one ring's worth per call.
+    /// Waits up to `timeoutMs` for the kernel's next wake-up (one per `wakeupBytes` of records; records already
+    /// pending do not end the wait), then drains whatever the ring holds, also after a timeout (records below
+    /// the wake-up threshold never stay behind), at most one ring's worth per call.
     ///
     /// - Parameter body: called once per record with the raw record bytes, valid only during the call.
     /// - Returns: the number of records delivered.
