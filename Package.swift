@@ -40,8 +40,8 @@ let package = Package(
         // I/O edges.
         .target(name: "LannerStore", dependencies: ["CSQLite", "LannerCore"]),       // SQLite alert store
         .target(name: "LannerHTTP2", dependencies: ["CNGHTTP2"]),      // h2c server and client over nghttp2
-        .target(name: "LannerCLIKit"),                                 // tiny command-line parser
-        .target(name: "LannerSensorAgent", dependencies: ["CBPF", "LannerWire", "LannerHTTP2"]),
+        .target(name: "LannerCLIKit", dependencies: ["LannerCore"]),                               // tiny command-line parser
+        .target(name: "LannerSensorAgent", dependencies: ["CBPF", "LannerWire", "LannerHTTP2", "LannerCore"]),
         .target(name: "LannerOutputs",                                 // alerts to stdout, file, syslog, program, webhook
                 dependencies: ["LannerStore", "LannerCore", "LannerYAML", "COpenSSL", "CLannerOutputShims"]),
         .target(name: "LannerQuery", dependencies: ["LannerStore", "LannerHTTP2", "LannerCore"]),   // query API, client, output forms
@@ -49,7 +49,10 @@ let package = Package(
                 dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore", "LannerOutputs", "LannerQuery"]),
 
         // Executables: wiring only.
-        .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore", "LannerWire"]),
+        // The sensor runs on every host: the Swift runtime is linked in (hosts need no Swift installed) and only what
+        // it uses is (its modules import FoundationEssentials, not Foundation): RSS 12 MiB below the shared build's.
+        .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore", "LannerWire"],
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"]), .linkedLibrary("_FoundationCShims"), .linkedLibrary("_FoundationCollections")]),
         .executableTarget(name: "lanner-collector",
                           dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore", "LannerEnrich", "LannerHTTP2", "LannerWire",
                                          "LannerOutputs", "LannerQuery"]),

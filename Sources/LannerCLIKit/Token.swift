@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import LannerCore
 
 /// The bearer token sensors and the collector share: from `--token-file FILE`, else `$LANNER_TOKEN`.
 public enum BearerToken {
@@ -12,7 +14,7 @@ public enum BearerToken {
         throws(Failure) -> (token: String, warning: String?)
     {
         guard let file else {
-            let t = (environment["LANNER_TOKEN"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            let t = (environment["LANNER_TOKEN"] ?? "").trimmed()
             guard !t.isEmpty else { throw Failure(description: "no token: pass --token-file FILE or set LANNER_TOKEN") }
             return (t, nil)
         }
@@ -25,7 +27,7 @@ public enum BearerToken {
             throw Failure(description: "cannot read token file \(file): \(String(cString: strerror(errno)))")
         }
         guard let text = String(data: data, encoding: .utf8) else { throw Failure(description: "token file \(file) is not UTF-8 text") }
-        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let t = text.trimmed()
         guard !t.isEmpty else { throw Failure(description: "token file \(file) is empty") }
         guard !t.contains(where: { $0.isWhitespace }) else {
             throw Failure(description: "token file \(file) holds more than one word; the token is one line without blanks")

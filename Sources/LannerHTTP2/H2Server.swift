@@ -126,13 +126,13 @@ public final class H2Server: Sendable {
 }
 
 /// A joinable pthread running a Swift closure (Foundation's `Thread` cannot be joined).
-enum LoopThread {
+public enum LoopThread {
     private final class Body {
         let run: () -> Void
         init(_ run: @escaping () -> Void) { self.run = run }
     }
 
-    static func spawn(name: String, _ body: sending @escaping () -> Void) throws(H2Error) -> pthread_t {
+    public static func spawn(name: String, _ body: sending @escaping () -> Void) throws(H2Error) -> pthread_t {
         var thread = pthread_t()
         let context = Unmanaged.passRetained(Body(body)).toOpaque()
         let rc = pthread_create(&thread, nil, { raw in

@@ -1,5 +1,8 @@
-import Foundation
+import FoundationEssentials
+import CBPF
 import Glibc
+import LannerHTTP2
+import LannerCore
 import LannerWire
 
 /// Settings of `lanner-sensor`.
@@ -34,7 +37,7 @@ public struct AgentConfig: Sendable {
     public var containerRuntime = ContainerRuntimeSetting.auto
     /// Say each container start and removal (`-v`).
     public var verbose = false
-    public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    public var log: @Sendable (String) -> Void = { writeStandardError($0 + "\n") }
 
     public init(endpoint: CollectorEndpoint?, token: String, probe: ProbeConfig) {
         self.endpoint = endpoint
@@ -51,6 +54,8 @@ public struct AgentConfig: Sendable {
 public final class Agent: @unchecked Sendable {
     /// How often the capture thread checks /etc/passwd and /etc/group for changes (two stat calls).
     static let userCheckInterval: TimeInterval = 2
+    /// How often freed heap pages are handed back to the system (`malloc_trim`: a walk over a few MiB of heap).
+    static let trimInterval: TimeInterval = 5
 
     public let config: AgentConfig
     let probe: BPFProbe
@@ -62,16 +67,16 @@ public final class Agent: @unchecked Sendable {
     let sequences: SequenceSource
     let containers: ContainerWatcher
     private let shared = Shared()
-    private let stopLock = NSLock()
+    private let stopLock = PosixLock()
     private var stopping = false
     private var captured: UInt64 = 0
     private var snapshotRecords = 0
     private var offlineEvents: UInt64 = 0
-    private let capturedLock = NSLock()
+    private let capturedLock = PosixLock()
 
     /// State both threads touch, under one lock.
     final class Shared: @unchecked Sendable {
-        private let lock = NSLock()
+        private let lock = PosixLock()
         private var _wantedInterest: Interest?
         private var _appliedVersion: UInt32?
         /// Taken by the capture thread and being applied (attaching programs takes a while; acknowledgements
@@ -128,7 +133,7 @@ public final class Agent: @unchecked Sendable {
     public init(config: AgentConfig) throws {
         self.config = config
         identity = try SensorIdentity.load(stateDirectory: config.stateDirectory, hostname: config.hostname)
-        let spoolDir = config.endpoint == nil ? nil : (config.stateDirectory as NSString).appendingPathComponent("spool")
+        let spoolDir = config.endpoint == nil ? nil : config.stateDirectory + "/spool"
         let spool = try Spool(memoryBytes: config.spoolBytes, directory: spoolDir, diskBytes: config.spoolDiskBytes, log: config.log)
         self.spool = spool
         epoch = try Agent.nextEpoch(config.stateDirectory, atLeast: spool.highestSpooledEpoch + 1)
@@ -143,8 +148,8 @@ public final class Agent: @unchecked Sendable {
     /// sequence = epoch << 32 | n. The epoch is written (and fsync'd) before any batch uses it; at least
     /// `atLeast` (one above any batch still on disk), whatever the file says.
     static func nextEpoch(_ dir: String, atLeast: UInt64 = 1) throws -> UInt64 {
-        let path = (dir as NSString).appendingPathComponent("run-epoch")
-        let last = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        let path = dir + "/run-epoch"
+        let last = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { UInt64($0.trimmed()) } ?? 0
         let next = max(last + 1, atLeast)
         guard next < 1 << 32 else { throw AgentError.epochExhausted(path: path) }
         let tmp = path + ".tmp"
@@ -207,9 +212,10 @@ public final class Agent: @unchecked Sendable {
             uploader.onCompressionRefused = { [shared] in shared.compressionRefused = true }
             uploader.onConnectionLost = { [weak self] in self?.resync() }
         }
-        let upload = Thread { [uploader] in uploader?.run() }
-        upload.name = "lanner-upload"
-        upload.start()
+        var upload: pthread_t?
+        do { upload = try LoopThread.spawn(name: "lanner-upload") { [uploader] in uploader?.run() } } catch {
+            config.log("lanner-sensor: cannot start the upload thread (\(error)): batches stay spooled and are kept on disk at exit")
+        }
         let destination = [config.endpoint.map { "shipping to \($0)" }, config.capturePath.map { "writing \($0)" }]
             .compactMap { $0 }.joined(separator: " and ")
         config.log("lanner-sensor \(config.version): sensor \(identity.sensorID) on \(identity.hostname), "
@@ -248,9 +254,12 @@ public final class Agent: @unchecked Sendable {
             }
         }
         if let b = batcher.finish(kernelDrops: 0, userDrops: 0) { emit(b) }
+        snapshot = []
+        malloc_trim(0)   // the snapshot's records (every process's argv of the host) and libbpf's load-time data are freed
 
         var lastFlush = Date()
         var lastStats = Date()
+        var lastTrim = Date()
         var pollFailures = 0
         var lastInterestFailure: Date?
         while true {
@@ -286,6 +295,12 @@ public final class Agent: @unchecked Sendable {
                 if let b = batcher.finish(kernelDrops: probe.counters().dropped, userDrops: userDrops(batcher)) { emit(b) }
                 lastFlush = now
             }
+            // Batches of up to 256 KiB come and go (built, compressed, spooled, acknowledged): what the heap holds
+            // free after them goes back to the system now and then, so the sensor's RSS stays what it uses.
+            if now.timeIntervalSince(lastTrim) >= Self.trimInterval {
+                lastTrim = now
+                malloc_trim(0)
+            }
             // The user database changed (useradd, usermod): every user and group again, in event order.
             if now.timeIntervalSince(lastUserCheck) >= Self.userCheckInterval {
                 lastUserCheck = now
@@ -313,7 +328,7 @@ public final class Agent: @unchecked Sendable {
         spool.close()
         uploader?.finish(by: Date().addingTimeInterval(config.shutdownTimeout))
         capture?.close()
-        while !upload.isFinished { Thread.sleep(forTimeInterval: 0.02) }
+        if let upload { pthread_join(upload, nil) }   // the uploader returns by the deadline given to finish(by:)
         let kept = spool.persistRemaining()
         if config.statsInterval > 0 { logStats() }
         if kept.kept > 0 {

@@ -4,8 +4,8 @@ import Glibc
 public struct ProbeConfig: Sendable, Equatable {
     /// Path of lanner.bpf.o (see `BPFProbe.defaultObjectPath()`).
     public var objectPath: String
-    /// Ring-buffer size in bytes: a power of two, at least one page. Default 16 MiB.
-    public var ringBufferBytes: Int = 16 << 20
+    /// Ring-buffer size in bytes: a power of two, at least one page. Default `defaultRingBufferMiB()`.
+    public var ringBufferBytes: Int
     /// The kernel wakes the consumer only when this many bytes are pending; below that, records wait for
     /// the consumer's own timer (`poll`'s timeout). Default 256 KiB.
     public var wakeupBytes: Int = 256 << 10
@@ -17,7 +17,7 @@ public struct ProbeConfig: Sendable, Equatable {
     /// `BPFProbe.defaultInterest`.
     public var interest: Set<UInt16>
 
-    public init(objectPath: String, ringBufferBytes: Int = 16 << 20, wakeupBytes: Int = 256 << 10,
+    public init(objectPath: String, ringBufferBytes: Int = defaultRingBufferMiB() << 20, wakeupBytes: Int = 256 << 10,
                 argvLimit: Int = 4096, ignoredTgids: [UInt32] = [UInt32(getpid())],
                 interest: Set<UInt16> = BPFProbe.defaultInterest) {
         self.objectPath = objectPath
@@ -26,6 +26,17 @@ public struct ProbeConfig: Sendable, Equatable {
         self.argvLimit = argvLimit
         self.ignoredTgids = ignoredTgids
         self.interest = interest
+    }
+
+    /// The default ring size: 2 MiB per CPU (records come from every CPU, one consumer drains them), as a power of
+    /// two between 4 and 64 MiB; 4 MiB on a 2-CPU host. The ring's pages are mapped into the sensor, so they are
+    /// most of its RSS: 4 MiB hold ~70,000 records of the open loop, 0.1 s of both CPUs at full speed, while
+    /// the consumer is woken every 256 KiB (docs/BENCHMARKS.md, "Sensor overhead").
+    public static func defaultRingBufferMiB(cpus: Int = sysconf(Int32(_SC_NPROCESSORS_CONF))) -> Int {
+        let want = max(4, min(64, 2 * max(1, cpus)))
+        var size = 4
+        while size < want { size <<= 1 }
+        return size
     }
 
     /// Upper bounds shared with sensor/lanner_abi.h.

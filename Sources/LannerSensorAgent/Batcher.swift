@@ -1,10 +1,12 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import LannerCore
 import LannerWire
 
 /// Hands out batch sequence numbers, shared by every batcher of one sensor run (the capture thread's, and the
 /// upload thread's for a resync snapshot), so no two batches ever get the same number.
 public final class SequenceSource: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = PosixLock()
     private var next: UInt64
 
     /// - Parameter first: the run's first sequence, `run_epoch << 32 | 1`.

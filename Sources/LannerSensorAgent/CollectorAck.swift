@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import LannerWire
 
 /// The body of a collector's 200 answer to `POST /v1/batches` (proto/README.md, "Responses"):
@@ -16,25 +17,24 @@ public struct CollectorAck: Sendable, Equatable {
     /// Parses an acknowledgement. A 200 means the batch is stored whatever the body says; a body that cannot be
     /// read only costs the interest it would carry, and the error says where it went wrong.
     public static func parse(_ body: [UInt8]) throws(Failure) -> CollectorAck {
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: Data(body)) } catch {
-            throw Failure(description: "acknowledgement is not JSON (\(body.count) bytes: \(Self.preview(body))): "
-                          + ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"))
+        let object: JSONValue
+        do { object = try JSONValue.parse(body) } catch {
+            throw Failure(description: "acknowledgement is not JSON (\(body.count) bytes: \(Self.preview(body))): \(error)")
         }
-        guard let o = object as? [String: Any] else { throw Failure(description: "acknowledgement is not a JSON object: \(Self.preview(body))") }
+        guard let o = object.object else { throw Failure(description: "acknowledgement is not a JSON object: \(Self.preview(body))") }
         var ack = CollectorAck()
-        if let n = o["sequence"] as? NSNumber { ack.sequence = n.uint64Value }
-        ack.status = o["status"] as? String
+        ack.sequence = o["sequence"]?.exactly(UInt64.self)
+        ack.status = o["status"]?.string
         guard let raw = o["interest"] else { return ack }
-        guard let i = raw as? [String: Any] else { throw Failure(description: "\"interest\" is not an object") }
-        guard let v = i["version"] as? NSNumber, let version = UInt32(exactly: v.doubleValue) else {
+        guard let i = raw.object else { throw Failure(description: "\"interest\" is not an object") }
+        guard let version = i["version"]?.exactly(UInt32.self) else {
             throw Failure(description: "\"interest.version\" is missing or not a 32-bit unsigned integer")
         }
-        guard let list = i["events"] as? [Any] else { throw Failure(description: "\"interest.events\" is missing or not an array") }
+        guard let list = i["events"]?.array else { throw Failure(description: "\"interest.events\" is missing or not an array") }
         var ids: [UInt16] = []
         for (k, e) in list.enumerated() {
-            guard let n = e as? NSNumber, let id = UInt16(exactly: n.doubleValue), id > 0 else {
-                throw Failure(description: "\"interest.events\"[\(k)] is \(e), not an event id (1…65535)")
+            guard let id = e.exactly(UInt16.self), id > 0 else {
+                throw Failure(description: "\"interest.events\"[\(k)] is \(e.text), not an event id (1…65535)")
             }
             ids.append(id)
         }

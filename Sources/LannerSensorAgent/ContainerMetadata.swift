@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import LannerWire
 
@@ -182,7 +182,7 @@ public enum ContainerJSON {
         case .typeMismatch(let t, let c): return "\(path(c.codingPath)) is not a \(t)"
         case .valueNotFound(let t, let c): return "\(path(c.codingPath)) is null, expected a \(t)"
         case .keyNotFound(let k, let c): return "\(path(c.codingPath + [k])) is missing"
-        case .dataCorrupted(let c): return "not valid JSON at \(path(c.codingPath))" + (c.underlyingError.map { " (\($0.localizedDescription))" } ?? "")
+        case .dataCorrupted(let c): return "not valid JSON at \(path(c.codingPath))" + (c.underlyingError.map { " (\($0))" } ?? "")
         @unknown default: return "\(e)"
         }
     }

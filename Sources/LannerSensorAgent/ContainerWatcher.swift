@@ -1,5 +1,8 @@
-import Foundation
+import FoundationEssentials
+import Dispatch
 import Glibc
+import LannerHTTP2
+import LannerCore
 import LannerWire
 import Synchronization
 
@@ -33,7 +36,7 @@ public final class ContainerWatcher: @unchecked Sendable {
     let log: @Sendable (String) -> Void
     let verbose: Bool
 
-    private let lock = NSLock()
+    private let lock = PosixLock()
     private var cache: [String: [UInt8]] = [:]
     private var pending: [[UInt8]] = []
     /// True while `pending` holds records: read by the capture thread per kernel record without the lock.
@@ -41,7 +44,7 @@ public final class ContainerWatcher: @unchecked Sendable {
     private var _dropped = 0
     private var stopping = false
     private var stream: RuntimeStream?
-    private var thread: Thread?
+    private var thread: pthread_t?
     private var firstSync = DispatchSemaphore(value: 0)
     /// What was last said about the connection, so the same problem is not said twice in a row.
     private var lastNote: String?
@@ -67,12 +70,14 @@ public final class ContainerWatcher: @unchecked Sendable {
             log("lanner-sensor: container runtime integration disabled (--container-socket none): container metadata fields will be <NA>")
             return
         }
-        let t = Thread { [self] in self.run() }
-        t.name = "lanner-containers"
+        let t: pthread_t
+        do { t = try LoopThread.spawn(name: "lanner-containers") { [self] in self.run() } } catch {
+            log("lanner-sensor: cannot start the container runtime thread (\(error)): container metadata fields will be <NA>")
+            return
+        }
         lock.lock()
         thread = t
         lock.unlock()
-        t.start()
         _ = firstSync.wait(timeout: .now() + wait)
     }
 
@@ -81,9 +86,10 @@ public final class ContainerWatcher: @unchecked Sendable {
         stopping = true
         let s = stream
         let t = thread
+        thread = nil
         lock.unlock()
         s?.close()
-        while let t, !t.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+        if let t { pthread_join(t, nil) }
     }
 
     /// Whether records wait (one relaxed atomic load: cheap enough to ask before every kernel record, so a
@@ -136,7 +142,7 @@ public final class ContainerWatcher: @unchecked Sendable {
 
     private func sleepInterruptibly(_ seconds: Double) {
         let deadline = Date().addingTimeInterval(seconds)
-        while !isStopping && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        while !isStopping && Date() < deadline { usleep(100_000) }
     }
 
     /// The socket to use now, or nil (with the one-line note) when there is none.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import LannerWire
 
@@ -21,7 +21,7 @@ public struct SensorIdentity: Sendable {
     /// - Throws: when the state directory cannot be created or the id file cannot be written.
     public static func load(stateDirectory: String, hostname override: String? = nil) throws -> SensorIdentity {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        let idPath = (stateDirectory as NSString).appendingPathComponent("sensor-id")
+        let idPath = stateDirectory + "/sensor-id"
         var id: ID128
         if let text = try? String(contentsOfFile: idPath, encoding: .utf8), let parsed = ID128(hex: text) {
             id = parsed

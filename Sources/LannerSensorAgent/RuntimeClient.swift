@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import Glibc
+import LannerCore
 
 /// Why the container runtime could not be asked, said so the operator can act on it.
 public enum RuntimeError: Error, Equatable, CustomStringConvertible {
@@ -177,7 +178,7 @@ public struct RuntimeClient: Sendable {
             guard let colon = l.firstIndex(of: ":") else {
                 throw .malformed(path: path, request: request, reason: "header line '\(l.prefix(80))'")
             }
-            headers.append((l[..<colon].lowercased(), l[l.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+            headers.append((l[..<colon].lowercased(), l[l.index(after: colon)...].trimmed(where: { $0 == " " || $0 == "\t" })))
         }
         if headers.contains(where: { $0.0 == "transfer-encoding" && $0.1.lowercased() != "identity" }) {
             throw .malformed(path: path, request: request, reason: "a transfer coding in the reply to an HTTP/1.0 request")
@@ -201,7 +202,7 @@ public struct RuntimeClient: Sendable {
     /// The `message` of a Docker API error body, else its first bytes.
     static func errorMessage(_ body: [UInt8]) -> String {
         if let m = try? ContainerJSON.errorMessage(body) { return m }
-        return String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(decoding: body.prefix(200), as: UTF8.self).trimmed()
     }
 
     static func errnoText(_ e: Int32) -> String {

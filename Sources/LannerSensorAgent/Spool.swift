@@ -1,5 +1,7 @@
-import Foundation
+import FoundationEssentials
 import Glibc
+import LannerHTTP2
+import LannerCore
 import LannerWire
 
 /// Finished batches the collector has not acknowledged yet: in memory up to `memoryBytes`, then in files under the
@@ -46,7 +48,7 @@ public final class Spool: @unchecked Sendable {
     public let memoryBytes: Int
     private let disk: DiskSpool?
     private let log: @Sendable (String) -> Void
-    private let cond = NSCondition()
+    private let cond = PosixCondition()
     private var items: [Item] = []
     private var head = 0
     private var priority: [Batcher.Finished] = []
@@ -286,9 +288,10 @@ public final class Spool: @unchecked Sendable {
     private func startSpillerIfNeeded() {
         guard !spillerRunning, disk != nil else { return }
         spillerRunning = true
-        let t = Thread { [self] in spillLoop() }
-        t.name = "lanner-spool"
-        t.start()
+        do { pthread_detach(try LoopThread.spawn(name: "lanner-spool") { [self] in spillLoop() }) } catch {
+            spillerRunning = false   // batches stay in memory (counted against its budget) and are spilled next time
+            log("lanner-sensor: cannot start the spool's disk writer (\(error))")
+        }
     }
 
     /// Writes `.spilling` batches to disk, oldest first, until none is left.

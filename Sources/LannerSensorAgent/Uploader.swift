@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import LannerCore
 import LannerHTTP2
 import LannerWire
 
@@ -13,7 +15,7 @@ public struct CollectorEndpoint: Sendable, Equatable, CustomStringConvertible {
         var rest = Substring(url.dropFirst(7))
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]), port > 0 else { return nil }
-        host = String(rest[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        host = rest[..<colon].trimmed(where: { $0 == "[" || $0 == "]" })
         guard !host.isEmpty else { return nil }
         self.port = port
     }
@@ -34,7 +36,7 @@ public final class Uploader: @unchecked Sendable {
     let token: String
     let spool: Spool
     let log: @Sendable (String) -> Void
-    private let lock = NSLock()
+    private let lock = PosixLock()
     private var _shippedEvents: UInt64 = 0
     private var _shippedBatches = 0
     private var _rejectedEvents: UInt64 = 0
@@ -161,7 +163,7 @@ public final class Uploader: @unchecked Sendable {
             }
             // Back off, but notice a shutdown deadline while waiting.
             let wake = Date().addingTimeInterval(backoff)
-            while Date() < wake && !pastDeadline { Thread.sleep(forTimeInterval: min(0.05, backoff)) }
+            while Date() < wake && !pastDeadline { usleep(UInt32(min(0.05, backoff) * 1e6)) }
             backoff = min(backoff * 2, 5)
         }
         client?.close()

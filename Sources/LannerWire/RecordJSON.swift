@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Records as JSON lines: the form `RecordDump.json` prints, read back. One object per line:
 /// `{"type":"openat","pid":42,"tid":42,"ts":1500,"fields":{"res":3,"flags":0,"name":"/etc/shadow",...}}`.
@@ -12,18 +13,18 @@ public enum RecordJSON {
 
     /// Encodes one JSON object as a wire record.
     public static func record(_ text: Substring, line: Int) throws(Failure) -> [UInt8] {
-        guard let data = text.data(using: .utf8),
-              let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        guard case .object(let obj)? = try? JSONValue.parse(Array(text.utf8)) else {
             throw Failure(line: line, reason: "not a JSON object")
         }
-        guard let name = obj["type"] as? String, let type = EventType.allCases.first(where: { $0.name == name }) else {
+        guard case .string(let name)? = obj["type"], let type = EventType.allCases.first(where: { $0.name == name }) else {
             throw Failure(line: line, reason: "unknown or missing \"type\" (one of: \(EventType.allCases.map(\.name).joined(separator: ", ")))")
         }
-        let fields = obj["fields"] as? [String: Any] ?? [:]
+        var fields: [String: JSONValue] = [:]
+        if case .object(let f)? = obj["fields"] { fields = f }
         for key in fields.keys where !type.fields.contains(where: { $0.name == key }) {
             throw Failure(line: line, reason: "\(name) has no field \"\(key)\" (fields: \(type.fields.map(\.name).joined(separator: ", ")))")
         }
-        func int(_ v: Any?) -> Int64 { (v as? NSNumber)?.int64Value ?? 0 }
+        func int(_ v: JSONValue?) -> Int64 { v?.int64 ?? 0 }
         var fixed = ByteWriter(capacity: 128)
         var vars = ByteWriter(capacity: 256)
         for f in type.fields {
@@ -33,11 +34,11 @@ public enum RecordJSON {
             case .u16: fixed.write(UInt16(truncatingIfNeeded: int(v)))
             case .u32: fixed.write(UInt32(truncatingIfNeeded: int(v)))
             case .i32: fixed.write(Int32(truncatingIfNeeded: int(v)))
-            case .u64: fixed.write(UInt64(bitPattern: (v as? NSNumber)?.int64Value ?? 0))
+            case .u64: fixed.write(v?.uint64 ?? 0)
             case .i64: fixed.write(int(v))
             case .bytes16:
                 var bytes = [UInt8](repeating: 0, count: 16)
-                if let s = v as? String {
+                if case .string(let s)? = v {
                     let parts = s.split(separator: ".")
                     if parts.count == 4, let b = Optional(parts.compactMap { UInt8($0) }), b.count == 4 {
                         bytes.replaceSubrange(0..<4, with: b)
@@ -54,13 +55,14 @@ public enum RecordJSON {
                 }
                 fixed.write(bytes: bytes)
             case .str:
-                let b = Array(((v as? String) ?? "").utf8)
+                let b: [UInt8]
+                if case .string(let s)? = v { b = Array(s.utf8) } else { b = [] }
                 guard b.count <= Int(UInt16.max) else { throw Failure(line: line, reason: "field \"\(f.name)\" is too long") }
                 vars.write(UInt16(b.count))
                 vars.write(bytes: b)
             case .strlist:
                 var b: [UInt8] = []
-                for item in (v as? [Any]) ?? [] { b += Array(String(describing: item).utf8) + [0] }
+                if case .array(let items)? = v { for item in items { b += Array(item.text.utf8) + [0] } }
                 vars.write(UInt16(b.count))
                 vars.write(bytes: b)
             }

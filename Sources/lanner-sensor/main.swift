@@ -1,5 +1,5 @@
 // lanner-sensor: captures syscalls and process lifecycle with eBPF and streams them to the collector.
-import Foundation
+import FoundationEssentials
 import Glibc
 import LannerCLIKit
 import LannerCore
@@ -17,7 +17,7 @@ let spec = CommandSpec(
         .value("state-dir", "DIR", help: "where the sensor keeps its id, run epoch and disk spool (default /var/lib/lanner-sensor)"),
         .value("hostname", "NAME", help: "host name to report (default: the kernel's)"),
         .value("bpf-object", "FILE", help: "eBPF object (default: next to the binary, then sensor/build, then /usr/lib/lanner)"),
-        .value("ring-buffer-mb", "MB", help: "kernel ring buffer size in MiB, a power of two (default 16)"),
+        .value("ring-buffer-mb", "MB", help: "kernel ring buffer size in MiB, a power of two (default 2 per CPU, 4 to 64: \(ProbeConfig.defaultRingBufferMiB()) here)"),
         .value("batch-kb", "KB", help: "ship a batch when it reaches this size (default 256)"),
         .value("flush-ms", "MS", help: "ship a partial batch after this long (default 200)"),
         .value("spool-mb", "MB", help: "memory for batches the collector has not acknowledged (default 64)"),
@@ -30,7 +30,7 @@ let spec = CommandSpec(
     ])
 
 func fail(_ message: String, _ code: Int32) -> Never {
-    FileHandle.standardError.write(Data(("lanner-sensor: " + message + "\n").utf8))
+    writeStandardError("lanner-sensor: " + message + "\n")
     exit(code)
 }
 
@@ -50,13 +50,13 @@ do {
         do {
             let t = try BearerToken.read(file: cmd.value("token-file"))
             token = t.token
-            if let w = t.warning { FileHandle.standardError.write(Data(("lanner-sensor: warning: " + w + "\n").utf8)) }
+            if let w = t.warning { writeStandardError("lanner-sensor: warning: " + w + "\n") }
         } catch { fail(error.description, 2) }
     }
     guard let object = cmd.value("bpf-object") ?? BPFProbe.defaultObjectPath() else {
         fail("no eBPF object found (looked in: \(BPFProbe.candidateObjectPaths().joined(separator: ", "))); build it with `make -C sensor`", 1)
     }
-    let ringMB = try cmd.int("ring-buffer-mb", default: 16, in: 1...1024, unit: "MiB")
+    let ringMB = try cmd.int("ring-buffer-mb", default: ProbeConfig.defaultRingBufferMiB(), in: 1...1024, unit: "MiB")
     guard ringMB & (ringMB - 1) == 0 else {
         throw CLIError.badValue(option: "ring-buffer-mb", value: String(ringMB), reason: "must be a power of two")
     }
@@ -95,7 +95,7 @@ do {
     if let e = error as? CLIError, case .helpRequested(let h) = e { print(h, terminator: ""); exit(0) }
     let message = "\(error)"
     if message.hasPrefix("lanner-sensor") {   // CLIError names the command itself
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        writeStandardError(message + "\n")
         exit(2)
     }
     fail(message, 2)
