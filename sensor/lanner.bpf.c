@@ -94,9 +94,9 @@ int BPF_PROG(lanner_sched_exec, struct task_struct *p, pid_t old_pid, struct lin
 		type = LANNER_EVT_EXECVEAT;
 		bpf_map_delete_elem(&lanner_execveat, &tid);
 	}
-	if (!interest__wanted(type) || filter__ignored_current())
+	if (!interest__wanted(type))
 		return 0;
-	struct lanner_scratch *s = scratch__acquire();
+	struct lanner_scratch *s = scratch__for_current();
 	if (!s)
 		return 0;
 	exec__emit(s, p, bprm, type);
@@ -132,9 +132,9 @@ static long exec__argv_step(__u32 i, void *ctx)
 static __always_inline int exec__failed(struct trace_event_raw_sys_exit *ctx, __u16 type, bool at)
 {
 	long ret = ctx->ret;
-	if (ret >= 0 || !interest__wanted(type) || filter__ignored_current())
+	if (ret >= 0 || !interest__wanted(type))
 		return 0;
-	struct lanner_scratch *s = scratch__acquire();
+	struct lanner_scratch *s = scratch__for_current();
 	if (!s)
 		return 0;
 	struct task_struct *t = bpf_get_current_task_btf();
@@ -198,9 +198,9 @@ int BPF_PROG(lanner_sched_fork, struct task_struct *parent, struct task_struct *
 		else if (nr == LANNER_NR_VFORK)
 			type = LANNER_EVT_VFORK;
 	}
-	if (!interest__wanted(type) || filter__ignored_current())
+	if (!interest__wanted(type))
 		return 0;
-	struct lanner_scratch *s = scratch__acquire();
+	struct lanner_scratch *s = scratch__for_current();
 	if (!s)
 		return 0;
 	struct rec r;
@@ -222,9 +222,9 @@ int BPF_PROG(lanner_sched_fork, struct task_struct *parent, struct task_struct *
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(lanner_sched_exit, struct task_struct *p)
 {
-	if (!interest__wanted(LANNER_EVT_PROCEXIT) || filter__ignored_current())
+	if (!interest__wanted(LANNER_EVT_PROCEXIT))
 		return 0;
-	struct lanner_scratch *s = scratch__acquire();
+	struct lanner_scratch *s = scratch__for_current();
 	if (!s)
 		return 0;
 	struct rec r;
@@ -304,7 +304,7 @@ static __always_inline void open__emit(struct lanner_scratch *s, long ret, __u16
 	/* exe_flags bit 4: remember who last opened a file for writing (or created it) */
 	if (f && ((flags & 3) != 0 || (flags & (LANNER_O_CREAT | LANNER_O_TRUNC)))) {
 		struct lanner_file_key k = extract__file_key(f->f_inode);
-		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u32 tgid = s->pt >> 32;
 		bpf_map_update_elem(&lanner_written, &k, &tgid, BPF_ANY);
 	}
 
@@ -324,9 +324,9 @@ static __always_inline void open__emit(struct lanner_scratch *s, long ret, __u16
 
 static __always_inline int open__exit(struct trace_event_raw_sys_exit *ctx, __u16 type, int kind)
 {
-	if (!interest__wanted(type) || filter__ignored_current())
+	if (!interest__wanted(type))
 		return 0;
-	struct lanner_scratch *s = scratch__acquire();
+	struct lanner_scratch *s = scratch__for_current();
 	if (!s)
 		return 0;
 	open__emit(s, ctx->ret, type, kind);
@@ -458,9 +458,9 @@ static __always_inline void connect__emit(struct lanner_scratch *s, long ret)
 SEC("tracepoint/syscalls/sys_exit_connect")
 int lanner_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	if (!interest__wanted(LANNER_EVT_CONNECT) || filter__ignored_current())
+	if (!interest__wanted(LANNER_EVT_CONNECT))
 		return 0;
-	struct lanner_scratch *s = scratch__acquire();
+	struct lanner_scratch *s = scratch__for_current();
 	if (!s)
 		return 0;
 	connect__emit(s, ctx->ret);
@@ -475,9 +475,9 @@ int lanner_exit_connect(struct trace_event_raw_sys_exit *ctx)
  * honest) and the caller must not be an ignored process (the sensor itself); then it takes the CPU's
  * workspace (records with variable fields) or reserves its exact size in the ring (fixed-only records). */
 #define PROG_BEGIN(type)                                          \
-	if (!interest__wanted(type) || filter__ignored_current()) \
+	if (!interest__wanted(type))                              \
 		return 0;                                         \
-	struct lanner_scratch *s = scratch__acquire();            \
+	struct lanner_scratch *s = scratch__for_current();        \
 	if (!s)                                                   \
 		return 0;
 
@@ -486,9 +486,12 @@ int lanner_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 
 #define FIXED_BEGIN(type, T)                                      \
-	if (!interest__wanted(type) || filter__ignored_current()) \
+	if (!interest__wanted(type))                              \
 		return 0;                                         \
-	T *e = fixed__reserve(type, sizeof(T));                   \
+	__u64 pt = bpf_get_current_pid_tgid();                    \
+	if (filter__ignored_tgid(pt >> 32))                       \
+		return 0;                                         \
+	T *e = fixed__reserve(type, sizeof(T), pt);               \
 	if (!e)                                                   \
 		return 0;
 

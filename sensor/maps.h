@@ -15,6 +15,7 @@ struct lanner_scratch {
 	__u32 off;                                    /* bytes of rec written so far */
 	__u32 ncomp;                                  /* path walk: components found */
 	__u32 pad;
+	__u64 pt;                                     /* the task's bpf_get_current_pid_tgid() (scratch__acquire) */
 	__u64 comp_name[LANNER_PATH_COMPONENTS];      /* path walk: name pointer of each component, leaf first */
 	__u32 comp_len[LANNER_PATH_COMPONENTS];       /* path walk: name length of each component */
 	/* path__normalize's state (see the note above: in map memory so its bpf_loop callback verifies once) */

@@ -92,14 +92,13 @@ static __always_inline bool filter__ignored_tgid(__u32 tgid)
 	return false;
 }
 
-static __always_inline bool filter__ignored_current(void)
-{
-	return filter__ignored_tgid(bpf_get_current_pid_tgid() >> 32);
-}
 
 /* The CPU's workspace, marked busy. A program preempted on this CPU by another task running a Lanner
  * program makes the second one drop its record (counted) instead of corrupting the first. */
-static __always_inline struct lanner_scratch *scratch__acquire(void)
+/* The CPU's workspace, for a record of the task whose bpf_get_current_pid_tgid() is pt (store__begin
+ * writes it into the header: one helper call per record, not one per use; every helper return is an SRSO
+ * return thunk on this machine kind). NULL when a program on this CPU is already building a record (counted). */
+static __always_inline struct lanner_scratch *scratch__acquire(__u64 pt)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct lanner_scratch *s = bpf_map_lookup_elem(&lanner_scratch, &cpu);
@@ -110,7 +109,18 @@ static __always_inline struct lanner_scratch *scratch__acquire(void)
 		return NULL;
 	}
 	s->busy = 1;
+	s->pt = pt;
 	return s;
+}
+
+/* The workspace for a record of the current task; NULL when the task is ignored (the sensor itself) or the
+ * workspace is busy. */
+static __always_inline struct lanner_scratch *scratch__for_current(void)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+	if (filter__ignored_tgid(pt >> 32))
+		return NULL;
+	return scratch__acquire(pt);
 }
 
 static __always_inline void scratch__release(struct lanner_scratch *s)

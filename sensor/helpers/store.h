@@ -17,11 +17,10 @@ static __always_inline void *store__begin(struct rec *r, struct lanner_scratch *
 {
 	r->s = s;
 	struct lanner_hdr *h = (void *)s->rec;
-	__u64 pt = bpf_get_current_pid_tgid();
 	h->len = 0;
 	h->type = type;
-	h->pid = pt >> 32;
-	h->tid = (__u32)pt;
+	h->pid = s->pt >> 32;
+	h->tid = (__u32)s->pt;
 	h->ts = bpf_ktime_get_boot_ns();
 	r->s->off = fixed_size;
 	return s->rec;
@@ -219,14 +218,13 @@ static __always_inline void ringbuf__submit(struct rec *r)
 
 /* Records with fixed fields only skip the workspace: reserved in the ring buffer at their exact size
  * (a constant), filled in place, submitted. A full ring is counted. */
-static __always_inline void *fixed__reserve(__u16 type, __u32 size)
+static __always_inline void *fixed__reserve(__u16 type, __u32 size, __u64 pt)
 {
 	struct lanner_hdr *h = bpf_ringbuf_reserve(&lanner_events, size, 0);
 	if (!h) {
 		counters__inc(LANNER_CNT_RINGBUF_FULL);
 		return NULL;
 	}
-	__u64 pt = bpf_get_current_pid_tgid();
 	h->len = size;
 	h->type = type;
 	h->pid = pt >> 32;

@@ -18,7 +18,7 @@ int lanner_enter_close(struct trace_event_raw_sys_enter *ctx)
 	/* Parameter: fdpath (str): now, while fd still refers to the file */
 	extract__fdpath_field(&r, fd);
 	__u32 len = store__finish(&r);
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)s->pt;
 	if (len >= sizeof(*e) && len <= LANNER_PENDING_BYTES) {
 		if (bpf_map_update_elem(&lanner_pending, &tid, s->rec, BPF_ANY))
 			counters__inc(LANNER_CNT_READ_FAILURES);
@@ -29,9 +29,10 @@ int lanner_enter_close(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_close")
 int lanner_exit_close(struct trace_event_raw_sys_exit *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 pt = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pt;
 	struct lanner_pending *pend = bpf_map_lookup_elem(&lanner_pending, &tid);
-	if (!interest__wanted(LANNER_EVT_CLOSE) || filter__ignored_current()) {
+	if (!interest__wanted(LANNER_EVT_CLOSE) || filter__ignored_tgid(pt >> 32)) {
 		if (pend)
 			bpf_map_delete_elem(&lanner_pending, &tid);
 		return 0;
@@ -57,7 +58,7 @@ int lanner_exit_close(struct trace_event_raw_sys_exit *ctx)
 	counters__inc(LANNER_CNT_READ_FAILURES);
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct pt_regs *regs = extract__user_regs(t);
-	struct lanner_scratch *s = scratch__acquire();
+	struct lanner_scratch *s = scratch__acquire(pt);
 	if (!s)
 		return 0;
 	struct rec r;

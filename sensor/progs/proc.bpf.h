@@ -208,9 +208,9 @@ int lanner_raw_init_module__finit_module(struct bpf_raw_tracepoint_args *ctx)
 		type = LANNER_EVT_FINIT_MODULE;
 	else
 		return 0;
-	if (!interest__wanted(type) || filter__ignored_current())
+	if (!interest__wanted(type))
 		return 0;
-	struct lanner_scratch *s = scratch__acquire();
+	struct lanner_scratch *s = scratch__for_current();
 	if (!s)
 		return 0;
 	struct task_struct *t = bpf_get_current_task_btf();
