@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "LannerCLIKit"),                                 // tiny command-line parser
         .target(name: "LannerSensorAgent", dependencies: ["CBPF", "LannerWire", "LannerHTTP2"]),
         .target(name: "LannerOutputs",                                 // alerts to stdout, file, syslog, program, webhook
-                dependencies: ["LannerStore", "LannerCore", "LannerYAML", "COpenSSL", "CLannerOutputShims"]),
+                dependencies: ["LannerStore", "LannerCore", "LannerYAML", "LannerCLIKit", "COpenSSL", "CLannerOutputShims"]),
         .target(name: "LannerQuery", dependencies: ["LannerStore", "LannerHTTP2", "LannerCore"]),   // query API, client, output forms
         .target(name: "LannerCollectorService",
                 dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore", "LannerOutputs", "LannerQuery"]),
