@@ -49,7 +49,7 @@ let package = Package(
                 dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore", "LannerOutputs", "LannerQuery"]),
 
         // Executables: wiring only.
-        .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore", "LannerWire"]),
+        .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore", "LannerWire", "LannerHTTP2"]),
         .executableTarget(name: "lanner-collector",
                           dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore", "LannerEnrich", "LannerHTTP2", "LannerWire",
                                          "LannerOutputs", "LannerQuery"]),

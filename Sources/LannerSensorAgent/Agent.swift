@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LannerHTTP2
 import LannerWire
 
 /// Settings of `lanner-sensor`.
