@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "LannerCLIKit", dependencies: ["LannerCore"]),                               // tiny command-line parser
         .target(name: "LannerSensorAgent", dependencies: ["CBPF", "LannerWire", "LannerHTTP2", "LannerCore"]),
         .target(name: "LannerOutputs",                                 // alerts to stdout, file, syslog, program, webhook
-                dependencies: ["LannerStore", "LannerCore", "LannerYAML", "COpenSSL", "CLannerOutputShims"]),
+                dependencies: ["LannerStore", "LannerCore", "LannerYAML", "LannerCLIKit", "COpenSSL", "CLannerOutputShims"]),
         .target(name: "LannerQuery", dependencies: ["LannerStore", "LannerHTTP2", "LannerCore"]),   // query API, client, output forms
         .target(name: "LannerCollectorService",
                 dependencies: ["LannerWire", "LannerRules", "LannerEnrich", "LannerStore", "LannerHTTP2", "LannerCore", "LannerOutputs", "LannerQuery"]),
@@ -51,7 +51,7 @@ let package = Package(
         // Executables: wiring only.
         // The sensor runs on every host: the Swift runtime is linked in (hosts need no Swift installed) and only what
         // it uses is (its modules import FoundationEssentials, not Foundation): RSS 12 MiB below the shared build's.
-        .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore", "LannerWire"],
+        .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore", "LannerWire", "LannerHTTP2"],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"]), .linkedLibrary("_FoundationCShims"), .linkedLibrary("_FoundationCollections")]),
         .executableTarget(name: "lanner-collector",
                           dependencies: ["LannerCollectorService", "LannerStore", "LannerRules", "LannerCLIKit", "LannerCore", "LannerEnrich", "LannerHTTP2", "LannerWire",

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LannerHTTP2
 
 /// `GET /metrics` over plain HTTP/1.1 on its own address, for scrapers that do not speak h2c (Prometheus' own
 /// client does not). One connection at a time on one thread, `Connection: close` after each answer; a client
@@ -30,38 +31,32 @@ public final class MetricsListener: @unchecked Sendable {
         self.token = token
         self.render = render
         self.log = log
-        var hints = addrinfo()
-        hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var res: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host, String(port), &hints, &res)
-        guard rc == 0, let ai = res else {
-            throw ListenError(description: "'\(host)' is not a numeric IPv4 or IPv6 address (\(String(cString: gai_strerror(rc))))")
+        // Blocking: the accept thread sleeps in accept until a client comes or `stop` shuts the socket down.
+        let listener: (fd: Int32, port: UInt16)
+        do {
+            listener = try Socket.listen(host: host, port: port, backlog: 16, blocking: true, numericHost: true)
+        } catch {
+            throw Self.listenError(error, host: host, port: port)
         }
-        defer { freeaddrinfo(res) }
-        let s = socket(ai.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else { throw ListenError(description: "socket: \(String(cString: strerror(errno)))") }
-        var one: Int32 = 1
-        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard bind(s, ai.pointee.ai_addr, ai.pointee.ai_addrlen) == 0 else {
-            let e = errno
-            Glibc.close(s)
-            throw ListenError(description: "cannot bind \(host):\(port): \(String(cString: strerror(e)))")
+        fd = listener.fd
+        self.port = listener.port
+    }
+
+    /// `Socket.listen`'s failure in this listener's words.
+    static func listenError(_ error: H2Error, host: String, port: UInt16) -> ListenError {
+        switch error {
+        case .invalidAddress(_, let reason):
+            return ListenError(description: "'\(host)' is not a numeric IPv4 or IPv6 address (\(reason))")
+        case .system(let call, let e, _):
+            let why = String(cString: strerror(e))
+            switch call {
+            case "bind": return ListenError(description: "cannot bind \(host):\(port): \(why)")
+            case "listen": return ListenError(description: "cannot listen on \(host):\(port): \(why)")
+            default: return ListenError(description: "\(call): \(why)")
+            }
+        default:
+            return ListenError(description: error.description)
         }
-        guard listen(s, 16) == 0 else {
-            let e = errno
-            Glibc.close(s)
-            throw ListenError(description: "cannot listen on \(host):\(port): \(String(cString: strerror(e)))")
-        }
-        var ss = sockaddr_storage()
-        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &ss) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
-        if ss.ss_family == sa_family_t(AF_INET6) {
-            self.port = withUnsafePointer(to: &ss) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) } }
-        } else {
-            self.port = withUnsafePointer(to: &ss) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) } }
-        }
-        fd = s
     }
 
     public func start() {
@@ -94,20 +89,22 @@ public final class MetricsListener: @unchecked Sendable {
 
     private func acceptLoop() {
         while !stopping {
-            let c = accept(fd, nil, nil)
-            if c < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
+            // Close-on-exec from the start: output programs are started from other threads meanwhile.
+            switch Socket.accept(fd, blocking: true) {
+            case .accepted(let c, _):
+                serve(c)
+                Glibc.close(c)
+            case .wouldBlock:
+                continue   // only a non-blocking listener says so
+            case .failed(let e):
                 if stopping { return }
-                if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM {
-                    log("lanner-collector: metrics listener: accept: \(String(cString: strerror(errno))); pausing")
+                if e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM {
+                    log("lanner-collector: metrics listener: accept: \(String(cString: strerror(e))); pausing")
                     usleep(100_000)
                     continue
                 }
                 return
             }
-            _ = fcntl(c, F_SETFD, FD_CLOEXEC)   // output programs are started from other threads meanwhile
-            serve(c)
-            Glibc.close(c)
         }
     }
 

@@ -79,7 +79,9 @@ final class TCPTransport: ByteTransport {
 }
 
 /// Socket set-up shared by the server and the client: resolution, listen, accept, connect with timeout.
-enum Socket {
+/// `listen` and `accept` are `package`: the collector's plain HTTP/1.1 metrics listener (LannerCollectorService)
+/// uses them too.
+package enum Socket {
     /// One resolved address.
     struct Address {
         var storage = sockaddr_storage()
@@ -87,12 +89,12 @@ enum Socket {
         var family: Int32 { Int32(storage.ss_family) }
     }
 
-    /// Resolves `host` (name or numeric, IPv4 or IPv6) for a TCP `port`.
-    static func resolve(host: String, port: UInt16, passive: Bool) throws(H2Error) -> [Address] {
+    /// Resolves `host` (name or numeric, IPv4 or IPv6; numeric only when `numericHost`) for a TCP `port`.
+    static func resolve(host: String, port: UInt16, passive: Bool, numericHost: Bool = false) throws(H2Error) -> [Address] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)
+        hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) | (numericHost ? AI_NUMERICHOST : 0)
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host.isEmpty ? nil : host, String(port), &hints, &list)
         guard rc == 0 else { throw .invalidAddress(host: host, reason: String(cString: gai_strerror(rc))) }
@@ -114,11 +116,18 @@ enum Socket {
         return result
     }
 
-    /// A non-blocking listening socket on `host:port` (port 0 picks one) and the port it got.
-    static func listen(host: String, port: UInt16, backlog: Int32 = 1024) throws(H2Error) -> (fd: Int32, port: UInt16) {
+    /// A close-on-exec listening socket on `host:port` (port 0 picks one) with `SO_REUSEADDR`, and the port it got.
+    /// - Parameters:
+    ///   - blocking: false (the default) for an epoll loop; true for a thread that sleeps in `accept` (wake it
+    ///     with `shutdown(fd, SHUT_RDWR)`).
+    ///   - numericHost: refuse host names (`AI_NUMERICHOST`): only an IPv4 or IPv6 address is taken.
+    /// - Throws: `H2Error.invalidAddress` when `host` does not resolve; `.system` naming `socket`, `bind` or
+    ///   `listen` otherwise.
+    package static func listen(host: String, port: UInt16, backlog: Int32 = 1024, blocking: Bool = false,
+                               numericHost: Bool = false) throws(H2Error) -> (fd: Int32, port: UInt16) {
         var lastError = H2Error.invalidAddress(host: host, reason: "no addresses")
-        for address in try resolve(host: host, port: port, passive: true) {
-            let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+        for address in try resolve(host: host, port: port, passive: true, numericHost: numericHost) {
+            let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | (blocking ? 0 : Int32(SOCK_NONBLOCK.rawValue))
                             | Int32(SOCK_CLOEXEC.rawValue), 0)
             if fd < 0 { lastError = .system(call: "socket", errno: errno, context: "listening on \(host):\(port)"); continue }
             var one: Int32 = 1
@@ -161,21 +170,23 @@ enum Socket {
         }
     }
 
-    enum AcceptResult {
+    package enum AcceptResult {
+        /// `peer` is `ip:port`, or `[ip]:port` for IPv6.
         case accepted(fd: Int32, peer: String)
+        /// Nothing to accept on a non-blocking listener.
         case wouldBlock
+        /// `accept4` failed with this errno (not `EINTR` or `ECONNABORTED`: those are retried).
         case failed(Int32)
     }
 
-    /// Accepts one connection as a non-blocking, close-on-exec socket with TCP_NODELAY.
-    static func accept(_ listenFD: Int32) -> AcceptResult {
+    /// Accepts one connection as a close-on-exec socket with TCP_NODELAY, non-blocking unless `blocking`.
+    package static func accept(_ listenFD: Int32, blocking: Bool = false) -> AcceptResult {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let flags = (blocking ? 0 : Int32(SOCK_NONBLOCK.rawValue)) | Int32(SOCK_CLOEXEC.rawValue)
         while true {
             let fd = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    lanner_accept4(listenFD, $0, &length, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
-                }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { lanner_accept4(listenFD, $0, &length, flags) }
             }
             if fd >= 0 {
                 setNoDelay(fd)

@@ -10,14 +10,14 @@ import LannerStore
 /// let recent = try c.list(AlertQuery(minPriority: .warning, limit: 20))
 /// ```
 public final class CollectorClient {
-    public let endpoint: CollectorURL
+    public let endpoint: CollectorEndpoint
     private let token: String
     private var client: H2Client?
     /// How long one request may take (tail requests get their wait on top).
     public var timeout: Duration = .seconds(30)
 
     public init(url: String, token: String) throws {
-        guard let e = CollectorURL(url) else {
+        guard let e = CollectorEndpoint(url: url) else {
             throw RemoteError.badURL(url, url.hasPrefix("https://")
                           ? "uses TLS, which the collector does not serve yet: use http://HOST:PORT (h2c) on a trusted network or through a TLS tunnel"
                           : "is not http://HOST:PORT")
@@ -160,24 +160,4 @@ public enum RemoteError: Error, Sendable, CustomStringConvertible {
         case .badAnswer(let c, let why): return "collector \(c): \(why)"
         }
     }
-}
-
-/// `http://HOST:PORT` (h2c, as sensors ship to); `[v6]` brackets allowed; a path after the port is ignored.
-public struct CollectorURL: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: UInt16
-
-    public init?(_ url: String) {
-        guard url.hasPrefix("http://") else { return nil }
-        var rest = Substring(url.dropFirst(7))
-        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
-        guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]), port > 0 else { return nil }
-        var h = rest[..<colon]
-        if h.hasPrefix("[") && h.hasSuffix("]") { h = h.dropFirst().dropLast() }
-        guard !h.isEmpty, !h.contains("[") && !h.contains("]") else { return nil }
-        host = String(h)
-        self.port = port
-    }
-
-    public var description: String { host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)" }
 }

@@ -4,25 +4,6 @@ import LannerCore
 import LannerHTTP2
 import LannerWire
 
-/// Where batches go.
-public struct CollectorEndpoint: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: UInt16
-
-    /// Parses `http://HOST:PORT` (h2c; TLS is not in this version).
-    public init?(url: String) {
-        guard url.hasPrefix("http://") else { return nil }
-        var rest = Substring(url.dropFirst(7))
-        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
-        guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]), port > 0 else { return nil }
-        host = rest[..<colon].trimmed(where: { $0 == "[" || $0 == "]" })
-        guard !host.isEmpty else { return nil }
-        self.port = port
-    }
-
-    public var description: String { "http://\(host):\(port)" }
-}
-
 /// Sends spooled batches to the collector over one h2c connection, reconnecting with exponential backoff.
 /// A batch leaves the spool only when the collector answered 200 (committed or duplicate); 4xx answers other
 /// than 401 mean the batch itself is bad and it is dropped with a log line (its events are counted in

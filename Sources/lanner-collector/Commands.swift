@@ -46,8 +46,9 @@ enum Commands {
                 fail("cannot use --config \(path):\n" + error.problems.map(\.description).joined(separator: "\n") + "\nnot starting", code: 2)
             }
         }
-        let (host, port) = try listenAddress(cmd.value("listen") ?? file.serve.listen ?? "127.0.0.1:7601", option: "listen")
-        let metricsAddress = try (cmd.value("metrics-listen") ?? file.serve.metricsListen).map { try listenAddress($0, option: "metrics-listen") }
+        let listen = try ListenAddress(option: "listen", value: cmd.value("listen") ?? file.serve.listen ?? "127.0.0.1:7601")
+        let (host, port) = (listen.host, listen.port)
+        let metricsAddress = try (cmd.value("metrics-listen") ?? file.serve.metricsListen).map { try ListenAddress(option: "metrics-listen", value: $0) }
         let token: String
         do {
             let t = try BearerToken.read(file: cmd.value("token-file") ?? file.serve.tokenFile)
@@ -97,7 +98,8 @@ enum Commands {
             fail("cannot serve on \(host.contains(":") ? "[\(host)]" : host):\(port) (\(cmd.value("listen") != nil ? "--listen" : "listen in \(file.path)")): \(e)", code: 1)
         }
         var metricsListener: MetricsListener?
-        if let (mhost, mport) = metricsAddress {
+        if let metricsAddress {
+            let (mhost, mport) = (metricsAddress.host, metricsAddress.port)
             do {
                 let m = try MetricsListener(host: mhost, port: mport, token: token, log: log) { [server] in server.metricsText() }
                 m.start()
@@ -129,17 +131,6 @@ enum Commands {
         }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
         return 0
-    }
-
-    /// `HOST:PORT` or `[IPv6]:PORT`.
-    static func listenAddress(_ listen: String, option: String) throws -> (String, UInt16) {
-        guard let colon = listen.lastIndex(of: ":"), let p = UInt16(listen[listen.index(after: colon)...]) else {
-            throw CLIError.badValue(option: option, value: listen, reason: "is not HOST:PORT")
-        }
-        var host = String(listen[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }   // [::1]:7601
-        guard !host.isEmpty else { throw CLIError.badValue(option: option, value: listen, reason: "has no host (use 0.0.0.0:PORT for every address)") }
-        return (host, p)
     }
 
     /// Loads the rule files for `serve`, printing every error (located, with a snippet) and every rule left out

@@ -3,6 +3,7 @@ import FoundationEssentials
 import Glibc
 import LannerCLIKit
 import LannerCore
+import LannerHTTP2
 import LannerSensorAgent
 import LannerWire
 

@@ -78,6 +78,23 @@ import LannerWire
 
     /// A batch that raises an alert reaches the file output with its stored row id, and both /metrics
     /// endpoints count it: per rule and priority, per sensor, with evaluation and commit histograms.
+    /// What `serve` prints after "cannot serve metrics on HOST:PORT: ".
+    @Test func listenerSetupErrorsSayWhatFailed() throws {
+        let byName = #expect(throws: MetricsListener.ListenError.self) {
+            try MetricsListener(host: "localhost", port: 0, token: "t", log: { _ in }) { "" }
+        }
+        #expect(byName?.description.hasPrefix("'localhost' is not a numeric IPv4 or IPv6 address (") == true, "\(byName.map(\.description) ?? "")")
+        let first = try MetricsListener(host: "127.0.0.1", port: 0, token: "t", log: { _ in }) { "" }
+        defer { first.stop() }
+        let taken = #expect(throws: MetricsListener.ListenError.self) {
+            try MetricsListener(host: "127.0.0.1", port: first.port, token: "t", log: { _ in }) { "" }
+        }
+        #expect(taken?.description == "cannot bind 127.0.0.1:\(first.port): Address already in use")
+        let v6 = try MetricsListener(host: "::1", port: 0, token: "t", log: { _ in }) { "" }
+        #expect(v6.port != 0)
+        v6.stop()
+    }
+
     @Test func alertsReachOutputsAndMetricsOnBothPorts() throws {
         let dir = NSTemporaryDirectory() + "lanner-metrics-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -165,13 +165,13 @@ final class TestHTTPServer: @unchecked Sendable {
 
     func stop() {
         lock.lock()
-        let first = !stopping
+        defer { lock.unlock() }
+        guard !stopping else { return }
         stopping = true
-        let fds = openFDs
-        lock.unlock()
-        guard first else { return }
+        // Under the lock: a connection leaves openFDs (under the lock) before it is closed, and the accept loop
+        // closes the listener only after seeing `stopping`, so no number here can be another socket's by now.
         shutdown(listenFD, Int32(SHUT_RDWR))
-        for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }
+        for fd in openFDs { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     private var isStopping: Bool { lock.lock(); defer { lock.unlock() }; return stopping }
@@ -378,17 +378,18 @@ final class RawServer: @unchecked Sendable {
         let t = Thread {
             while true {
                 let c = accept(lfd, nil, nil)
-                if c < 0 { return }
+                if c < 0 { break }
                 _ = bytes.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 usleep(50_000)
                 close(c)
             }
+            close(lfd)   // here, not in deinit: closed there, the number could be reused before this accept ran again
         }
         t.start()
     }
 
+    /// Ends the accept loop, which then closes the socket.
     deinit {
         shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
     }
 }

@@ -7,6 +7,19 @@ import LannerStore
 /// https against a local TLS server with throwaway self-signed certificates made by `openssl req`; nothing
 /// here needs the internet.
 @Suite struct TLSWebhookTests {
+    /// Publishes one alert to a webhook at `url` that does not retry (`configure` sets the rest), waits until the
+    /// output gives up on it, stops the hub and returns the output's final counters.
+    static func giveUp(on url: String, _ configure: (inout WebhookOutputConfig) -> Void = { _ in },
+                       sourceLocation: SourceLocation = #_sourceLocation) throws -> OutputCounters {
+        let hub = try OutputHub(config: webhookConfig(url) {
+            $0.delivery.retries = 0
+            configure(&$0)
+        }, log: { _ in })
+        hub.publish([alert(1)])
+        #expect(waitUntil { hub.counters[0].gaveUp == 1 }, sourceLocation: sourceLocation)
+        return hub.stop(timeout: .seconds(5))[0]
+    }
+
     @Test func deliversWithTheCustomCA() throws {
         let dir = try TempDir()
         let cert = try TestCertificate(dir: dir, name: "lanner-test", subjectAltName: "DNS:localhost,IP:127.0.0.1")
@@ -27,37 +40,22 @@ import LannerStore
         #expect(server.connections == 2)   // kept alive over TLS too
     }
 
-    @Test func refusesACertificateForAnotherName() throws {
+    /// A certificate for another name, or one naming the host when the URL gives its address: the handshake
+    /// refuses it and says which check failed.
+    @Test(arguments: [
+        (name: "other", subjectAltName: "DNS:other.example", host: "localhost",
+         why: "the server's certificate is not valid for the name 'localhost' (hostname mismatch)"),
+        (name: "named", subjectAltName: "DNS:localhost", host: "127.0.0.1",
+         why: "the server's certificate is not valid for the address 127.0.0.1 (IP address mismatch)"),
+    ])
+    func refusesACertificateForAnotherNameOrAddress(_ t: (name: String, subjectAltName: String, host: String, why: String)) throws {
         let dir = try TempDir()
-        let cert = try TestCertificate(dir: dir, name: "other", subjectAltName: "DNS:other.example")
+        let cert = try TestCertificate(dir: dir, name: t.name, subjectAltName: t.subjectAltName)
         let server = try TestHTTPServer(tls: cert)
-        let hub = try OutputHub(config: webhookConfig("https://localhost:\(server.port)/") {
-            $0.caFile = cert.cert
-            $0.delivery.retries = 0
-        }, log: { _ in })
-        hub.publish([alert(1)])
-        #expect(waitUntil { hub.counters[0].gaveUp == 1 })
-        let c = hub.stop(timeout: .seconds(5))[0]
+        let c = try Self.giveUp(on: "https://\(t.host):\(server.port)/") { $0.caFile = cert.cert }
         #expect(c.delivered == 0)
-        #expect(c.lastError == "POST https://localhost:\(server.port)/: TLS handshake with localhost:\(server.port) failed: "
-                + "the server's certificate is not valid for the name 'localhost' (hostname mismatch)")
+        #expect(c.lastError == "POST https://\(t.host):\(server.port)/: TLS handshake with \(t.host):\(server.port) failed: " + t.why)
         #expect(server.requests.isEmpty)   // nothing was sent
-    }
-
-    @Test func refusesACertificateForAnotherAddress() throws {
-        let dir = try TempDir()
-        let cert = try TestCertificate(dir: dir, name: "named", subjectAltName: "DNS:localhost")
-        let server = try TestHTTPServer(tls: cert)
-        let hub = try OutputHub(config: webhookConfig("https://127.0.0.1:\(server.port)/") {
-            $0.caFile = cert.cert
-            $0.delivery.retries = 0
-        }, log: { _ in })
-        hub.publish([alert(1)])
-        #expect(waitUntil { hub.counters[0].gaveUp == 1 })
-        let c = hub.stop(timeout: .seconds(5))[0]
-        #expect(c.lastError == "POST https://127.0.0.1:\(server.port)/: TLS handshake with 127.0.0.1:\(server.port) failed: "
-                + "the server's certificate is not valid for the address 127.0.0.1 (IP address mismatch)")
-        #expect(server.requests.isEmpty)
     }
 
     /// Without ca_file only the system store is trusted, which does not know a self-signed certificate; a
@@ -68,13 +66,7 @@ import LannerStore
         let stranger = try TestCertificate(dir: dir, name: "stranger", subjectAltName: "DNS:localhost")
         let server = try TestHTTPServer(tls: cert)
         for ca in [nil, stranger.cert] {
-            let hub = try OutputHub(config: webhookConfig("https://localhost:\(server.port)/") {
-                $0.caFile = ca
-                $0.delivery.retries = 0
-            }, log: { _ in })
-            hub.publish([alert(1)])
-            #expect(waitUntil { hub.counters[0].gaveUp == 1 })
-            let c = hub.stop(timeout: .seconds(5))[0]
+            let c = try Self.giveUp(on: "https://localhost:\(server.port)/") { $0.caFile = ca }
             #expect(c.lastError == "POST https://localhost:\(server.port)/: TLS handshake with localhost:\(server.port) failed: "
                     + "the server's certificate is not signed by a trusted CA (self-signed certificate); set ca_file to the CA that signed it")
         }
@@ -84,13 +76,7 @@ import LannerStore
     /// A cleartext server never answers a TLS hello (it waits for an HTTP head): the handshake times out.
     @Test func httpsToACleartextServerTimesOut() throws {
         let server = try TestHTTPServer()
-        let hub = try OutputHub(config: webhookConfig("https://127.0.0.1:\(server.port)/") {
-            $0.delivery.retries = 0
-            $0.timeout = .milliseconds(300)
-        }, log: { _ in })
-        hub.publish([alert(1)])
-        #expect(waitUntil { hub.counters[0].gaveUp == 1 })
-        let c = hub.stop(timeout: .seconds(5))[0]
+        let c = try Self.giveUp(on: "https://127.0.0.1:\(server.port)/") { $0.timeout = .milliseconds(300) }
         server.stop()
         // The cleartext server either waits for the end of a request head that never comes (the handshake times
         // out) or answers the ClientHello with an HTTP error first (not TLS): which depends on who is scheduled
@@ -103,10 +89,7 @@ import LannerStore
     /// A server that answers TLS with garbage: a clear handshake error, no crash.
     @Test func httpsToAServerSpeakingHTTPFails() throws {
         let fake = try RawServer(reply: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        let hub = try OutputHub(config: webhookConfig("https://127.0.0.1:\(fake.port)/") { $0.delivery.retries = 0 }, log: { _ in })
-        hub.publish([alert(1)])
-        #expect(waitUntil { hub.counters[0].gaveUp == 1 })
-        let c = hub.stop(timeout: .seconds(5))[0]
+        let c = try Self.giveUp(on: "https://127.0.0.1:\(fake.port)/")
         #expect(c.lastError?.hasPrefix("POST https://127.0.0.1:\(fake.port)/: TLS handshake with 127.0.0.1:\(fake.port) failed: ") == true, "\(c)")
     }
 

@@ -62,15 +62,6 @@ import LannerStore
             }
         }
     }
-
-    @Test func collectorURLs() {
-        #expect(CollectorURL("http://127.0.0.1:7601") == CollectorURL("http://127.0.0.1:7601/v1/x"))
-        #expect(CollectorURL("http://[::1]:7601")?.host == "::1")
-        #expect(CollectorURL("http://[::1]:7601")?.description == "http://[::1]:7601")
-        for bad in ["https://c:7601", "http://c", "http://:7601", "http://c:0", "http://c:99999", "c:7601", "http://[::1:7601"] {
-            #expect(CollectorURL(bad) == nil, "\(bad)")
-        }
-    }
 }
 
 @Suite struct OutputFormTests {

@@ -7,21 +7,26 @@ import Testing
 /// Schema 1.1's syscalls, each produced by a real call of sensor/test/workload.c and checked field by field.
 /// Part of the serialized BPFProbeTests suite (an extension), so no two probes run at once.
 extension BPFProbeTests {
-    /// Records of `pid` of the given types, decoded, in ring order.
-    static func events<T>(_ got: Drained, pid: UInt32, _ types: Set<EventType>, as _: T.Type,
-                          _ decode: (EventRecord) throws -> T) rethrows -> [T] {
-        try got.of(pid: pid, types: types).map(decode)
+    /// Runs `lanner-workload ARGS…` under a fresh probe that wants `interest`, drained before the start; the
+    /// scenario must exit 0. Returns the probe, the workload's pid, the KEY=VALUE lines it printed into `output`
+    /// (empty without one; stdout and stderr go to /dev/null then) and every record drained after it ended.
+    static func runWorkload(_ args: [String], output: String? = nil, interest: Set<UInt16> = SensorEnv.allKernelEvents,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws
+        -> (probe: BPFProbe, pid: UInt32, kv: [String: String], got: Drained)
+    {
+        let probe = try SensorEnv.probe(interest: interest, sourceLocation: sourceLocation)
+        _ = try drain(probe, sourceLocation: sourceLocation)
+        let w = spawn(SensorEnv.workload, ["lanner-workload"] + args, captureTo: output)
+        #expect(wait(w.pid) == 0, "lanner-workload \(args.joined(separator: " "))", sourceLocation: sourceLocation)
+        let kv = output.map(keyValues) ?? [:]
+        let got = try drain(probe, sourceLocation: sourceLocation)
+        return (probe, UInt32(w.pid), kv, got)
     }
 
     @Test func pathSyscallsGiveAbsoluteCanonicalPaths() throws {
         let dir = makeFixtureDir("files")
         defer { removeTree(dir) }
-        let probe = try SensorEnv.probe(interest: SensorEnv.allKernelEvents)
-        _ = try drain(probe)
-        let w = spawn(SensorEnv.workload, ["lanner-workload", "files", dir])
-        #expect(wait(w.pid) == 0)
-        let got = try drain(probe)
-        let pid = UInt32(w.pid)
+        let (probe, pid, _, got) = try Self.runWorkload(["files", dir])
         let opens = try got.of(pid: pid, types: [.openat]).map { try OpenEvent($0) }
         let dfd = try #require(opens.first { str($0.nameraw) == "sub" }).res
         let fd = try #require(opens.first { str($0.nameraw) == "b.txt" }).res
@@ -87,14 +92,8 @@ extension BPFProbeTests {
     @Test func mountsNamespacesAndChroot() throws {
         let dir = makeFixtureDir("mounts")
         defer { removeTree(dir) }
-        let probe = try SensorEnv.probe(interest: SensorEnv.allKernelEvents)
-        _ = try drain(probe)
-        let out = dir + "/out.txt"
-        let w = spawn(SensorEnv.workload, ["lanner-workload", "mounts", dir], captureTo: out)
-        #expect(wait(w.pid) == 0)
-        let kv = keyValues(out)
-        let got = try drain(probe)
-        let child = try #require(try got.of(pid: UInt32(w.pid), types: [.clone]).map { try CloneEvent($0) }.first).childPid
+        let (_, pid, kv, got) = try Self.runWorkload(["mounts", dir], output: dir + "/out.txt")
+        let child = try #require(try got.of(pid: pid, types: [.clone]).map { try CloneEvent($0) }.first).childPid
         let D = dir
 
         let unshares = try got.of(pid: child, types: [.unshare]).map { try UnshareEvent($0) }.map { "\($0.res) \($0.flags)" }
@@ -115,14 +114,7 @@ extension BPFProbeTests {
     @Test func fdSyscallsCarryTheFilesTheyUse() throws {
         let dir = makeFixtureDir("fds")
         defer { removeTree(dir) }
-        let probe = try SensorEnv.probe(interest: SensorEnv.allKernelEvents)
-        _ = try drain(probe)
-        let out = dir + "/out.txt"
-        let w = spawn(SensorEnv.workload, ["lanner-workload", "fds", dir], captureTo: out)
-        #expect(wait(w.pid) == 0)
-        let kv = keyValues(out)
-        let got = try drain(probe)
-        let pid = UInt32(w.pid)
+        let (probe, pid, kv, got) = try Self.runWorkload(["fds", dir], output: dir + "/out.txt")
         let f = dir + "/f"
         // only what follows the open of DIR/f (the dynamic loader reads, maps and closes files before main)
         let open = try #require(try got.of(pid: pid, types: [.openat]).map { try OpenEvent($0) }.first { str($0.name) == f })
@@ -180,14 +172,7 @@ extension BPFProbeTests {
     @Test func socketsCarryBothEndsForEveryFamily() throws {
         let dir = makeFixtureDir("net")
         defer { removeTree(dir) }
-        let probe = try SensorEnv.probe(interest: SensorEnv.allKernelEvents)
-        _ = try drain(probe)
-        let out = dir + "/out.txt"
-        let w = spawn(SensorEnv.workload, ["lanner-workload", "net", dir], captureTo: out)
-        #expect(wait(w.pid) == 0)
-        let kv = keyValues(out)
-        let got = try drain(probe)
-        let pid = UInt32(w.pid)
+        let (probe, pid, kv, got) = try Self.runWorkload(["net", dir], output: dir + "/out.txt")
         let tcp = (kv["tcp"] ?? "").split(separator: ",").compactMap { Int($0) }
         let udp = (kv["udp"] ?? "").split(separator: ",").compactMap { Int($0) }
         try #require(tcp.count == 5 && udp.count == 2)
@@ -254,14 +239,9 @@ extension BPFProbeTests {
     }
 
     @Test func credentialsSignalsTracingAndModules() throws {
-        let probe = try SensorEnv.probe(interest: SensorEnv.allKernelEvents)
-        _ = try drain(probe)
         let out = "/tmp/lanner-creds.\(getpid()).txt"
         defer { unlink(out) }
-        let w = spawn(SensorEnv.workload, ["lanner-workload", "creds"], captureTo: out)
-        #expect(wait(w.pid) == 0)
-        let kv = keyValues(out)
-        let got = try drain(probe)
+        let (probe, _, kv, got) = try Self.runWorkload(["creds"], output: out)
         let child = try #require(UInt32(kv["child"] ?? ""))
         let victim = try #require(Int32(kv["victim"] ?? ""))
 
@@ -319,15 +299,9 @@ extension BPFProbeTests {
     @Test func execOfAFileTheProcessWroteIsFlagged() throws {
         let dir = makeTempDir("wexec")
         defer { removeTree(dir) }
-        let probe = try SensorEnv.probe()
-        _ = try drain(probe)
-        let out = dir + "/out.txt"
-        let w = spawn(SensorEnv.workload, ["lanner-workload", "write-exec", dir], captureTo: out)
-        #expect(wait(w.pid) == 0)
-        let kv = keyValues(out)
-        let got = try drain(probe)
+        let (_, pid, kv, got) = try Self.runWorkload(["write-exec", dir], output: dir + "/out.txt", interest: BPFProbe.defaultInterest)
         let child = try #require(UInt32(kv["child"] ?? ""))
-        let own = try got.of(pid: UInt32(w.pid), types: [.execve]).map { try ExecveEvent($0) }
+        let own = try got.of(pid: pid, types: [.execve]).map { try ExecveEvent($0) }
         try #require(own.count == 2)
         #expect(str(own[0].exe) == SensorEnv.workload && own[0].exeFlags & 16 == 0, "built by make, not by the test")
         #expect(str(own[1].exe) == dir + "/t" && own[1].exeFlags & 16 != 0, "the process wrote what it runs")
@@ -468,15 +442,4 @@ enum K {
     static let SOCK_STREAM = 1
     static let AF_INET = 2
     static let AF_UNIX = 1
-}
-
-/// makeFixtureDir's layout in an existing (emptied) path.
-func makeFixtureDirAt(_ dir: String) -> String {
-    mkdir(dir, 0o700)
-    write(dir + "/a.txt", "a\n")
-    mkdir(dir + "/sub", 0o755)
-    mkdir(dir + "/mnt", 0o755)
-    write(dir + "/sub/x", "x\n")
-    symlink("sub", dir + "/link")
-    return dir
 }

@@ -134,8 +134,11 @@ func keyValues(_ path: String) -> [String: String] {
 }
 
 /// A fixture directory: a.txt, sub/x, link -> sub, mnt/ (canonical path).
-func makeFixtureDir(_ tag: String) -> String {
-    let dir = makeTempDir(tag)
+func makeFixtureDir(_ tag: String) -> String { makeFixtureDirAt(makeTempDir(tag)) }
+
+/// makeFixtureDir's layout at `dir`, created (0700) when it does not exist; an existing one should be empty.
+func makeFixtureDirAt(_ dir: String) -> String {
+    mkdir(dir, 0o700)
     write(dir + "/a.txt", "a\n")
     mkdir(dir + "/sub", 0o755)
     mkdir(dir + "/mnt", 0o755)

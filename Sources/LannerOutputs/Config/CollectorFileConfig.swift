@@ -10,7 +10,7 @@ public enum RuleMatchingSetting: String, Sendable, Equatable, CaseIterable {
 /// The settings `lanner-collector serve` also takes as options. Nil where the file does not set them (the
 /// command line, then the built-in default, decide).
 public struct ServeSettings: Sendable, Equatable {
-    /// `HOST:PORT` or `[IPv6]:PORT`, checked.
+    /// `HOST:PORT` or `[IPv6]:PORT` (`ListenAddress`), checked and kept as written.
     public var listen: String?
     /// `metrics_listen`: where `GET /metrics` is also served over plain HTTP/1.1 (no default: only on the h2c port).
     public var metricsListen: String?

@@ -1,3 +1,4 @@
+import LannerCLIKit
 import LannerCore
 import LannerYAML
 
@@ -279,16 +280,12 @@ struct ConfigReader {
         return hit.1
     }
 
+    /// A `ListenAddress`, kept as written (the command line's `--listen` may replace it before it is used).
     mutating func listen(_ n: YAMLNode, key: String = "listen") -> String? {
         guard let s = string(n, key) else { return nil }
-        guard let colon = s.lastIndex(of: ":"), let _ = UInt16(s[s.index(after: colon)...]) else {
-            problem(at: n.start, "\(key): \(quoted(s)) is not HOST:PORT (e.g. 0.0.0.0:7601 or [::]:7601)")
-            return nil
-        }
-        var host = s[..<colon]
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        guard !host.isEmpty else {
-            problem(at: n.start, "\(key): \(quoted(s)) has no host (use 0.0.0.0:PORT for every address)")
+        do { _ = try ListenAddress(parsing: s) } catch {
+            let example = error == .notHostPort ? " (e.g. 0.0.0.0:7601 or [::]:7601)" : ""
+            problem(at: n.start, "\(key): \(quoted(s)) \(error.reason)\(example)")
             return nil
         }
         return s

@@ -1,0 +1,28 @@
+/// A collector's h2c address: `http://HOST:PORT`, as sensors ship to and `--collector` queries (TLS is not in
+/// this version). `[IPv6]` brackets are allowed and are not part of `host`; a path after the port is ignored.
+///
+/// ```swift
+/// let e = CollectorEndpoint(url: "http://[::1]:7601/v1/alerts")   // host "::1", port 7601
+/// let client = try H2Client(host: e!.host, port: e!.port)
+/// ```
+public struct CollectorEndpoint: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+
+    /// Parses `http://HOST:PORT[/PATH]`; nil for another scheme, a missing host, a port outside 1…65535, or a
+    /// bracket anywhere but around the whole host.
+    public init?(url: String) {
+        guard url.hasPrefix("http://") else { return nil }
+        var rest = Substring(url.dropFirst(7))
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]), port > 0 else { return nil }
+        var h = rest[..<colon]
+        if h.hasPrefix("[") && h.hasSuffix("]") { h = h.dropFirst().dropLast() }
+        guard !h.isEmpty, !h.contains("[") && !h.contains("]") else { return nil }
+        host = String(h)
+        self.port = port
+    }
+
+    /// The URL again, with brackets around an IPv6 host.
+    public var description: String { host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)" }
+}
