@@ -57,12 +57,17 @@ public enum RecordJSON {
             case .str:
                 let b: [UInt8]
                 if case .string(let s)? = v { b = Array(s.utf8) } else { b = [] }
-                guard b.count <= Int(UInt16.max) else { throw Failure(line: line, reason: "field \"\(f.name)\" is too long") }
+                guard b.count <= Int(UInt16.max) else {
+                    throw Failure(line: line, reason: "field \"\(f.name)\" is too long (\(b.count) bytes; at most 65535)")
+                }
                 vars.write(UInt16(b.count))
                 vars.write(bytes: b)
             case .strlist:
                 var b: [UInt8] = []
                 if case .array(let items)? = v { for item in items { b += Array(item.text.utf8) + [0] } }
+                guard b.count <= Int(UInt16.max) else {
+                    throw Failure(line: line, reason: "field \"\(f.name)\" is too long (\(b.count) bytes with its NULs; at most 65535)")
+                }
                 vars.write(UInt16(b.count))
                 vars.write(bytes: b)
             }

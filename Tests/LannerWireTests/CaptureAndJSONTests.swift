@@ -30,6 +30,19 @@ import Testing
         }
     }
 
+    /// A strlist longer than a u16 length can say was a trap (UInt16(b.count)) that took `rules test` down; it is a
+    /// line error like an over-long str. Exactly 65535 bytes of items still fit the field (the record is then too long).
+    @Test(arguments: [("args", 70_000, "field \"args\" is too long (70001 bytes with its NULs; at most 65535)"),
+                      ("args", 65_534, "record is over 65535 bytes"),
+                      ("filename", 70_000, "field \"filename\" is too long (70000 bytes; at most 65535)")])
+    func overlongVariableFieldsAreLineErrors(field: String, bytes: Int, message: String) {
+        let item = String(repeating: "a", count: bytes)
+        let value = field == "args" ? "[\"" + item + "\"]" : "\"" + item + "\""
+        let text = "{\"type\":\"execve\",\"pid\":1,\"fields\":{\"" + field + "\":" + value + "}}"
+        let e = #expect(throws: RecordJSON.Failure.self) { try RecordJSON.records(text) }
+        #expect(e?.description == "line 1: " + message)
+    }
+
     @Test func captureFramesBatchesAndRejectsDamage() throws {
         let a = try Golden.body(Golden.cases[0]), b = try Golden.body(Golden.cases[1])
         let file = Capture.fileHeader() + Capture.frame(a) + Capture.frame(b)
