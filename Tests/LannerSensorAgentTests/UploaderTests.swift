@@ -116,6 +116,7 @@ import LannerWire
         ("{\"interest\":{\"version\":1,\"events\":[70000]}}", "\"interest.events\"[0] is 70000"),
         ("{\"interest\":{\"version\":1,\"events\":\"x\"}}", "\"interest.events\" is missing or not an array"),
         ("{\"interest\":{\"version\":1,\"events\":[1,9]}}", "but the events listed have version"),
+        ("{\"sequence\":1e400,\"interest\":{\"version\":1,\"events\":[1]}}", "at sequence: a number that does not fit a Double"),
     ])
     func malformedAcknowledgementsAreExplained(_ body: String, _ expected: String) {
         #expect(throws: CollectorAck.Failure.self) { try CollectorAck.parse(Array(body.utf8)) }
