@@ -37,8 +37,10 @@ public final class PosixCondition: @unchecked Sendable {
     public func wait() { pthread_cond_wait(cond, mutex.mutex) }
 
     /// Waits for a signal until `deadline` (wall clock, as `NSCondition`); false when the deadline passed.
+    /// A deadline before 1970 is one in the past; one past 10^15 s (30 million years) waits as if it were then
+    /// (`Int(t)` would trap on a `Date` beyond `Int.max` seconds or an infinite one).
     public func wait(until deadline: Date) -> Bool {
-        let t = max(0, deadline.timeIntervalSince1970)
+        let t = min(max(0, deadline.timeIntervalSince1970), 1e15)
         var ts = timespec(tv_sec: Int(t), tv_nsec: Int((t - t.rounded(.down)) * 1e9))
         return pthread_cond_timedwait(cond, mutex.mutex, &ts) != ETIMEDOUT
     }
