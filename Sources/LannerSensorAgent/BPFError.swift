@@ -21,6 +21,8 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
     case mapUpdate(map: String, errno: Int32)
     /// Attaching one program to its hook failed.
     case attach(program: String, section: String, errno: Int32)
+    /// Duplicating a loaded program's or map's file descriptor (kept after the object is closed) failed.
+    case keepDescriptor(of: String, errno: Int32)
     /// Creating the ring-buffer consumer failed.
     case ringBuffer(errno: Int32)
     /// Waiting on or draining the ring buffer failed (EINVAL: a record longer than any the kernel side writes).
@@ -46,6 +48,8 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
             return "writing map \(map) failed: \(Self.text(e))"
         case .attach(let program, let section, let e):
             return "attaching \(program) (\(section)) failed: \(Self.text(e)); \(Self.hint(e, step: .attach))"
+        case .keepDescriptor(let what, let e):
+            return "keeping \(what)'s file descriptor failed: \(Self.text(e)); \(Self.hint(e, step: .load))"
         case .ringBuffer(let e):
             return "creating the ring-buffer consumer failed: \(Self.text(e))"
         case .poll(let e):
@@ -68,6 +72,8 @@ public enum BPFError: Error, CustomStringConvertible, Sendable, Equatable {
             return "the tracepoint is missing: mount tracefs (`mount -t tracefs nodev /sys/kernel/tracing`) and check the kernel has CONFIG_FTRACE_SYSCALLS"
         case (EACCES, .load), (EINVAL, .load):
             return "the verifier rejected a program (see the log below) or the kernel is too old (needs BTF, ring buffers, bpf_loop: 5.17+)"
+        case (EMFILE, _), (ENFILE, _):
+            return "raise the open-file limit (ulimit -n): the probe keeps a descriptor per program, per map and per attached program"
         case (E2BIG, _), (ENOMEM, _):
             return "out of memory for BPF maps: lower ringBufferBytes"
         case (ESRCH, _):

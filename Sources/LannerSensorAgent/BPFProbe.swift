@@ -150,7 +150,7 @@ public final class BPFProbe {
                 guard d >= 0 else {
                     let e = errno
                     for k in kept { close(k) }
-                    throw .objectMismatch("cannot keep \(what)'s file descriptor: \(String(cString: strerror(e)))")
+                    throw .keepDescriptor(of: what, errno: e)
                 }
                 kept.append(d)
                 return d

@@ -54,6 +54,32 @@ import Testing
         #expect(r.stderr == message.replacingOccurrences(of: "SCRATCH", with: d))
     }
 
+    /// Too low an open-file limit failed while loading (60) or while keeping the programs' descriptors (160, about
+    /// two per program at that moment): the second said "eBPF object does not match this loader ... rebuild it".
+    /// Both now name the limit; the sensor exits 1 with nothing attached.
+    @Test(.enabled(if: E2E.canRunBPF), arguments: [60, 160])
+    func tooFewFileDescriptorsSaySo(_ limit: Int) throws {
+        let d = Self.scratch + "/fd\(limit)"   // a state directory each: the cases run at once
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let sensor = try E2E.binary("lanner-sensor")
+        let object = E2E.repo.appendingPathComponent("sensor/build/lanner.bpf.o").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ulimit -n \(limit) && exec \"$0\" --offline -w \"$1\"/fd.lcap --state-dir \"$1\" --bpf-object \"$2\"",
+                       sensor, d, object]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1, "\(text)")
+        let first = text.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.hasPrefix("lanner-sensor: keeping ") || first.hasPrefix("lanner-sensor: loading eBPF programs failed: "), "\(first)")
+        #expect(first.contains("failed: Too many open files (errno 24); raise the open-file limit (ulimit -n)"), "\(first)")
+        #expect(!text.contains("rebuild"), "\(text)")
+    }
+
     @Test func serveRefusesToRunNoRules() throws {
         let d = Self.scratch
         let r = try Self.run("lanner-collector", ["serve", "--rules", d + "/disabled.yaml", "--db", d + "/x.db"], env: ["LANNER_TOKEN": "t"])

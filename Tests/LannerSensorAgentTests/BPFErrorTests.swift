@@ -13,6 +13,15 @@ import Testing
         }
     }
 
+    /// Running out of descriptors is the open-file limit, not a stale object (it used to say "rebuild it").
+    @Test func outOfDescriptorsNamesTheLimit() {
+        #expect(BPFError.keepDescriptor(of: "lanner_events", errno: EMFILE).description
+                == "keeping lanner_events's file descriptor failed: Too many open files (errno 24); raise the open-file limit "
+                + "(ulimit -n): the probe keeps a descriptor per program, per map and per attached program")
+        #expect(BPFError.attach(program: "p", section: "tracepoint/syscalls/sys_exit_kill", errno: ENFILE).description
+                .hasSuffix("raise the open-file limit (ulimit -n): the probe keeps a descriptor per program, per map and per attached program"))
+    }
+
     @Test(arguments: [
         ProbeConfig(objectPath: "/x", ringBufferBytes: 3 << 20),
         ProbeConfig(objectPath: "/x", ringBufferBytes: 1024),
