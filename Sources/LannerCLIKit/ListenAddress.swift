@@ -18,7 +18,8 @@ public struct ListenAddress: Sendable, Equatable {
 
     /// Why a text is not a listen address.
     public enum Problem: Error, Sendable, Equatable {
-        /// No `:PORT` after the last colon, or the port is not a number from 0 to 65535.
+        /// No `:PORT` after the last colon, the port is not a number from 0 to 65535 in plain digits, or the host
+        /// has a stray bracket or a space (`[::1:7601`).
         case notHostPort
         /// Nothing before the colon (or only `[]`).
         case noHost
@@ -36,12 +37,15 @@ public struct ListenAddress: Sendable, Equatable {
     /// also parses (`::1:7601` is host `::1`).
     /// - Throws: `Problem`.
     public init(parsing text: String) throws(Problem) {
-        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+        guard let colon = text.lastIndex(of: ":") else { throw .notHostPort }
+        let digits = text[text.index(after: colon)...]
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let port = UInt16(digits) else {
             throw .notHostPort
         }
         var host = text[..<colon]
         if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }   // [::1]:7601
         guard !host.isEmpty else { throw .noHost }
+        guard !host.contains(where: { $0 == "[" || $0 == "]" || $0.isWhitespace }) else { throw .notHostPort }
         self.init(host: String(host), port: port)
     }
 

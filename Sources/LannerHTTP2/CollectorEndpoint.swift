@@ -9,16 +9,19 @@ public struct CollectorEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: UInt16
 
-    /// Parses `http://HOST:PORT[/PATH]`; nil for another scheme, a missing host, a port outside 1…65535, or a
-    /// bracket anywhere but around the whole host.
+    /// Parses `http://HOST:PORT[/PATH]`; nil for another scheme, a missing host, a port that is not 1…65535 in
+    /// plain digits (`+7601` is not), a bracket anywhere but around the whole host, or user information
+    /// (`user:pass@host`: the collector takes a bearer token, and the `@` would otherwise end up in the host name).
     public init?(url: String) {
         guard url.hasPrefix("http://") else { return nil }
         var rest = Substring(url.dropFirst(7))
-        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
-        guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]), port > 0 else { return nil }
+        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+        guard let colon = rest.lastIndex(of: ":") else { return nil }
+        let digits = rest[rest.index(after: colon)...]
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let port = UInt16(digits), port > 0 else { return nil }
         var h = rest[..<colon]
         if h.hasPrefix("[") && h.hasSuffix("]") { h = h.dropFirst().dropLast() }
-        guard !h.isEmpty, !h.contains("[") && !h.contains("]") else { return nil }
+        guard !h.isEmpty, !h.contains(where: { $0 == "[" || $0 == "]" || $0 == "@" || $0.isWhitespace }) else { return nil }
         host = String(h)
         self.port = port
     }

@@ -3,7 +3,8 @@ import Glibc
 
 /// Records as JSON lines: the form `RecordDump.json` prints, read back. One object per line:
 /// `{"type":"openat","pid":42,"tid":42,"ts":1500,"fields":{"res":3,"flags":0,"name":"/etc/shadow",...}}`.
-/// Missing fields are zero or empty; strlists are arrays; bytes16 are 32 hex digits or a dotted IPv4 address.
+/// Missing fields are zero or empty; number fields (and pid, tid, ts) hold JSON numbers; strlists are arrays; bytes16
+/// are 32 hex digits or a dotted IPv4 address. Anything else is an error naming the line and the field.
 public enum RecordJSON {
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var line: Int
@@ -13,9 +14,11 @@ public enum RecordJSON {
 
     /// Encodes one JSON object as a wire record.
     public static func record(_ text: Substring, line: Int) throws(Failure) -> [UInt8] {
-        guard case .object(let obj)? = try? JSONValue.parse(Array(text.utf8)) else {
-            throw Failure(line: line, reason: "not a JSON object")
+        let parsed: JSONValue
+        do { parsed = try JSONValue.parse(Array(text.utf8)) } catch {
+            throw Failure(line: line, reason: "not JSON: \(error)")
         }
+        guard case .object(let obj) = parsed else { throw Failure(line: line, reason: "not a JSON object") }
         guard case .string(let name)? = obj["type"], let type = EventType.allCases.first(where: { $0.name == name }) else {
             throw Failure(line: line, reason: "unknown or missing \"type\" (one of: \(EventType.allCases.map(\.name).joined(separator: ", ")))")
         }
@@ -23,6 +26,19 @@ public enum RecordJSON {
         if case .object(let f)? = obj["fields"] { fields = f }
         for key in fields.keys where !type.fields.contains(where: { $0.name == key }) {
             throw Failure(line: line, reason: "\(name) has no field \"\(key)\" (fields: \(type.fields.map(\.name).joined(separator: ", ")))")
+        }
+        // A number field takes a JSON number (or true/false); anything else there is a mistake, not a zero.
+        for f in type.fields where f.type != .str && f.type != .strlist && f.type != .bytes16 {
+            switch fields[f.name] {
+            case nil, .int?, .uint?, .double?, .bool?: break
+            case let v?: throw Failure(line: line, reason: "field \"\(f.name)\" must be a number, not \(v.text)")
+            }
+        }
+        for key in ["pid", "tid", "ts"] {
+            switch obj[key] {
+            case nil, .int?, .uint?, .double?: break
+            case let v?: throw Failure(line: line, reason: "\"\(key)\" must be a number, not \(v.text)")
+            }
         }
         func int(_ v: JSONValue?) -> Int64 { v?.int64 ?? 0 }
         var fixed = ByteWriter(capacity: 128)
@@ -42,7 +58,7 @@ public enum RecordJSON {
                     let parts = s.split(separator: ".")
                     if parts.count == 4, let b = Optional(parts.compactMap { UInt8($0) }), b.count == 4 {
                         bytes.replaceSubrange(0..<4, with: b)
-                    } else if s.count == 32 {
+                    } else if s.utf8.count == 32, s.allSatisfy(\.isHexDigit) {
                         var i = s.startIndex
                         for k in 0..<16 {
                             let j = s.index(i, offsetBy: 2)

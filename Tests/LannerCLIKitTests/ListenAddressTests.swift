@@ -13,6 +13,7 @@ import LannerCLIKit
     @Test(arguments: [
         ("localhost", ListenAddress.Problem.notHostPort), ("host:99999", .notHostPort), ("host:", .notHostPort),
         ("host:x", .notHostPort), (":7601", .noHost), ("[]:7601", .noHost),
+        ("host:+7601", .notHostPort), ("[::1:7601", .notHostPort), ("::1]:7601", .notHostPort), ("a b:7601", .notHostPort),
     ])
     func refuses(_ text: String, _ problem: ListenAddress.Problem) {
         #expect(throws: problem) { try ListenAddress(parsing: text) }

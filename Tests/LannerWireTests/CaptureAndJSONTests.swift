@@ -19,6 +19,10 @@ import Testing
         ("{\"type\":\"openat\",\"fields\":{\"bogus\":1}}", "openat has no field \"bogus\""),
         ("[1,2]", "not a JSON object"),
         ("{\"type\":\"connect\",\"fields\":{\"daddr\":\"zz\"}}", "dotted IPv4 address or 32 hex digits"),
+        ("{\"type\":\"connect\",\"fields\":{\"daddr\":\"" + String(repeating: "g", count: 32) + "\"}}", "dotted IPv4 address or 32 hex digits"),
+        ("{\"type\":\"openat\",\"fields\":{\"res\":\"3\"}}", "field \"res\" must be a number, not 3"),
+        ("{\"type\":\"openat\",\"pid\":\"42\"}", "\"pid\" must be a number, not 42"),
+        ("{\"type\":\"openat\",", "not JSON: "),
     ])
     func badLinesSayWhichLineAndWhy(text: String, message: String) {
         do {
