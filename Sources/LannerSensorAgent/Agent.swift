@@ -126,13 +126,17 @@ public final class Agent: @unchecked Sendable {
         var snapshotFailures: UInt64 { lock.lock(); defer { lock.unlock() }; return _snapshotFailures }
     }
 
-    /// Loads and attaches the eBPF programs, reads the sensor's identity, opens the spool (taking stock of batches
-    /// a previous run left on disk) and claims this run's epoch.
-    /// - Throws: when the probe cannot load, the state directory or the spool cannot be used, or the run epoch
-    ///   cannot be recorded (sequence numbers must never repeat).
+    /// Held for the agent's life: one sensor per state directory.
+    private let stateLock: StateDirectoryLock
+
+    /// Loads and attaches the eBPF programs, reads the sensor's identity, locks its state directory, opens the
+    /// spool (taking stock of batches a previous run left on disk) and claims this run's epoch.
+    /// - Throws: when the probe cannot load, the state directory or the spool cannot be used (or another sensor
+    ///   holds it), or the run epoch cannot be recorded (sequence numbers must never repeat).
     public init(config: AgentConfig) throws {
         self.config = config
         identity = try SensorIdentity.load(stateDirectory: config.stateDirectory, hostname: config.hostname)
+        stateLock = try StateDirectoryLock(stateDirectory: config.stateDirectory)   // before the spool and the epoch
         let spoolDir = config.endpoint == nil ? nil : config.stateDirectory + "/spool"
         let spool = try Spool(memoryBytes: config.spoolBytes, directory: spoolDir, diskBytes: config.spoolDiskBytes, log: config.log)
         self.spool = spool

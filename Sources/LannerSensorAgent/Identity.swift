@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import LannerCore
 import LannerWire
 
 /// Who and where this sensor is: its persistent id, the host's boot, and the host name.
@@ -66,4 +67,42 @@ public struct SensorIdentity: Sendable {
         gethostname(&buf, buf.count - 1)
         return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+}
+
+/// One sensor per state directory: an exclusive `flock` on STATE-DIR/lock, held for the process's life. Two sensors
+/// sharing a directory would share an id and a disk spool and race on the run epoch (whose sequence numbers the
+/// collector deduplicates by), so the second one stops at start with the first one's pid.
+public final class StateDirectoryLock {
+    private let fd: Int32
+    public let path: String
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Takes the lock, or says who holds it.
+    public init(stateDirectory: String) throws(Failure) {
+        path = stateDirectory + "/lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let e = errno
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            let holder = n > 0 ? String(decoding: buf[..<n], as: UTF8.self).trimmed() : ""
+            close(fd)
+            if e == EWOULDBLOCK {
+                throw Failure(description: "another lanner-sensor\(holder.isEmpty ? "" : " (pid \(holder))") uses the state directory "
+                              + "\(stateDirectory) (locked: \(path)); give each sensor its own --state-dir")
+            }
+            throw Failure(description: "cannot lock \(path): \(String(cString: strerror(e)))")
+        }
+        let pid = "\(getpid())\n"
+        _ = ftruncate(fd, 0)
+        _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+    }
+
+    deinit { close(fd) }   // releases the lock
 }

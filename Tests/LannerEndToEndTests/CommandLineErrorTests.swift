@@ -80,6 +80,26 @@ import Testing
         #expect(!text.contains("rebuild"), "\(text)")
     }
 
+    /// Two sensors on one state directory would share an id, a disk spool and the run epoch: the second stops at
+    /// start, naming the first one's pid, and the first is not disturbed (it still stops cleanly and wrote its capture).
+    @Test(.enabled(if: E2E.canRunBPF)) func aSecondSensorOnTheSameStateDirectoryStops() throws {
+        let d = Self.scratch + "/shared-state"
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let object = E2E.repo.appendingPathComponent("sensor/build/lanner.bpf.o").path
+        let first = try Child(try E2E.binary("lanner-sensor"), ["--offline", "-w", d + "/first.lcap", "--state-dir", d,
+                                                               "--bpf-object", object, "--container-socket", "none"],
+                              log: d + "/first.log")
+        try first.waitFor("eBPF programs attached", timeout: 60)
+        let second = try Self.run("lanner-sensor", ["--offline", "-w", d + "/second.lcap", "--state-dir", d,
+                                                    "--bpf-object", object, "--container-socket", "none"])
+        #expect(second.status == 1, "\(second.stderr)")
+        #expect(second.stderr == "lanner-sensor: another lanner-sensor (pid \(first.process.processIdentifier)) uses the state directory "
+                + "\(d) (locked: \(d)/lock); give each sensor its own --state-dir\n")
+        #expect(!FileManager.default.fileExists(atPath: d + "/second.lcap"))
+        #expect(first.stop() == 0, "\(first.log)")
+        #expect(((try? FileManager.default.attributesOfItem(atPath: d + "/first.lcap"))?[.size] as? Int ?? 0) > 0)
+    }
+
     @Test func serveRefusesToRunNoRules() throws {
         let d = Self.scratch
         let r = try Self.run("lanner-collector", ["serve", "--rules", d + "/disabled.yaml", "--db", d + "/x.db"], env: ["LANNER_TOKEN": "t"])
