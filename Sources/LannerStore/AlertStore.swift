@@ -116,14 +116,7 @@ public final class AlertStore {
     {
         try run(Self.beginSQL)
         do {
-            let ledger = try statement(Self.ledgerSQL)
-            defer { ledger.reset() }
-            try ledger.bind(sensorID, at: 1)
-            try ledger.bind(Int64(bitPattern: sequence), at: 2)
-            try ledger.bind(Self.nowNs(), at: 3)
-            try ledger.bind(events, at: 4)
-            _ = try ledger.step()
-            if db.changes == 0 {
+            guard try recordInLedger(sensorID: sensorID, sequence: Int64(bitPattern: sequence), events: Int64(events)) else {
                 try run(Self.rollbackSQL)
                 return .duplicate
             }
@@ -277,7 +270,8 @@ public final class AlertStore {
 
     /// Number of batches in the ledger.
     public func batchCount() throws(StoreError) -> Int {
-        let stmt = try statement("SELECT count(*) FROM batches")
+        let stmt = try statement(fileSchemaVersion >= 4 ? "SELECT coalesce(sum(last_seq - first_seq + 1), 0) FROM batch_runs"
+                                                         : "SELECT count(*) FROM batches")
         defer { stmt.reset() }
         _ = try stmt.step()
         return Int(stmt.int64(0))
@@ -290,10 +284,66 @@ public final class AlertStore {
     static let beginSQL = "BEGIN IMMEDIATE"
     static let commitSQL = "COMMIT"
     static let rollbackSQL = "ROLLBACK"
-    private static let ledgerSQL = """
-        INSERT INTO batches (sensor_id, sequence, received_ns, events) VALUES (?, ?, ?, ?)
-        ON CONFLICT (sensor_id, sequence) DO NOTHING
+    /// The run at or before a sequence number: the only one that can hold it, or end just before it.
+    private static let ledgerRunAtSQL = """
+        SELECT first_seq, last_seq FROM batch_runs WHERE sensor_id = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1
         """
+    private static let ledgerNextRunSQL = "SELECT last_seq, events FROM batch_runs WHERE sensor_id = ? AND first_seq = ?"
+    private static let ledgerExtendSQL = """
+        UPDATE batch_runs SET last_seq = ?3, events = events + ?4, last_received_ns = ?5 WHERE sensor_id = ?1 AND first_seq = ?2
+        """
+    private static let ledgerInsertSQL = """
+        INSERT INTO batch_runs (sensor_id, first_seq, last_seq, events, last_received_ns) VALUES (?, ?, ?, ?, ?)
+        """
+    private static let ledgerDeleteSQL = "DELETE FROM batch_runs WHERE sensor_id = ? AND first_seq = ?"
+
+    /// Records `(sensorID, sequence)` in the ledger, inside the caller's transaction; false when it was there
+    /// already (a duplicate). The ledger holds runs of consecutive sequence numbers (as their 64-bit patterns,
+    /// ordered as signed integers: the mapping is one to one, so adjacency and membership are exact): the
+    /// sequence joins the run ending just before it, and a run starting just after it joins too.
+    /// - Complexity: two or three indexed statements; rows grow with gaps, not with batches.
+    private func recordInLedger(sensorID: String, sequence s: Int64, events: Int64) throws(StoreError) -> Bool {
+        let now = Self.nowNs()
+        var runStart: Int64?   // the run that now holds s
+        do {
+            let at = try statement(Self.ledgerRunAtSQL)
+            defer { at.reset() }
+            try at.bind(sensorID, at: 1)
+            try at.bind(s, at: 2)
+            if try at.step() {
+                let first = at.int64(0), last = at.int64(1)
+                if last >= s { return false }
+                if s != Int64.min, last == s - 1 { runStart = first }
+            }
+        }
+        if let first = runStart {
+            try exec(Self.ledgerExtendSQL, sensorID, first, s, events, now)
+        } else {
+            try exec(Self.ledgerInsertSQL, sensorID, s, s, events, now)
+            runStart = s
+        }
+        guard s != Int64.max else { return true }
+        let next = try statement(Self.ledgerNextRunSQL)
+        defer { next.reset() }
+        try next.bind(sensorID, at: 1)
+        try next.bind(s + 1, at: 2)
+        if try next.step() {
+            let last = next.int64(0), moreEvents = next.int64(1)
+            next.reset()
+            try exec(Self.ledgerDeleteSQL, sensorID, s + 1)
+            try exec(Self.ledgerExtendSQL, sensorID, runStart!, last, moreEvents, now)
+        }
+        return true
+    }
+
+    /// Runs one prepared write statement with text and integer parameters, in order.
+    private func exec(_ sql: String, _ sensorID: String, _ ints: Int64...) throws(StoreError) {
+        let st = try statement(sql)
+        defer { st.reset() }
+        try st.bind(sensorID, at: 1)
+        for (i, v) in ints.enumerated() { try st.bind(v, at: Int32(i + 2)) }
+        _ = try st.step()
+    }
     private static let sensorColumns = """
         sensor_id, hostname, sensor_version, boot_id, run_epoch, first_seen_ns, last_seen_ns, batches, events, kernel_drops, \
         user_drops, run_kernel_drops, run_user_drops, reported_kernel_drops, reported_user_drops, drop_window_start_ns, \

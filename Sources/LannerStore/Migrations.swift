@@ -85,6 +85,26 @@ enum Migrations {
             try DerivedTables.backfill(db, afterID: nil, fts: fts)
             try db.exec(DerivedTables.triggers(fts: fts))
         }),
+        // One row per committed batch grew by ~60 MB a day for a sensor flushing every 200 ms; runs of consecutive
+        // sequence numbers (a sensor's batches within one run) are one row now, a gap (a batch the sensor dropped
+        // or the collector rejected) starts another. Existing rows are folded by gaps-and-islands.
+        Step(version: 4, summary: "batch ledger as runs of consecutive sequence numbers per sensor", sql: """
+            CREATE TABLE batch_runs (
+                sensor_id        TEXT    NOT NULL,
+                first_seq        INTEGER NOT NULL,
+                last_seq         INTEGER NOT NULL CHECK (last_seq >= first_seq),
+                events           INTEGER NOT NULL,
+                last_received_ns INTEGER NOT NULL,
+                PRIMARY KEY (sensor_id, first_seq)
+            ) WITHOUT ROWID;
+            INSERT INTO batch_runs (sensor_id, first_seq, last_seq, events, last_received_ns)
+                SELECT sensor_id, min(sequence), max(sequence), sum(events), max(received_ns)
+                FROM (SELECT sensor_id, sequence, events, received_ns,
+                             sequence - ROW_NUMBER() OVER (PARTITION BY sensor_id ORDER BY sequence) AS island
+                      FROM batches)
+                GROUP BY sensor_id, island;
+            DROP TABLE batches;
+            """),
     ]
 
     /// The schema version this build writes and reads.

@@ -40,7 +40,7 @@ import LannerWire
         let path = NSTemporaryDirectory() + "rules-test-\(UUID().uuidString).jsonl"
         try "{\"type\":\"openat\"}\n{oops".write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect { try RulesTest.batches(path) } throws: { "\($0)".contains("line 2: not a JSON object") }
+        #expect { try RulesTest.batches(path) } throws: { "\($0)".contains("line 2: not JSON: ") }
         #expect { try RulesTest.batches("/nonexistent/x") } throws: { "\($0)".contains("cannot be read") }
     }
 }

@@ -125,6 +125,81 @@ import LannerCore
         #expect(try store.deleteExpired(RetentionPolicy(maxAgeNs: 0, maxRows: 0), nowNs: now, batch: 100) == RetentionBatch())
     }
 
+    // MARK: The batch ledger
+
+    /// The runs the ledger holds for a sensor, as (first, last) sequence numbers.
+    static func runs(_ path: String, _ sensor: String) throws -> [[Int64]] {
+        let db = try SQLite(path: path, mode: .readOnly, busyTimeoutMilliseconds: 1000)
+        let n = try db.scalarInt("SELECT count(*) FROM batch_runs WHERE sensor_id = '\(sensor)'")
+        var out: [[Int64]] = []
+        for i in 0..<n {
+            out.append([try db.scalarInt("SELECT first_seq FROM batch_runs WHERE sensor_id = '\(sensor)' ORDER BY first_seq LIMIT 1 OFFSET \(i)"),
+                        try db.scalarInt("SELECT last_seq FROM batch_runs WHERE sensor_id = '\(sensor)' ORDER BY first_seq LIMIT 1 OFFSET \(i)")])
+        }
+        return out
+    }
+
+    /// Consecutive batches are one row however many there are; a gap starts a run, a batch filling the gap joins the
+    /// runs on both sides; every sequence committed before is a duplicate, wherever it sits in its run.
+    @Test func theLedgerKeepsRunsAndStillRefusesEveryDuplicate() throws {
+        let dir = try TempDir()
+        let path = dir.path("l.db")
+        let store = try AlertStore(path: path)
+        let epoch: UInt64 = 3 << 32
+        for n in 1...500 { #expect(try store.commit(sensorID: "s", sequence: epoch | UInt64(n), events: 2, alerts: []) == .committed([])) }
+        #expect(try Self.runs(path, "s") == [[Int64(epoch | 1), Int64(epoch | 500)]])
+        for n in [1, 250, 500] as [UInt64] { #expect(try store.commit(sensorID: "s", sequence: epoch | n, events: 2, alerts: []) == .duplicate) }
+        // 501 dropped by the sensor: 502... start a second run; the next epoch a third.
+        for n in 502...504 { _ = try store.commit(sensorID: "s", sequence: epoch | UInt64(n), events: 1, alerts: []) }
+        _ = try store.commit(sensorID: "s", sequence: (4 << 32) | 1, events: 1, alerts: [])
+        #expect(try Self.runs(path, "s") == [[Int64(epoch | 1), Int64(epoch | 500)], [Int64(epoch | 502), Int64(epoch | 504)],
+                                             [Int64((4 << 32) | 1), Int64((4 << 32) | 1)]])
+        // 501 arriving late (out of order) joins the two runs into one.
+        #expect(try store.commit(sensorID: "s", sequence: epoch | 501, events: 1, alerts: [alert(1)]) == .committed([1]))
+        #expect(try Self.runs(path, "s") == [[Int64(epoch | 1), Int64(epoch | 504)], [Int64((4 << 32) | 1), Int64((4 << 32) | 1)]])
+        #expect(try store.commit(sensorID: "s", sequence: epoch | 501, events: 1, alerts: [alert(2)]) == .duplicate)
+        #expect(try store.batchCount() == 505)
+        let db = try SQLite(path: path, mode: .readOnly, busyTimeoutMilliseconds: 1000)
+        #expect(try db.scalarInt("SELECT events FROM batch_runs WHERE sensor_id = 's' ORDER BY first_seq LIMIT 1") == 500 * 2 + 1 + 3)
+        // Another sensor's same numbers are its own; the ends of the 64-bit range are exact.
+        #expect(try store.commit(sensorID: "t", sequence: epoch | 250, events: 1, alerts: []) == .committed([]))
+        for seq in [UInt64.max, 0, UInt64(Int64.max), UInt64(Int64.max) + 1] {
+            #expect(try store.commit(sensorID: "u", sequence: seq, events: 1, alerts: []) == .committed([]), "\(seq)")
+            #expect(try store.commit(sensorID: "u", sequence: seq, events: 1, alerts: []) == .duplicate, "\(seq)")
+        }
+        #expect(try store.commit(sensorID: "u", sequence: 1, events: 1, alerts: []) == .committed([]))
+        #expect(try store.commit(sensorID: "u", sequence: UInt64.max - 1, events: 1, alerts: []) == .committed([]))
+        #expect(try Self.runs(path, "u") == [[Int64.min, Int64.min], [-2, 1], [Int64.max, Int64.max]])
+    }
+
+    /// A schema-3 file's ledger (a row per batch) is folded into runs when the collector opens it; what it held
+    /// is still refused as a duplicate and new batches extend its runs.
+    @Test func schemaThreeLedgerIsFoldedIntoRuns() throws {
+        let dir = try TempDir()
+        let path = dir.path("v3.db")
+        do {
+            let db = try SQLite(path: path, mode: .readWrite, busyTimeoutMilliseconds: 1000)
+            for step in Migrations.all.prefix(3) { try step.apply(db) }
+            try db.exec("PRAGMA user_version = 3")
+            let rows = [(1, 10), (2, 20), (3, 30), (7, 70), (8, 80), (20, 200)].map { "('s', \($0.0), \($0.1), 5)" }
+            try db.exec("INSERT INTO batches (sensor_id, sequence, received_ns, events) VALUES " + rows.joined(separator: ", ")
+                        + ", ('t', 1, 1, 1)")
+        }
+        let store = try AlertStore(path: path)
+        #expect(store.fileSchemaVersion == 4)
+        #expect(try Self.runs(path, "s") == [[1, 3], [7, 8], [20, 20]])
+        #expect(try Self.runs(path, "t") == [[1, 1]])
+        #expect(try store.batchCount() == 7)
+        for seq in [1, 2, 3, 7, 8, 20] as [UInt64] { #expect(try store.commit(sensorID: "s", sequence: seq, events: 1, alerts: []) == .duplicate) }
+        #expect(try store.commit(sensorID: "s", sequence: 4, events: 1, alerts: []) == .committed([]))
+        #expect(try store.commit(sensorID: "s", sequence: 6, events: 1, alerts: []) == .committed([]))
+        #expect(try store.commit(sensorID: "s", sequence: 5, events: 1, alerts: []) == .committed([]))
+        #expect(try Self.runs(path, "s") == [[1, 8], [20, 20]])
+        let db = try SQLite(path: path, mode: .readOnly, busyTimeoutMilliseconds: 1000)
+        #expect(try db.scalarInt("SELECT events FROM batch_runs WHERE sensor_id = 's' AND first_seq = 1") == 5 * 5 + 3)
+        #expect(try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'batches'") == 0)
+    }
+
     // MARK: Migration and bulk loading
 
     /// A database written by the previous version (schema 2) is upgraded when the collector opens it: its alerts
@@ -146,7 +221,7 @@ import LannerCore
             try AlertStore(path: path, readOnly: true).query(AlertQuery())
         }
         let store = try AlertStore(path: path)
-        #expect(store.fileSchemaVersion == 3)
+        #expect(store.fileSchemaVersion == 4)
         #expect(try store.query(AlertQuery(tag: "old")).map(\.timeNs) == [10])
         #expect(try store.query(AlertQuery(text: "etc/shadow")).map(\.timeNs) == [10])
         #expect(try store.query(AlertQuery(container: "abcdefabcdef")).map(\.count) == [3])
