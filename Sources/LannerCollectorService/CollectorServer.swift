@@ -35,6 +35,9 @@ public struct CollectorConfig: Sendable {
     public var version = "0.1.0"
     /// Looks up the domain names rules compare `fd.*ip.name` with, on the resolver thread.
     public var domainResolver: any DomainResolver = SystemDomainResolver()
+    /// False: no lookups at all (`resolve_names: false`, `--no-resolve-names`); the names stay unresolved, so
+    /// comparisons with them are false.
+    public var resolveNames = true
     /// When names are looked up again (Falco's 10 s doubling to 320 s while the answer does not change).
     public var domainTiming = DomainNames.Timing()
     public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
@@ -169,7 +172,8 @@ public final class CollectorServer: @unchecked Sendable {
             let names = state.analyzer.ruleset.domainNames
             if !names.isEmpty {
                 self.domains.add(names, now: DomainRefresher.nowNs())
-                summary += ", \(names.count) domain name\(names.count == 1 ? "" : "s") for fd.*ip.name resolved in the background"
+                summary += ", \(names.count) domain name\(names.count == 1 ? "" : "s") for fd.*ip.name "
+                    + (self.config.resolveNames ? "resolved in the background" : "not looked up (name lookups are off: comparisons with them are false)")
             }
             ready.signal()
             self.ingestLoop(state)
@@ -180,7 +184,7 @@ public final class CollectorServer: @unchecked Sendable {
         t.start()
         ready.wait()
         if let failure { throw failure }
-        domainRefresher.start()
+        if config.resolveNames { domainRefresher.start() }
         if !config.retention.keepsEverything {
             let w = RetentionWorker(path: config.databasePath, policy: config.retention, interval: config.retentionInterval,
                                     batchSize: config.retentionBatch, log: config.log)

@@ -77,6 +77,7 @@ enum Commands {
         config.databasePath = cmd.value("db") ?? file.serve.db ?? Defaults.database
         config.matching = matching
         config.statsInterval = cmd.flag("verbose") ? 5 : 0
+        config.resolveNames = !cmd.flag("no-resolve-names") && (file.serve.resolveNames ?? true)
         ServeStorage.apply(file, to: &config)
         config.version = Defaults.version
         let log = config.log

@@ -276,4 +276,31 @@ import LannerWire
         #expect(Array(alerts) == ["connect to localhost (127.0.0.1:8080) by curl ×2", "connect to other.example ×1"])
         #expect(lookups == 2)
     }
+
+    /// `resolve_names: false`: the resolver is never asked, the start says so, and a rule comparing a name does not
+    /// fire for an address the name would have resolved to.
+    @Test func withNameLookupsOffNothingIsLookedUpAndNameComparisonsAreFalse() throws {
+        let dir = NSTemporaryDirectory() + "lanner-dns-off-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let resolver = InMemoryDomainResolver(addresses: ["localhost": ["127.0.0.1"]])
+        var cfg = CollectorConfig(token: "s3cret", rules: Self.rules(Self.localhostRule))
+        cfg.port = 0
+        cfg.databasePath = dir + "/lanner.db"
+        cfg.domainResolver = resolver
+        cfg.resolveNames = false
+        let sink = CollectorServerTests.LogSink()
+        cfg.log = { sink.append($0) }
+        let server = try CollectorServer(config: cfg)
+        try server.start()
+        #expect(sink.lines.contains { $0.contains("1 domain name for fd.*ip.name not looked up (name lookups are off: comparisons with them are false)") },
+                "\(sink.lines)")
+        let c = try H2Client(host: "127.0.0.1", port: server.port)
+        #expect(try CollectorServerTests.post(c, Rec.batch(Self.processes + [Rec.connect(pid: 90, sport: 40000, dport: 8080)], seq: 1)).0 == 200)
+        usleep(300_000)
+        c.close()
+        server.stop()
+        #expect(resolver.lookups(of: "localhost") == 0)
+        #expect(server.domains.entry("localhost")?.addresses == nil)
+        #expect(try AlertStore(path: dir + "/lanner.db", readOnly: true).count() == 0)
+    }
 }

@@ -23,6 +23,9 @@ public struct ServeSettings: Sendable, Equatable {
     public var ruleMatching: RuleMatchingSetting?
     /// Load only rules at or above this priority.
     public var minPriority: Priority?
+    /// `resolve_names`: whether the domain names rules compare `fd.*ip.name` with are looked up (DNS, through
+    /// getaddrinfo, on a background thread). Nil: yes. Off, those names stay unresolved and the comparisons are false.
+    public var resolveNames: Bool?
     public init() {}
 }
 
