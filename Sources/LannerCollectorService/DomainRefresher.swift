@@ -107,10 +107,13 @@ public enum OneTimeDomainLookup {
         public var resolver: any DomainResolver
         /// Seconds to wait for every answer.
         public var wait: Double
+        /// False (`--no-resolve-names`): nothing is looked up; the names have no address.
+        public var lookUp: Bool
 
-        public init(resolver: any DomainResolver = SystemDomainResolver(), wait: Double = 5) {
+        public init(resolver: any DomainResolver = SystemDomainResolver(), wait: Double = 5, lookUp: Bool = true) {
             self.resolver = resolver
             self.wait = wait
+            self.lookUp = lookUp
         }
     }
 
@@ -119,7 +122,14 @@ public enum OneTimeDomainLookup {
     public static func prepare(_ analyzer: Analyzer, _ settings: Settings) -> Outcome? {
         let names = analyzer.ruleset.domainNames
         guard !names.isEmpty else { return nil }
-        let outcome = resolve(names, resolver: settings.resolver, wait: settings.wait)
+        let outcome: Outcome
+        if settings.lookUp {
+            outcome = resolve(names, resolver: settings.resolver, wait: settings.wait)
+        } else {
+            let table = DomainNames()
+            table.add(names, now: 0)
+            outcome = Outcome(names: table, answers: [:], unanswered: [], wait: 0, lookedUp: false)
+        }
         analyzer.useDomainNames(outcome.names)
         return outcome
     }
@@ -131,9 +141,15 @@ public enum OneTimeDomainLookup {
         /// Names that had not answered when the wait ended.
         public var unanswered: [String]
         public var wait: Double
+        /// False when lookups were off: every name is without an address.
+        public var lookedUp = true
 
         /// One paragraph for the user: what was looked up and what it gave.
         public var summary: String {
+            guard lookedUp else {
+                let n = names.names.count
+                return "fd.*ip.name: \(n) domain name\(n == 1 ? "" : "s") not looked up (--no-resolve-names): comparisons with them are false"
+            }
             let all = answers.count + unanswered.count
             let found = answers.values.filter { if case .addresses = $0 { return true } else { return false } }.count
             let none = answers.values.filter { $0 == .noSuchName }.count

@@ -196,7 +196,8 @@ enum Commands {
                 captures.append(contents.batches)
             } catch { fail("\(path): \(error)", code: 1) }
         }
-        let outcome = Replay.run(rules: result.activeRules, matching: matching, captures: captures, domains: OneTimeDomainLookup.Settings())
+        let outcome = Replay.run(rules: result.activeRules, matching: matching, captures: captures,
+                                 domains: OneTimeDomainLookup.Settings(lookUp: !cmd.flag("no-resolve-names")))
         if let d = outcome.domains { FileHandle.standardError.write(Data("lanner-collector: \(d.summary)\n".utf8)) }
         out(cmd.flag("json") ? AlertFormatting.jsonLines(outcome.alerts.reversed()) : AlertFormatting.table(outcome.alerts.reversed()))
         FileHandle.standardError.write(Data("lanner-collector: replayed \(outcome.batches) batches, \(outcome.events) events: \(outcome.alerts.count) alerts\n".utf8))
@@ -283,7 +284,7 @@ enum Commands {
         }
         let events = try RulesTest.batches(cmd.arguments[1])
         let report = RulesTest.run(rules: result.activeRules, events: events, matching: matching, explain: cmd.value("explain"),
-                                   domains: OneTimeDomainLookup.Settings())
+                                   domains: OneTimeDomainLookup.Settings(lookUp: !cmd.flag("no-resolve-names")))
         if let d = report.domainSummary { FileHandle.standardError.write(Data("lanner-collector: \(d)\n".utf8)) }
         out(report.text)
         return 0

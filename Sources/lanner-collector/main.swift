@@ -39,6 +39,7 @@ let spec = CommandSpec(
             CommandSpec("test", abstract: "run recorded events through rules and show what fires", options: [
                 .value("explain", "RULE", help: "also show, for each event, why RULE did or did not match"),
                 .value("rule-matching", "all|first", help: "all (default) or first"),
+                .flag("no-resolve-names", help: "do not look up the domain names rules compare fd.*ip.name with (those comparisons are then false)"),
             ], arguments: [
                 ArgumentSpec("rules", help: "rule file or directory"),
                 ArgumentSpec("events", help: "a capture file (lanner-sensor -w) or JSON lines of records"),
@@ -49,6 +50,7 @@ let spec = CommandSpec(
             .value("rule-matching", "all|first", help: "all (default) or first"),
             .value("min-priority", "PRIORITY", help: "load only rules at or above this priority"),
             .flag("json", help: "one JSON object per line, shaped like Falco's JSON output"),
+            .flag("no-resolve-names", help: "do not look up the domain names rules compare fd.*ip.name with (those comparisons are then false)"),
         ], arguments: [ArgumentSpec("capture", variadic: true, help: "capture files (plain or zstd-compressed), replayed in order")]),
         CommandSpec("version", abstract: "print the version"),
     ])

@@ -215,6 +215,13 @@ import LannerWire
 
         let none = Replay.run(rules: try AnalyzerTests.rules(), matching: .all, captures: [capture], domains: .init(resolver: SlowResolver(delay: 3)))
         #expect(none.domains == nil, "no names, no lookup")
+
+        // --no-resolve-names: the resolver is not asked and the comparison is false.
+        let counting = InMemoryDomainResolver(addresses: ["localhost": ["127.0.0.1"]])
+        let off = Replay.run(rules: rules, matching: .all, captures: [capture], domains: .init(resolver: counting, lookUp: false))
+        #expect(off.alerts.isEmpty)
+        #expect(counting.lookups(of: "localhost") == 0)
+        #expect(off.domains?.summary == "fd.*ip.name: 1 domain name not looked up (--no-resolve-names): comparisons with them are false")
     }
 
     @Test func rulesTestReportsTheLookup() throws {
