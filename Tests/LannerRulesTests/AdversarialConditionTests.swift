@@ -1,14 +1,13 @@
 import Foundation
 import Testing
+import LannerTestSupport
 import LannerRules
 
 /// `ConditionParser.parse` on random and mutated input: no crash, no hang, and every failure carries an
 /// offset inside the input.
 @Suite struct AdversarialConditionTests {
     static func falcoConditions() throws -> [String] {
-        let path = ProcessInfo.processInfo.environment["LANNER_PEER_DIR"].map { $0 + "/falco-rules/falco_rules.yaml" }
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("shared/peer/falco-rules/falco_rules.yaml").path
+        let path = Peer.root.appendingPathComponent("falco-rules/falco_rules.yaml").path
         let r = RuleLoader.load([RuleFile(name: "falco_rules.yaml", text: try String(contentsOfFile: path, encoding: .utf8))])
         return r.rules.map(\.conditionText) + r.macros.map(\.condition) + r.rules.map(\.expandedText)
     }

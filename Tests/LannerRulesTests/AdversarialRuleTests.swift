@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import LannerTestSupport
 import LannerRules
 
 /// Adversarial rule files for `RuleLoader.load`: loading must return diagnostics — never crash or hang
@@ -113,9 +114,7 @@ import LannerRules
     }
 
     @Test func randomMutationsOfFalcosRuleFileAlwaysGiveLocatedDiagnostics() throws {
-        let path = ProcessInfo.processInfo.environment["LANNER_PEER_DIR"].map { $0 + "/falco-rules/falco_rules.yaml" }
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("shared/peer/falco-rules/falco_rules.yaml").path
+        let path = Peer.root.appendingPathComponent("falco-rules/falco_rules.yaml").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let bytes = Array(text.utf8)
         var seed: UInt64 = 0x5eed
