@@ -89,39 +89,33 @@ final class RuleEngine {
     // MARK: - Building
 
     func appendInstruction(_ i: Instruction) -> Int {
-        if codeCount == codeCapacity {
-            let n = UnsafeMutablePointer<Instruction>.allocate(capacity: codeCapacity * 2)
-            n.moveInitialize(from: code, count: codeCount)
-            code.deallocate()
-            code = n
-            codeCapacity *= 2
-        }
+        Self.reserve(&code, count: codeCount, capacity: &codeCapacity, needed: codeCount + 1)
         code[codeCount] = i
         codeCount += 1
         return codeCount - 1
     }
 
     func appendCheck(_ c: RuntimeCheck) -> Int32 {
-        if checkCount == checkCapacity {
-            let n = UnsafeMutablePointer<RuntimeCheck>.allocate(capacity: checkCapacity * 2)
-            n.moveInitialize(from: checks, count: checkCount)
-            checks.deallocate()
-            checks = n
-            checkCapacity *= 2
-        }
+        Self.reserve(&checks, count: checkCount, capacity: &checkCapacity, needed: checkCount + 1)
         checks[checkCount] = c
         checkCount += 1
         return Int32(checkCount - 1)
     }
 
+    /// Makes room for `needed` elements in `buffer` (its first `count` initialised), doubling the capacity.
+    private static func reserve<T>(_ buffer: inout UnsafeMutablePointer<T>, count: Int, capacity: inout Int, needed: Int) {
+        guard needed > capacity else { return }
+        var c = capacity
+        while c < needed { c *= 2 }
+        let n = UnsafeMutablePointer<T>.allocate(capacity: c)
+        n.moveInitialize(from: buffer, count: count)
+        buffer.deallocate()
+        buffer = n
+        capacity = c
+    }
+
     func appendConstants(_ vs: [FieldValue]) -> Int32 {
-        while constantCount + vs.count > constantCapacity {
-            let n = UnsafeMutablePointer<FieldValue>.allocate(capacity: constantCapacity * 2)
-            n.moveInitialize(from: constants, count: constantCount)
-            constants.deallocate()
-            constants = n
-            constantCapacity *= 2
-        }
+        Self.reserve(&constants, count: constantCount, capacity: &constantCapacity, needed: constantCount + vs.count)
         let start = constantCount
         for (i, v) in vs.enumerated() { (constants + start + i).initialize(to: v) }
         constantCount += vs.count
@@ -141,13 +135,7 @@ final class RuleEngine {
 
     /// Appends a check's name ids; returns where they start.
     func appendDomainIDs(_ ids: [Int32]) -> Int32 {
-        while domainIDCount + ids.count > domainIDCapacity {
-            let n = UnsafeMutablePointer<Int32>.allocate(capacity: domainIDCapacity * 2)
-            n.moveInitialize(from: domainIDs, count: domainIDCount)
-            domainIDs.deallocate()
-            domainIDs = n
-            domainIDCapacity *= 2
-        }
+        Self.reserve(&domainIDs, count: domainIDCount, capacity: &domainIDCapacity, needed: domainIDCount + ids.count)
         let start = domainIDCount
         for (i, id) in ids.enumerated() { domainIDs[start + i] = id }
         domainIDCount += ids.count
