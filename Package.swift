@@ -50,7 +50,7 @@ let package = Package(
 
         // Executables: wiring only.
         // The sensor runs on every host: the Swift runtime is linked in (hosts need no Swift installed) and only what
-        // it uses is (its modules import FoundationEssentials, not Foundation): RSS 12 MiB below the shared build's.
+        // it uses is (its modules import FoundationEssentials, not Foundation): RSS 9.4 MiB below the shared build's.
         .executableTarget(name: "lanner-sensor", dependencies: ["LannerSensorAgent", "LannerCLIKit", "LannerCore", "LannerWire", "LannerHTTP2"],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"]), .linkedLibrary("_FoundationCShims"), .linkedLibrary("_FoundationCollections")]),
         .executableTarget(name: "lanner-collector",
