@@ -39,7 +39,7 @@ let package = Package(
 
         // I/O edges.
         .target(name: "LannerStore", dependencies: ["CSQLite", "LannerCore"]),       // SQLite alert store
-        .target(name: "LannerHTTP2", dependencies: ["CNGHTTP2"]),      // h2c server and client over nghttp2
+        .target(name: "LannerHTTP2", dependencies: ["CNGHTTP2", "LannerCore"]),      // h2c server and client over nghttp2
         .target(name: "LannerCLIKit", dependencies: ["LannerCore"]),                               // tiny command-line parser
         .target(name: "LannerSensorAgent", dependencies: ["CBPF", "LannerWire", "LannerHTTP2", "LannerCore"]),
         .target(name: "LannerOutputs",                                 // alerts to stdout, file, syslog, program, webhook

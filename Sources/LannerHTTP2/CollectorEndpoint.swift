@@ -1,3 +1,5 @@
+import LannerCore
+
 /// A collector's h2c address: `http://HOST:PORT`, as sensors ship to and `--collector` queries (TLS is not in
 /// this version). `[IPv6]` brackets are allowed and are not part of `host`; a path after the port is ignored.
 ///
@@ -16,13 +18,8 @@ public struct CollectorEndpoint: Sendable, Equatable, CustomStringConvertible {
         guard url.hasPrefix("http://") else { return nil }
         var rest = Substring(url.dropFirst(7))
         if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
-        guard let colon = rest.lastIndex(of: ":") else { return nil }
-        let digits = rest[rest.index(after: colon)...]
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let port = UInt16(digits), port > 0 else { return nil }
-        var h = rest[..<colon]
-        if h.hasPrefix("[") && h.hasSuffix("]") { h = h.dropFirst().dropLast() }
-        guard !h.isEmpty, !h.contains(where: { $0 == "[" || $0 == "]" || $0 == "@" || $0.isWhitespace }) else { return nil }
-        host = String(h)
+        guard let (h, port) = try? HostPort.split(rest), port > 0 else { return nil }
+        host = h
         self.port = port
     }
 
