@@ -138,7 +138,7 @@ static __always_inline int exec__failed(struct trace_event_raw_sys_exit *ctx, __
 	if (!s)
 		return 0;
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct pt_regs *regs = extract__user_regs(t);
+	struct pt_regs *regs = extract__regs(t);
 	const char *filename = (const char *)(at ? extract__arg1(regs) : extract__arg0(regs));
 	const char *const *argv = (const char *const *)(at ? extract__arg2(regs) : extract__arg1(regs));
 	struct rec r;
@@ -243,10 +243,10 @@ int BPF_PROG(lanner_sched_exit, struct task_struct *p)
 
 enum open_kind { OPEN_OPEN, OPEN_OPENAT, OPEN_OPENAT2, OPEN_CREAT };
 
-static __always_inline void open__emit(struct lanner_scratch *s, long ret, __u16 type, int kind)
+static __always_inline void open__emit(struct lanner_scratch *s, long ret, __u16 type, int kind, bool raw)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct pt_regs *regs = extract__user_regs(t);
+	struct pt_regs *regs = extract__regs(t);
 	int dirfd = LANNER_AT_FDCWD;
 	const char *path;
 	__u32 flags = 0, mode = 0;
@@ -317,19 +317,23 @@ static __always_inline void open__emit(struct lanner_scratch *s, long ret, __u16
 		path__g_name_at(s, dirfd, (__u64)path);
 	}
 
-	/* Parameter: nameraw (str) */
-	store__ustr_field(&r, path, LANNER_PATH_MAX);
+	/* Parameter: nameraw (str): empty when the collector's rules do not read it (LANNER_INTEREST_OMIT_NAMERAW) */
+	if (raw)
+		store__ustr_field(&r, path, LANNER_PATH_MAX);
+	else
+		store__empty(&r);
 	ringbuf__submit(&r);
 }
 
 static __always_inline int open__exit(struct trace_event_raw_sys_exit *ctx, __u16 type, int kind)
 {
-	if (!interest__wanted(type))
+	__u32 want = interest__flags(type);
+	if (!(want & LANNER_INTEREST_CAPTURE))
 		return 0;
 	struct lanner_scratch *s = scratch__for_current();
 	if (!s)
 		return 0;
-	open__emit(s, ctx->ret, type, kind);
+	open__emit(s, ctx->ret, type, kind, !(want & LANNER_INTEREST_OMIT_NAMERAW));
 	scratch__release(s);
 	return 0;
 }
@@ -363,7 +367,7 @@ int lanner_exit_creat(struct trace_event_raw_sys_exit *ctx)
 static __always_inline void connect__emit(struct lanner_scratch *s, long ret)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct pt_regs *regs = extract__user_regs(t);
+	struct pt_regs *regs = extract__regs(t);
 	int fd = extract__arg0(regs);
 	const void *uaddr = (const void *)extract__arg1(regs);
 	int alen = extract__arg2(regs);
@@ -502,7 +506,7 @@ int lanner_exit_connect(struct trace_event_raw_sys_exit *ctx)
 /* The current task and its saved user registers (the syscall's arguments). */
 #define PROG_REGS()                                               \
 	struct task_struct *t = bpf_get_current_task_btf();      \
-	struct pt_regs *regs = extract__user_regs(t);
+	struct pt_regs *regs = extract__regs(t);
 
 #include "progs/fd.bpf.h"
 #include "progs/net.bpf.h"

@@ -6,7 +6,7 @@
  * Maps (BTF-defined in sensor/maps.h):
  *   lanner_events    RINGBUF                 wire records; size set before load (power of two, default 16 MiB)
  *   lanner_cfg       ARRAY[1]                struct lanner_config
- *   lanner_interest  ARRAY[LANNER_EVT_MAX]   __u32: 1 = capture this event id, 0 = switched off
+ *   lanner_interest  ARRAY[LANNER_EVT_MAX]   __u32 per event id: 0 = switched off, else LANNER_INTEREST_* bits
  *   lanner_counters  PERCPU_ARRAY[LANNER_CNT_MAX]  __u64 per CPU: enum lanner_counter
  *   lanner_scratch   ARRAY[ncpu]             per-CPU record and path workspace (kernel only; max_entries = possible CPUs)
  *   lanner_execveat  LRU_HASH                threads inside execveat (kernel only)
@@ -24,6 +24,12 @@ struct lanner_config {
 	__u32 ignored_tgids[LANNER_MAX_IGNORED];    /* offset 16: processes whose events are dropped in the kernel */
 };
 #define LANNER_CONFIG_SIZE 48
+
+/* Values of the `interest` map. CAPTURE: the event id is captured. OMIT_NAMERAW (open, openat, openat2,
+ * creat): leave the nameraw field empty, because no loaded rule reads the path as passed. Reading it is a
+ * user-memory read, the single most expensive step of an open record on this machine kind (~180 ns of ~580). */
+#define LANNER_INTEREST_CAPTURE 1u
+#define LANNER_INTEREST_OMIT_NAMERAW 2u
 
 /* Keys of the `counters` map; each value is one __u64 per CPU. */
 enum lanner_counter {

@@ -77,8 +77,11 @@ public final class Analyzer {
     /// The kernel event types sensors must capture for the loaded rules (the rest can be dropped in the kernel).
     public var interest: Set<EventType> { SyscallFields.interest(of: ruleset) }
 
-    /// `interest` as the wire message sensors get in every acknowledgement.
-    public var wireInterest: Interest { Interest(events: interest.map(\.rawValue)) }
+    /// `interest` as the wire message sensors get in every acknowledgement, with the optional record parts no
+    /// loaded rule reads (`Interest.omit`).
+    public var wireInterest: Interest {
+        Interest(events: interest.map(\.rawValue), omit: SyscallFields.omittable(for: ruleset))
+    }
 
     /// The host state of each sensor's current boot, by sensor id.
     public var hosts: [ID128: HostState] { sensors.mapValues(\.host) }

@@ -168,7 +168,8 @@ public final class CollectorServer: @unchecked Sendable {
             }
             self.metrics.rulesChanged(rules: state.analyzer.ruleset.rules.count, interestTypes: state.interest.events.count)
             self.metrics.sensorsUpdated(Array(state.book.records.values))
-            summary = "\(state.analyzer.ruleset.rules.count) rules, \(state.interest.events.count) event types of interest (v\(state.interest.version))"
+            summary = "\(state.analyzer.ruleset.rules.count) rules, \(state.interest.events.count) event types of interest (v\(state.interest.version)"
+                + (state.interest.omit.isEmpty ? ")" : "; sensors leave out \(state.interest.omit.joined(separator: ", ")), which no rule reads)")
             let names = state.analyzer.ruleset.domainNames
             if !names.isEmpty {
                 self.domains.add(names, now: DomainRefresher.nowNs())
@@ -347,8 +348,11 @@ public final class CollectorServer: @unchecked Sendable {
             let plus = state.interest.events.filter { !oldInterest.events.contains($0) }
             let minus = oldInterest.events.filter { !state.interest.events.contains($0) }
             let name = { (id: UInt16) in EventType(rawValue: id)?.name ?? "#\(id)" }
+            let omitPlus = state.interest.omit.filter { !oldInterest.omit.contains($0) }
+            let omitMinus = oldInterest.omit.filter { !state.interest.omit.contains($0) }
             line += "; interest v\(oldInterest.version) → v\(state.interest.version): "
-                + (plus.map { "+" + name($0) } + minus.map { "-" + name($0) }).joined(separator: " ")
+                + (plus.map { "+" + name($0) } + minus.map { "-" + name($0) }
+                   + omitMinus.map { "+" + $0 } + omitPlus.map { "-" + $0 }).joined(separator: " ")
                 + " (sensors switch on their next acknowledgement)"
         }
         if namesBefore != namesAfter {

@@ -32,6 +32,29 @@ public struct SyscallFields: FieldProvider {
         return out.filter(\.fromKernel)
     }
 
+    /// Whether extracting `field` can read an open record's `nameraw` (the path as passed): `fd.nameraw`,
+    /// `evt.args`, and `evt.arg`/`evt.rawarg` naming the open family's `name` argument by name or position.
+    public static func readsOpenNameraw(_ field: ResolvedField) -> Bool {
+        switch field.name {
+        case "fd.nameraw", "evt.args": return true
+        case "evt.arg", "evt.rawarg":
+            let key: String
+            switch field.argument {
+            case .key(let k): key = k
+            case .index(let i): key = String(i)
+            case nil: return true
+            }
+            let plan = ArgumentPlan(key)
+            return [EventType.open, .openat, .openat2, .creat].contains { plan.kinds[Int($0.rawValue)] == .openName }
+        default: return false
+        }
+    }
+
+    /// The optional record parts (`Interest.Omit`) that no rule of `ruleset` reads, so sensors may leave them out.
+    public static func omittable<P>(for ruleset: Ruleset<P>) -> [String] {
+        ruleset.referencedFields.contains(where: readsOpenNameraw) ? [] : [Interest.Omit.openNameraw]
+    }
+
     public init() {}
 
     /// Whether Lanner supplies `field` (used by the loader for LOAD_UNSUPPORTED_FIELD). Domain-name fields
@@ -220,7 +243,17 @@ public struct SyscallFields: FieldProvider {
         // fd.* — the file or socket of the event.
         case "fd.num": return { c, s in if let n = c.fdNum { s.append(.int(n)) } }
         case "fd.name": return { c, s in c.fdName(s) }
-        case "fd.nameraw": return { c, s in if c.isOpen { s.append(bytes: c.record.variable(Layout.Open.nameraw)) } else { c.fdName(s) } }
+        case "fd.nameraw":
+            // An open whose nameraw is empty had it left out by its sensor (no rule read it then; a path as passed is
+            // never empty for an open that succeeded): no value rather than a wrong one.
+            return { c, s in
+                if c.isOpen {
+                    let raw = c.record.variable(Layout.Open.nameraw)
+                    if raw.count > 0 || c.res < 0 { s.append(bytes: raw) }
+                } else {
+                    c.fdName(s)
+                }
+            }
         case "fd.directory": return { c, s in if let p = c.filePath() { s.append(bytes: PathParts.directory(p)) } }
         case "fd.filename": return { c, s in if let p = c.filePath() { s.append(bytes: PathParts.filename(p)) } }
         case "fd.typechar": return { c, s in if let t = c.fdKind { s.append(bytes: t.char.buffer) } }

@@ -350,11 +350,13 @@ public final class Agent: @unchecked Sendable {
         guard let wanted = shared.takeWantedInterest() else { return }
         let before = shared.appliedVersion
         do {
-            try probe.setInterest(Set(wanted.events))
+            try probe.setInterest(Set(wanted.events), omit: Set(wanted.omit))
             shared.applied(wanted.version)
+            let omitted = probe.omitted.sorted()
             config.log("lanner-sensor: collector's interest v\(wanted.version)"
                        + (before.map { " (was v\($0))" } ?? " (was: every event type)")
-                       + ": capturing \(wanted.events.count) event types in the kernel: \(wanted.names)")
+                       + ": capturing \(wanted.events.count) event types in the kernel: \(wanted.names)"
+                       + (omitted.isEmpty ? "" : "; leaving out \(omitted.joined(separator: ", ")) (no loaded rule reads it)"))
         } catch {
             shared.applyFailed()
             // Retried on a later acknowledgement; said at most every 10 s.

@@ -36,6 +36,8 @@ public final class BPFProbe {
     public var loadedProgramNames: [String] { plan.entries.filter(\.available).map(\.name) }
     /// The event types being captured (the last `setInterest`, or the configuration's).
     public private(set) var interest: Set<UInt16>
+    /// The optional record parts left out (`Interest.Omit` names this probe knows; the last `setInterest`).
+    public private(set) var omitted: Set<String> = []
     /// Event types this kernel cannot capture: their syscall has no tracepoint and no stand-in program.
     public var unavailableEvents: Set<UInt16> { plan.unavailableEvents }
     public let config: ProbeConfig
@@ -247,23 +249,28 @@ public final class BPFProbe {
     /// and the ring buffer are not touched, so they lose nothing.
     ///
     /// Ids that are not kernel events are ignored; `unavailableEvents` lists the ones this kernel cannot give.
+    /// `omit` names optional record parts to leave empty (`Interest.Omit`); names this probe does not know are
+    /// ignored (those parts stay captured). While types are being attached and detached the kernel captures
+    /// the union of the old and new types and omits only what both sets omit, so nothing asked for is missed.
     /// - Throws: `BPFError.attach` or `.mapUpdate`; the probe is then left exactly as it was before the call.
-    public func setInterest(_ enabled: Set<UInt16>) throws(BPFError) {
+    public func setInterest(_ enabled: Set<UInt16>, omit: Set<String> = []) throws(BPFError) {
         let before = interest
+        let omitBefore = omitted
+        let omitNow = omit.intersection(Interest.Omit.known)
         let wanted = plan.wanted(for: enabled)
         let current = Set(links.keys)
         let toAttach = plan.attachOrder(wanted.subtracting(current))
         let toDetach = plan.attachOrder(current.subtracting(wanted)).reversed()
 
         // the map first, so a program attached below already sees its type wanted
-        try writeInterest(enabled.union(before))
+        try writeInterest(enabled.union(before), omit: omitNow.intersection(omitBefore))
         var added: [Int] = []
         for i in toAttach {
             let link = attach(i)
             guard link >= 0 else {
                 for j in added.reversed() { if let l = links.removeValue(forKey: j) { close(l) } }
                 attachOrder.removeAll { added.contains($0) }
-                try? writeInterest(before)
+                try? writeInterest(before, omit: omitBefore)
                 throw .attach(program: plan.entries[i].name, section: programs[i].section, errno: -link)
             }
             links[i] = link
@@ -274,14 +281,26 @@ public final class BPFProbe {
             if let l = links.removeValue(forKey: i) { close(l) }
             attachOrder.removeAll { $0 == i }
         }
-        try writeInterest(enabled)
+        try writeInterest(enabled, omit: omitNow)
         interest = enabled
+        omitted = omitNow
     }
 
-    private func writeInterest(_ enabled: Set<UInt16>) throws(BPFError) {
+    /// The open family's records, whose `nameraw` `Interest.Omit.openNameraw` leaves empty.
+    static let openFamily: Set<UInt16> = Set([EventType.open, .openat, .openat2, .creat].map(\.rawValue))
+
+    /// The `lanner_interest` value of one event id (sensor/lanner_abi.h, LANNER_INTEREST_*).
+    static func interestBits(_ id: UInt16, enabled: Set<UInt16>, omit: Set<String>) -> UInt32 {
+        guard enabled.contains(id) else { return 0 }
+        var v: UInt32 = 1                                           // LANNER_INTEREST_CAPTURE
+        if omit.contains(Interest.Omit.openNameraw) && openFamily.contains(id) { v |= 2 }   // LANNER_INTEREST_OMIT_NAMERAW
+        return v
+    }
+
+    private func writeInterest(_ enabled: Set<UInt16>, omit: Set<String>) throws(BPFError) {
         for id in 0..<eventSlots {
             var key = id
-            var value: UInt32 = enabled.contains(UInt16(id)) ? 1 : 0
+            var value = Self.interestBits(UInt16(id), enabled: enabled, omit: omit)
             try Self.check(bpf_map_update_elem(interestFD, &key, &value, UInt64(BPF_ANY))) {
                 .mapUpdate(map: "lanner_interest", errno: $0)
             }

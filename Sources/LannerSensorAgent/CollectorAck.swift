@@ -2,8 +2,8 @@ import FoundationEssentials
 import Glibc
 import LannerWire
 
-/// The body of a collector's 200 answer to `POST /v1/batches` (proto/README.md, "Responses"):
-/// `{"sequence":N,"status":"committed"|"duplicate","events":E,"alerts":A,"interest":{"version":V,"events":[…]}}`.
+/// The body of a collector's 200 answer to `POST /v1/batches` (proto/README.md, "Interest"):
+/// `{"sequence":N,"status":"committed"|"duplicate","events":E,"alerts":A,"interest":{"version":V,"events":[…],"omit":[…]}}`.
 public struct CollectorAck: Sendable, Equatable {
     public var sequence: UInt64?
     public var status: String?
@@ -38,12 +38,28 @@ public struct CollectorAck: Sendable, Equatable {
             }
             ids.append(id)
         }
-        let interest = Interest(events: ids)
+        var omit: [String] = []
+        if let rawOmit = i["omit"] {
+            guard let names = rawOmit.array else { throw Failure(description: "\"interest.omit\" is not an array") }
+            for (k, n) in names.enumerated() {
+                guard let name = n.string, Self.isOmitName(name) else {
+                    throw Failure(description: "\"interest.omit\"[\(k)] is \(n.text), not a part name (1–64 of a-z 0-9 . _ -)")
+                }
+                omit.append(name)
+            }
+        }
+        let interest = Interest(events: ids, omit: omit)
         guard interest.version == version else {
-            throw Failure(description: "\"interest.version\" is \(version) but the events listed have version \(interest.version)")
+            throw Failure(description: "\"interest.version\" is \(version) but the events and omitted parts listed have version \(interest.version)")
         }
         ack.interest = interest
         return ack
+    }
+
+    /// Omit names are short identifiers (`open.nameraw`); anything else is refused rather than logged raw.
+    static func isOmitName(_ s: String) -> Bool {
+        let u = s.utf8
+        return (1...64).contains(u.count) && u.allSatisfy { (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2e || $0 == 0x5f || $0 == 0x2d }
     }
 
     static func preview(_ b: [UInt8]) -> String {

@@ -123,5 +123,46 @@ import LannerWire
     @Test func theDefaultRulesNeedOpensExecsAndConnects() throws {
         let a = Analyzer(rules: try AnalyzerTests.rules(), matching: .all)
         #expect(a.interest.isSuperset(of: [.open, .openat, .openat2, .creat, .connect, .execve]))
+        #expect(a.wireInterest.omit == [Interest.Omit.openNameraw], "rules/ never reads the path as passed")
+    }
+
+    /// Sensors may leave an open's `nameraw` out only when no rule reads it, in a condition or an output.
+    @Test(arguments: [
+        ("fd.name startswith /etc", "o", true),
+        ("fd.nameraw contains '../'", "o", false),
+        ("fd.name startswith /etc", "raw=%fd.nameraw", false),
+        ("evt.arg.name contains x", "o", false),
+        ("evt.arg[1] contains x", "o", false),       // the second argument of open and creat is name
+        ("evt.rawarg.name contains x", "o", false),
+        ("evt.arg.flags contains O_TRUNC", "o", true),
+        ("evt.arg[0] = 3", "o", true),               // fd
+        ("fd.name startswith /etc", "args=%evt.args", false),
+        ("proc.name = x and not fd.nameraw in (a, b)", "o", false),
+    ])
+    func openNamerawIsOmittedUnlessARuleReadsIt(_ condition: String, _ output: String, _ omitted: Bool) throws {
+        let a = try Self.analyzer("""
+            - rule: r
+              desc: d
+              condition: evt.type = openat and \(condition)
+              output: \(output)
+              priority: WARNING
+            """)
+        #expect(a.wireInterest.omits(Interest.Omit.openNameraw) == omitted, "\(condition) / \(output)")
+        #expect(a.wireInterest.events.contains(EventType.openat.rawValue))
+    }
+
+    @Test func aRuleExceptionReadingTheRawPathKeepsIt() throws {
+        let a = try Self.analyzer("""
+            - rule: r
+              desc: d
+              condition: evt.type = openat and fd.name startswith /etc
+              output: o
+              priority: WARNING
+              exceptions:
+                - name: raw
+                  fields: [fd.nameraw]
+                  values: [[/etc/x]]
+            """)
+        #expect(!a.wireInterest.omits(Interest.Omit.openNameraw))
     }
 }

@@ -163,6 +163,9 @@ import LannerTestSupport
         let open = Rec.open(pid: 200, name: "/etc/shadow", raw: "../etc/shadow", flags: 0o2000101)
         #expect(Self.field("fd.name", open, h) == ["/etc/shadow"])
         #expect(Self.field("fd.nameraw", open, h) == ["../etc/shadow"])
+        // a sensor told that no rule reads it leaves it empty: no value, not an empty path
+        #expect(Self.field("fd.nameraw", Rec.open(pid: 200, name: "/etc/shadow", raw: ""), h) == [])
+        #expect(Self.field("fd.nameraw", Rec.open(pid: 200, name: "/x", raw: "", res: -2), h) == [""], "a failed open of \"\" passed it")
         #expect(Self.field("fd.directory", open, h) == ["/etc"])
         #expect(Self.field("fd.filename", open, h) == ["shadow"])
         #expect(Self.field("fd.typechar", open, h) == ["f"])

@@ -171,6 +171,42 @@ struct BPFProbeTests {
         #expect(c.scratchBusy == 0)
     }
 
+    /// The collector's `omit: ["open.nameraw"]` leaves the open family's path as passed out in the kernel, and only
+    /// that: canonical names, flags, dirfd, mode and results are as before; omitting nothing brings it back live.
+    @Test func omittedNamerawLeavesOnlyThePathAsPassedOut() throws {
+        let dir = makeTempDir("omit")
+        defer { removeTree(dir) }
+        write(dir + "/a.txt", "a\n")
+        mkdir(dir + "/sub", 0o755)
+        write(dir + "/sub/x", "x\n")
+        symlink("sub", dir + "/link")
+        let probe = try SensorEnv.probe()
+        let all = Set(EventType.allCases.map(\.rawValue))
+        try probe.setInterest(all, omit: [Interest.Omit.openNameraw, "some.future.part"])
+        #expect(probe.omitted == [Interest.Omit.openNameraw], "names this sensor does not know are not applied")
+        _ = try drain(probe)
+
+        func run() throws -> [OpenEvent] {
+            let w = spawn(SensorEnv.workload, ["lanner-workload", "opens", dir])
+            #expect(wait(w.pid) == 0)
+            return try drain(probe).of(pid: UInt32(w.pid), types: [.open, .openat, .openat2, .creat]).map { try OpenEvent($0) }
+                .filter { str($0.name).hasPrefix(dir) }
+        }
+        let omitted = try run()
+        let byName = { (events: [OpenEvent]) in events.map { "\($0.type.name) \(str($0.name)) \($0.res >= 0) \($0.flags) \($0.mode)" } }
+        #expect(Set(omitted.map(\.type)) == [.open, .openat, .openat2, .creat], "\(byName(omitted))")
+        #expect(omitted.allSatisfy { $0.nameraw.isEmpty }, "\(omitted.map { str($0.nameraw) })")
+        #expect(omitted.contains { $0.type == .creat && str($0.name) == dir + "/new.txt" && $0.flags == UInt32(O_CREAT | O_WRONLY | O_TRUNC) && $0.mode == 0o640 })
+        #expect(omitted.contains { $0.type == .openat && str($0.name) == dir + "/sub/missing2" && $0.res == -2 && $0.dirfd >= 3 })
+
+        try probe.setInterest(all)
+        #expect(probe.omitted.isEmpty)
+        let captured = try run()
+        #expect(byName(captured) == byName(omitted), "the same records, apart from nameraw")
+        #expect(captured.map { str($0.nameraw) }.contains("sub/../a.txt"))
+        #expect(captured.allSatisfy { !$0.nameraw.isEmpty })
+    }
+
     @Test func connectReportsBothEnds() throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(listener) }

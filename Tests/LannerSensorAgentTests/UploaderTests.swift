@@ -115,7 +115,10 @@ import LannerWire
         ("{\"interest\":{\"version\":1,\"events\":[0]}}", "\"interest.events\"[0] is 0, not an event id"),
         ("{\"interest\":{\"version\":1,\"events\":[70000]}}", "\"interest.events\"[0] is 70000"),
         ("{\"interest\":{\"version\":1,\"events\":\"x\"}}", "\"interest.events\" is missing or not an array"),
-        ("{\"interest\":{\"version\":1,\"events\":[1,9]}}", "but the events listed have version"),
+        ("{\"interest\":{\"version\":1,\"events\":[1,9]}}", "but the events and omitted parts listed have version"),
+        ("{\"interest\":{\"version\":1,\"events\":[1],\"omit\":\"open.nameraw\"}}", "\"interest.omit\" is not an array"),
+        ("{\"interest\":{\"version\":1,\"events\":[1],\"omit\":[\"Open Nameraw\"]}}", "\"interest.omit\"[0] is Open Nameraw, not a part name"),
+        ("{\"interest\":{\"version\":1,\"events\":[1],\"omit\":[3]}}", "\"interest.omit\"[0] is 3, not a part name"),
         ("{\"sequence\":1e400,\"interest\":{\"version\":1,\"events\":[1]}}", "at sequence: a number that does not fit a Double"),
     ])
     func malformedAcknowledgementsAreExplained(_ body: String, _ expected: String) {
@@ -133,5 +136,21 @@ import LannerWire
         #expect(try CollectorAck.parse(Array("{\"interest\":\(i.json)}".utf8)).interest == i)
         #expect(Interest(events: [12, 1, 9]).version == i.version, "the version depends on the set only")
         #expect(Interest(events: [1, 9]).version != i.version)
+    }
+
+    /// `omit` is part of the content and the version; omitting nothing is what an older collector sent, so an older
+    /// sensor still accepts that, and refuses (by version) a set it could not honour.
+    @Test func omittedPartsAreInTheVersionAndTheJSON() throws {
+        let plain = Interest(events: [1, 9])
+        let omitting = Interest(events: [9, 1], omit: ["open.nameraw", "open.nameraw"])
+        #expect(omitting.omit == ["open.nameraw"])
+        #expect(omitting.version != plain.version)
+        #expect(Interest(events: [1, 9], omit: []).version == Interest.version(of: [1, 9]), "no omit: the version an older collector sent")
+        #expect(plain.json == "{\"version\":\(plain.version),\"events\":[1,9]}")
+        #expect(omitting.json == "{\"version\":\(omitting.version),\"events\":[1,9],\"omit\":[\"open.nameraw\"]}")
+        #expect(try CollectorAck.parse(Array("{\"interest\":\(omitting.json)}".utf8)).interest == omitting)
+        #expect(Interest(events: [1], omit: ["b", "a"]).omit == ["a", "b"])
+        #expect(Interest(events: [1], omit: ["b", "a"]).version == Interest(events: [1], omit: ["a", "b"]).version)
+        #expect(omitting.description.hasSuffix("omitting open.nameraw"))
     }
 }

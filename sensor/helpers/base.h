@@ -70,11 +70,17 @@ static __always_inline struct lanner_config *config__get(void)
 	return bpf_map_lookup_elem(&lanner_cfg, &zero);
 }
 
+/* The interest bits of an event type (LANNER_INTEREST_*); 0 when it is not captured. */
+static __always_inline __u32 interest__flags(__u32 type)
+{
+	__u32 *v = bpf_map_lookup_elem(&lanner_interest, &type);
+	return v ? *v : 0;
+}
+
 /* First check of every program: is this event type wanted at all? */
 static __always_inline bool interest__wanted(__u32 type)
 {
-	__u32 *v = bpf_map_lookup_elem(&lanner_interest, &type);
-	return v && *v;
+	return interest__flags(type) & LANNER_INTEREST_CAPTURE;
 }
 
 /* True when the current process is one the sensor must not see (itself, by default). */

@@ -57,7 +57,7 @@ int lanner_exit_close(struct trace_event_raw_sys_exit *ctx)
 	 * without the path, counted as a read failure. */
 	counters__inc(LANNER_CNT_READ_FAILURES);
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct pt_regs *regs = extract__user_regs(t);
+	struct pt_regs *regs = extract__regs(t);
 	struct lanner_scratch *s = scratch__acquire(pt);
 	if (!s)
 		return 0;

@@ -214,7 +214,7 @@ int lanner_raw_init_module__finit_module(struct bpf_raw_tracepoint_args *ctx)
 	if (!s)
 		return 0;
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct pt_regs *uregs = extract__user_regs(t);
+	struct pt_regs *uregs = extract__regs(t);
 	long ret = ctx->args[1];
 	if (type == LANNER_EVT_INIT_MODULE)
 		init_module__emit(s, uregs, ret);

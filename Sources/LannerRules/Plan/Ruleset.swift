@@ -41,6 +41,9 @@ public final class Ruleset<Provider: FieldProvider> {
     /// Per rule: (event type code, program start), for `explain`.
     var programs: [[(type: Int, start: Int32)]] = []
 
+    /// Every field the kept rules read, in conditions (exceptions included) or outputs, once each.
+    public var referencedFields: [ResolvedField] { Array(Set(slotOperands.map(\.field))) }
+
     /// Names of fields the provider does not supply; rules needing them in conditions were left out.
     public private(set) var missingFields: Set<String> = []
 
