@@ -156,13 +156,15 @@ static int on_record(void *ctx, void *data, size_t size)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1]\n");
+		fprintf(stderr, "usage: bench-loader OBJ [--seconds N] [--dump] [--wakeup BYTES] [--ignore-self 0|1] [--interest LIST]"
+				" [--omit open.nameraw]\n");
 		return 2;
 	}
 	double seconds = 0;
 	long long wakeup = 256 << 10;
 	int ignore_self = 1;
 	const char *only = NULL, *skip = NULL, *interest_spec = "default";
+	int omit_nameraw = 0; /* the collector's omit ["open.nameraw"] (Interest.Omit) */
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--dump")) dump = 1;
@@ -174,6 +176,16 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
 		else if (!strcmp(argv[i], "--skip") && i + 1 < argc) skip = argv[++i];
 		else if (!strcmp(argv[i], "--interest") && i + 1 < argc) interest_spec = argv[++i];
+		else if (!strcmp(argv[i], "--omit") && i + 1 < argc) {
+			if (strcmp(argv[++i], "open.nameraw")) {
+				fprintf(stderr, "bench-loader: --omit knows only open.nameraw, not %s\n", argv[i]);
+				return 2;
+			}
+			omit_nameraw = 1;
+		} else {
+			fprintf(stderr, "bench-loader: unknown option %s\n", argv[i]);
+			return 2;
+		}
 	}
 	if (parse_interest(interest_spec))
 		return 2;
@@ -240,7 +252,10 @@ int main(int argc, char **argv)
 	}
 	if (interest)
 		for (__u32 k = 0; k < bpf_map__max_entries(interest); k++) {
-			__u32 on = k < LANNER_EVT_MAX && wanted[k];
+			__u32 on = k < LANNER_EVT_MAX && wanted[k] ? LANNER_INTEREST_CAPTURE : 0;
+			if (on && omit_nameraw &&
+			    (k == LANNER_EVT_OPEN || k == LANNER_EVT_OPENAT || k == LANNER_EVT_OPENAT2 || k == LANNER_EVT_CREAT))
+				on |= LANNER_INTEREST_OMIT_NAMERAW;
 			bpf_map_update_elem(bpf_map__fd(interest), &k, &on, BPF_ANY);
 		}
 	int nprog = 0;

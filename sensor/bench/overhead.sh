@@ -125,7 +125,7 @@ quiet() {
 # The bench-loader consumer on CPU 1 with OBJ and the interest; prints nothing, sets CONSUMER.
 start_loader() {
 	: >"$T/err"
-	taskset -c 1 $B/bench-loader "$@" --interest "$INTEREST" >"$T/out" 2>"$T/err" &
+	taskset -c 1 $B/bench-loader "$@" --interest "$INTEREST" "${OMIT[@]}" >"$T/out" 2>"$T/err" &
 	CONSUMER=$!
 	wait_for "$T/err" "programs attached" $CONSUMER
 }
@@ -251,8 +251,10 @@ COLLECTOR=$!
 wait_for "$T/collector.log" "listening on" $COLLECTOR
 quiet
 start_sensor 1
-INTEREST=$(sed -n "s/.*collector's interest v[0-9]*.*in the kernel: //p" "$T/sensor.log" | tail -1 | tr -d ' ')
-echo "   interest pushed by the collector (rules/): $INTEREST"
+INTEREST=$(sed -n "s/.*collector's interest v[0-9]*.*in the kernel: \([^;]*\).*/\1/p" "$T/sensor.log" | tail -1 | tr -d ' ')
+OMIT=()
+grep -q "collector's interest.*leaving out open.nameraw" "$T/sensor.log" && OMIT=(--omit open.nameraw)
+echo "   interest pushed by the collector (rules/): $INTEREST${OMIT:+ (omitting open.nameraw)}"
 echo "   sensor programs: $(grep -o '[0-9]* eBPF programs attached' "$T/sensor.log")"
 stop_pid $CONSUMER
 CONSUMER=
