@@ -116,7 +116,13 @@ public struct ParsedCommand: Sendable {
     /// A non-negative integer option.
     public func int(_ name: String, default d: Int) throws(CLIError) -> Int {
         guard let v = value(name) else { return d }
-        guard let n = Int(v), n >= 0 else { throw .badValue(option: name, value: v, reason: "is not a non-negative whole number") }
+        guard let n = Int(v), n >= 0 else {
+            // all digits but no Int: say so, rather than that it is not a number
+            if !v.isEmpty && v.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+                throw .badValue(option: name, value: v, reason: "is too large (at most \(Int.max))")
+            }
+            throw .badValue(option: name, value: v, reason: "is not a non-negative whole number")
+        }
         return n
     }
 

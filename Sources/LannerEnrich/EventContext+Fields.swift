@@ -363,7 +363,10 @@ final class ArgumentPlan {
         case .openDirfd:
             let d = Int64(r.load(Int32.self, at: Layout.Open.dirfd))
             if raw { s.append(.int(d)) } else if d == -100 { s.append(bytes: ArgumentPlan.atFdcwd.buffer) } else { s.appendDecimal(d) }
-        case .openName: s.append(bytes: r.variable(Layout.Open.nameraw))
+        case .openName:
+            // empty for a successful open: its sensor left it out (Interest.Omit.openNameraw), so no value
+            let raw = r.variable(Layout.Open.nameraw)
+            if raw.count > 0 || r.load(Int64.self, at: Layout.Open.res) < 0 { s.append(bytes: raw) }
         case .openFlags:
             let f = r.load(UInt32.self, at: Layout.Open.flags)
             if raw { s.append(.uint(UInt64(f))) } else { flags.append(UInt64(f), to: s) }

@@ -46,6 +46,10 @@ import LannerCLIKit
         #expect(throws: CLIError.badValue(option: "limit", value: "ten", reason: "is not a non-negative whole number")) {
             try p.int("limit", default: 1)
         }
+        let huge = try CommandParser.parse(["alerts", "--limit", "99999999999999999999"], spec: Self.spec)
+        #expect(throws: CLIError.badValue(option: "limit", value: "99999999999999999999", reason: "is too large (at most \(Int.max))")) {
+            try huge.int("limit", default: 1)
+        }
     }
 
     @Test func helpListsOptions() {

@@ -61,6 +61,20 @@ final class Child: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// Waits until `count` lines of the log contain `text`; returns those lines.
+    @discardableResult
+    func waitFor(lines text: String, count: Int, timeout: TimeInterval = 30) throws -> [Substring] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let found = log.split(separator: "\n").filter { $0.contains(text) }
+            if found.count >= count { return found }
+            if !process.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Issue.record("\(name) did not print \(count) lines with '\(text)':\n\(log)")
+        throw CancellationError()
+    }
+
     /// Waits until the log contains `text`; fails (with the log) on timeout or when the process exits first.
     @discardableResult
     func waitFor(_ text: String, timeout: TimeInterval = 30) throws -> String {

@@ -166,6 +166,8 @@ import LannerTestSupport
         // a sensor told that no rule reads it leaves it empty: no value, not an empty path
         #expect(Self.field("fd.nameraw", Rec.open(pid: 200, name: "/etc/shadow", raw: ""), h) == [])
         #expect(Self.field("fd.nameraw", Rec.open(pid: 200, name: "/x", raw: "", res: -2), h) == [""], "a failed open of \"\" passed it")
+        #expect(Self.field("evt.arg", Rec.open(pid: 200, name: "/etc/shadow", raw: ""), h, arg: "name") == [])
+        #expect(Self.field("evt.arg", open, h, arg: "name") == ["../etc/shadow"])
         #expect(Self.field("fd.directory", open, h) == ["/etc"])
         #expect(Self.field("fd.filename", open, h) == ["shadow"])
         #expect(Self.field("fd.typechar", open, h) == ["f"])
