@@ -5,6 +5,7 @@
  *   tp_btf/sched_process_exec     execve / execveat (successful), in the new image
  *   tracepoint/syscalls/sys_enter_execveat  marks the thread so the exec record says execveat
  *   tp_btf/sched_process_fork     clone / clone3 / fork / vfork, in the parent
+ *   tracepoint/syscalls/sys_exit_{clone,clone3,fork,vfork}   the same calls when they fail
  *   tp_btf/sched_process_exit     procexit
  *   tracepoint/syscalls/sys_exit_{open,openat,openat2,creat,connect,execve,execveat}
  *                                 one exit hook per syscall; arguments from the saved user registers
@@ -217,6 +218,58 @@ int BPF_PROG(lanner_sched_fork, struct task_struct *parent, struct task_struct *
 	ringbuf__submit(&r);
 	scratch__release(s);
 	return 0;
+}
+
+/* A clone, clone3, fork or vfork that failed: sched_process_fork runs only for a task that was created, so
+ * the failure comes from the syscall's exit hook (res = -errno, no child, flags bit 0 = CLONE_THREAD was
+ * asked for, for clone(2); clone3's flags stay in user memory and are not read). Successes return at once
+ * here, in the parent (sched_process_fork reported them) and in the child (ret 0). */
+static __always_inline int fork__failed(struct trace_event_raw_sys_exit *ctx, __u16 type)
+{
+	long ret = ctx->ret;
+	if (ret >= 0 || !interest__wanted(type))
+		return 0;
+	struct lanner_scratch *s = scratch__for_current();
+	if (!s)
+		return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct rec r;
+	struct lanner_evt_clone *e = store__begin(&r, s, type, sizeof(*e));
+	/* Parameter: res (i64): -errno */
+	e->res = ret;
+	/* Parameter: child_pid (u32): none */
+	e->child_pid = 0;
+	/* Parameter: flags (u32) */
+	e->flags = type == LANNER_EVT_CLONE && (extract__arg0(extract__regs(t)) & LANNER_CLONE_THREAD) ? 1 : 0;
+	/* Parameter: comm (str) */
+	extract__comm_field(&r, t);
+	ringbuf__submit(&r);
+	scratch__release(s);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_clone")
+int lanner_exit_clone(struct trace_event_raw_sys_exit *ctx)
+{
+	return fork__failed(ctx, LANNER_EVT_CLONE);
+}
+
+SEC("tracepoint/syscalls/sys_exit_clone3")
+int lanner_exit_clone3(struct trace_event_raw_sys_exit *ctx)
+{
+	return fork__failed(ctx, LANNER_EVT_CLONE3);
+}
+
+SEC("tracepoint/syscalls/sys_exit_fork")
+int lanner_exit_fork(struct trace_event_raw_sys_exit *ctx)
+{
+	return fork__failed(ctx, LANNER_EVT_FORK);
+}
+
+SEC("tracepoint/syscalls/sys_exit_vfork")
+int lanner_exit_vfork(struct trace_event_raw_sys_exit *ctx)
+{
+	return fork__failed(ctx, LANNER_EVT_VFORK);
 }
 
 SEC("tp_btf/sched_process_exit")

@@ -101,6 +101,16 @@ import LannerTestSupport
         #expect(Self.field("proc.nthreads", Rec.open(pid: 200, name: "/x"), h) == ["2"])
     }
 
+    @Test func aFailedCloneMakesNoProcess() {
+        let h = Self.family()
+        let before = Self.field("proc.nchilds", Rec.open(pid: 200, name: "/x"), h)
+        Self.apply(h, [Rec.clone(parent: 200, child: 0, res: -11), Rec.clone(parent: 200, child: 0, thread: true, res: -22)])
+        #expect(Self.field("proc.nchilds", Rec.open(pid: 200, name: "/x"), h) == before)
+        #expect(Self.field("proc.nthreads", Rec.open(pid: 200, name: "/x"), h) == ["1"])
+        #expect(Self.field("proc.name", Rec.open(pid: 0, name: "/x"), h) != ["bash"], "no entry for pid 0 inherited from the parent")
+        #expect(Self.field("evt.res", Rec.clone(parent: 200, child: 0, res: -11), h) == ["EAGAIN"])
+    }
+
     @Test func forkInheritsAndExecReplaces() {
         let h = Self.family()
         Self.apply(h, [Rec.clone(parent: 200, child: 300, comm: "bash")])

@@ -12,6 +12,7 @@ struct BPFProbeTests {
         "lanner_sched_exec", "lanner_exit_execve", "lanner_enter_execveat", "lanner_exit_execveat",
         "lanner_sched_fork", "lanner_sched_exit", "lanner_exit_open", "lanner_exit_openat",
         "lanner_exit_openat2", "lanner_exit_creat", "lanner_exit_connect",
+        "lanner_exit_clone", "lanner_exit_clone3", "lanner_exit_fork", "lanner_exit_vfork",
     ]
 
     @Test func loadsAndAttachesEveryProgram() throws {
@@ -284,8 +285,14 @@ struct BPFProbeTests {
         #expect(wait(w.pid) == 0)
         let pid = UInt32(w.pid)
         let got = try drain(probe)
-        let clones = try got.of(pid: pid, types: [.clone, .clone3, .fork, .vfork]).map { try CloneEvent($0) }
+        let all = try got.of(pid: pid, types: [.clone, .clone3, .fork, .vfork]).map { try CloneEvent($0) }
+        let clones = all.filter { $0.res >= 0 }, failed = all.filter { $0.res < 0 }
         try #require(clones.count == 2, "fork(), then pthread_create")
+        // then clone(CLONE_THREAD) and clone3 with a short size, both EINVAL, from the syscalls' exit hooks
+        #expect(failed.map(\.type) == [.clone, .clone3])
+        #expect(failed.allSatisfy { $0.res == -Int64(EINVAL) && $0.childPid == 0 }, "\(failed)")
+        #expect(failed.map(\.flags) == [1, 0], "clone asked for a thread; clone3's flags are not read")
+        #expect(failed.allSatisfy { str($0.comm) == "lanner-workload" })
         let proc = clones[0], thread = clones[1]
         #expect(proc.type == .clone, "glibc fork() is clone(2)")
         #expect(proc.flags == 0 && proc.childPid != pid && proc.res == Int64(proc.childPid))

@@ -19,9 +19,11 @@ public enum Rec {
         return w.bytes
     }
 
-    public static func clone(parent: UInt32, child: UInt32, thread: Bool = false, comm: String = "", ts: UInt64 = 1000) -> [UInt8] {
+    /// A clone that made `child`, or with `res` (-errno) one that failed (no child, as the sensor reports it).
+    public static func clone(parent: UInt32, child: UInt32, thread: Bool = false, comm: String = "", ts: UInt64 = 1000,
+                             res: Int64? = nil) -> [UInt8] {
         var w = ByteWriter()
-        try! CloneEvent(pid: parent, tid: parent, ts: ts, res: Int64(child), childPid: thread ? parent : child,
+        try! CloneEvent(pid: parent, tid: parent, ts: ts, res: res ?? Int64(child), childPid: res == nil ? (thread ? parent : child) : 0,
                         flags: thread ? 1 : 0, comm: b(comm)).encode(into: &w)
         return w.bytes
     }

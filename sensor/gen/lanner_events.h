@@ -149,10 +149,10 @@ struct lanner_evt_execveat {
 _Static_assert(sizeof(struct lanner_evt_execveat) == 92, "lanner_evt_execveat size");
 #define LANNER_EVT_EXECVEAT_NVAR 6	/* comm:str, exe:str, filename:str, args:strlist, cwd:str, cgroup:str */
 
-/* 3 clone: a new task created by clone (emitted in the parent from sched_process_fork) */
+/* 3 clone: a new task created by clone (emitted in the parent from sched_process_fork), or a call that failed (from the syscall's exit: res = -errno, child_pid 0) */
 struct lanner_evt_clone {
 	struct lanner_hdr hdr;
-	__s64 res;	/* child thread id */
+	__s64 res;	/* child thread id; -errno when the call failed */
 	__u32 child_pid;	/* child's thread group id (equals pid when a thread was created) */
 	__u32 flags;	/* bit 0: the child is a thread of the same process */
 } __attribute__((packed));
@@ -163,7 +163,7 @@ _Static_assert(sizeof(struct lanner_evt_clone) == 36, "lanner_evt_clone size");
 /* 4 clone3: as clone, through clone3 */
 struct lanner_evt_clone3 {
 	struct lanner_hdr hdr;
-	__s64 res;	/* child thread id */
+	__s64 res;	/* child thread id; -errno when the call failed */
 	__u32 child_pid;	/* child's thread group id (equals pid when a thread was created) */
 	__u32 flags;	/* bit 0: the child is a thread of the same process */
 } __attribute__((packed));
@@ -174,7 +174,7 @@ _Static_assert(sizeof(struct lanner_evt_clone3) == 36, "lanner_evt_clone3 size")
 /* 5 fork: as clone, through fork */
 struct lanner_evt_fork {
 	struct lanner_hdr hdr;
-	__s64 res;	/* child thread id */
+	__s64 res;	/* child thread id; -errno when the call failed */
 	__u32 child_pid;	/* child's thread group id (equals pid when a thread was created) */
 	__u32 flags;	/* bit 0: the child is a thread of the same process */
 } __attribute__((packed));
@@ -185,7 +185,7 @@ _Static_assert(sizeof(struct lanner_evt_fork) == 36, "lanner_evt_fork size");
 /* 6 vfork: as clone, through vfork */
 struct lanner_evt_vfork {
 	struct lanner_hdr hdr;
-	__s64 res;	/* child thread id */
+	__s64 res;	/* child thread id; -errno when the call failed */
 	__u32 child_pid;	/* child's thread group id (equals pid when a thread was created) */
 	__u32 flags;	/* bit 0: the child is a thread of the same process */
 } __attribute__((packed));

@@ -40,6 +40,7 @@
 #define LANNER_S_IFSOCK 0140000
 
 #define LANNER_PF_KTHREAD 0x00200000
+#define LANNER_CLONE_THREAD 0x00010000
 
 /* Superblock magics (include/uapi/linux/magic.h). */
 #define LANNER_PIPEFS_MAGIC 0x50495045

@@ -4,7 +4,8 @@
  *   lanner-workload opens DIR        DIR holds a.txt, sub/x and link -> sub (the test creates them)
  *   lanner-workload connect PORT     TCP and UDP connect to 127.0.0.1:PORT, AF_UNIX connect to a missing path
  *   lanner-workload connect6 PORT    TCP connect to [::1]:PORT
- *   lanner-workload fork             fork a child that exits 7, and one thread
+ *   lanner-workload fork             fork a child that exits 7, and one thread; then a clone and a clone3
+ *                                    that fail with EINVAL
  *   lanner-workload memfd-exec       copy /bin/true into a memfd and fexecve it (execveat, AT_EMPTY_PATH)
  *   lanner-workload openloop N [US]  N times open/read/close of /etc/hostname (bench); with US, a pause of
  *                                    US microseconds after every 100 (a loop that outlives slow switches)
@@ -170,6 +171,13 @@ static int do_fork(void)
 	pthread_t t;
 	if (pthread_create(&t, NULL, thread_main, NULL)) return fail(3, "pthread_create");
 	pthread_join(t, NULL);
+	/* Two that fail with EINVAL: a thread that would not share signal handlers, and clone3 with a size
+	 * below its first version's 64 bytes */
+	errno = 0;
+	if (syscall(SYS_clone, CLONE_THREAD, 0, 0, 0, 0) != -1 || errno != EINVAL) return fail(4, "clone");
+	char args[64] = { 0 };
+	errno = 0;
+	if (syscall(SYS_clone3, args, 8) != -1 || errno != EINVAL) return fail(5, "clone3");
 	return 0;
 }
 

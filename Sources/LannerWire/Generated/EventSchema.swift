@@ -16,7 +16,7 @@ public enum EventType: UInt16, Sendable, CaseIterable {
     case execve = 1
     /// as execve, through execveat
     case execveat = 2
-    /// a new task created by clone (emitted in the parent from sched_process_fork)
+    /// a new task created by clone (emitted in the parent from sched_process_fork), or a call that failed (from the syscall's exit: res = -errno, child_pid 0)
     case clone = 3
     /// as clone, through clone3
     case clone3 = 4
@@ -1379,7 +1379,7 @@ public struct CloneEvent: Sendable, Equatable, WireEncodable {
     public var pid: UInt32
     public var tid: UInt32
     public var ts: UInt64
-    /// child thread id
+    /// child thread id; -errno when the call failed
     public var res: Int64
     /// child's thread group id (equals pid when a thread was created)
     public var childPid: UInt32
