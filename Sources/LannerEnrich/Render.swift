@@ -52,11 +52,13 @@ public enum Render {
 
     /// Lanner's exe_flags bits as Falco names them.
     public static func exeFlags(_ f: UInt32) -> String {
-        // Falco's order (its bit order): writable, upper layer, from memfd.
+        // Falco's order (its bit order): writable, upper layer, from memfd, lower layer. Bit 4 (written by the
+        // process or its parent) has no Falco name and is not rendered: rules compare this text whole.
         var parts: [String] = []
         if f & 4 != 0 { parts.append("EXE_WRITABLE") }
         if f & 1 != 0 { parts.append("EXE_UPPER_LAYER") }
         if f & 2 != 0 { parts.append("EXE_FROM_MEMFD") }
+        if f & 8 != 0 { parts.append("EXE_LOWER_LAYER") }
         return parts.isEmpty ? "0" : parts.joined(separator: "|")
     }
 

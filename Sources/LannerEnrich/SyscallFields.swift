@@ -135,6 +135,8 @@ public struct SyscallFields: FieldProvider {
         case "proc.is_exe_upper_layer": return { c, s in s.append(.bool(c.process.exeFlags & 1 != 0)) }
         case "proc.is_exe_from_memfd": return { c, s in s.append(.bool(c.process.exeFlags & 2 != 0)) }
         case "proc.is_exe_writable": return { c, s in s.append(.bool(c.process.exeFlags & 4 != 0)) }
+        case "proc.is_exe_lower_layer": return { c, s in s.append(.bool(c.process.exeFlags & 8 != 0)) }
+        case "proc.is_exe_written": return { c, s in s.append(.bool(c.process.exeFlags & 16 != 0)) }
         case "proc.pname": return Self.parent { $0.comm }
         case "proc.pexe": return Self.parent { $0.argv0 }
         case "proc.pexepath": return Self.parent { $0.exePath }

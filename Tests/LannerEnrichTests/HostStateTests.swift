@@ -101,6 +101,24 @@ import LannerTestSupport
         #expect(Self.field("proc.nthreads", Rec.open(pid: 200, name: "/x"), h) == ["2"])
     }
 
+    /// exe_flags bits (events.yaml): 0 upper layer, 1 memfd, 2 writable, 3 lower layer, 4 written by the process or its parent.
+    @Test(arguments: [
+        (UInt32(0), "0", [false, false, false, false, false]),
+        (UInt32(4 | 2), "EXE_WRITABLE|EXE_FROM_MEMFD", [true, false, true, false, false]),
+        (UInt32(1), "EXE_UPPER_LAYER", [false, true, false, false, false]),
+        (UInt32(8), "EXE_LOWER_LAYER", [false, false, false, true, false]),
+        (UInt32(16 | 4), "EXE_WRITABLE", [true, false, false, false, true]),
+        (UInt32(31), "EXE_WRITABLE|EXE_UPPER_LAYER|EXE_FROM_MEMFD|EXE_LOWER_LAYER", [true, true, true, true, true]),
+    ])
+    func exeFlagsAsFieldsAndText(flags: UInt32, text: String, bits: [Bool]) {
+        let h = Self.family()
+        let exec = Rec.exec(pid: 300, ppid: 200, comm: "t", exe: "/tmp/t", args: ["t"], exeFlags: flags)
+        #expect(Self.field("evt.arg", exec, h, arg: "flags") == [text])
+        let names = ["proc.is_exe_writable", "proc.is_exe_upper_layer", "proc.is_exe_from_memfd", "proc.is_exe_lower_layer",
+                     "proc.is_exe_written"]
+        #expect(names.map { Self.field($0, exec, h) } == bits.map { [$0 ? "true" : "false"] })
+    }
+
     @Test func aFailedCloneMakesNoProcess() {
         let h = Self.family()
         let before = Self.field("proc.nchilds", Rec.open(pid: 200, name: "/x"), h)

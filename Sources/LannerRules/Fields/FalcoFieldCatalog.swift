@@ -138,6 +138,8 @@ public enum FalcoFieldCatalog {
         FieldInfo("proc.is_exe_upper_layer", .bool, "true if the executable is in the upper layer of an overlayfs"),
         FieldInfo("proc.is_exe_lower_layer", .bool, "true if the executable is in the lower layer of an overlayfs"),
         FieldInfo("proc.is_exe_from_memfd", .bool, "true if the executable is an anonymous memfd file"),
+        // Lanner's own (not in Falco): from the sensor's written-files map (exe_flags bit 4)
+        FieldInfo("proc.is_exe_written", .bool, "true if this process or its parent opened the executable for writing (or created it) before running it, since the sensor started (Lanner)"),
         FieldInfo("proc.is_sid_leader", .bool, "true if the process is its session leader (proc.sid == proc.vpid)"),
         FieldInfo("proc.is_vpgid_leader", .bool, "true if the process leads its virtual process group (proc.vpgid == proc.vpid)"),
         FieldInfo("proc.is_pgid_leader", .bool, "true if the process leads its process group (proc.pgid == proc.pid)"),

@@ -2318,7 +2318,7 @@ public struct RenameEvent: Sendable, Equatable, WireEncodable {
     public var newdirfd: Int32
     /// renameat2 flags (RENAME_*); 0 otherwise
     public var flags: UInt32
-    /// absolute path the file had (parent resolved in the kernel + last component)
+    /// absolute path the file had (lexical: cwd or dirfd resolved in the kernel + the path as passed, normalised; see the conventions above)
     public var oldpath: ArraySlice<UInt8>
     /// oldpath as passed
     public var oldpathraw: ArraySlice<UInt8>
@@ -2397,7 +2397,7 @@ public struct UnlinkEvent: Sendable, Equatable, WireEncodable {
     public var ts: UInt64
     /// 0, or -errno
     public var res: Int64
-    /// absolute path removed (parent resolved in the kernel + last component)
+    /// absolute path removed (lexical: cwd or dirfd resolved in the kernel + the path as passed, normalised; see the conventions above)
     public var path: ArraySlice<UInt8>
     /// path as passed
     public var pathraw: ArraySlice<UInt8>
@@ -2459,7 +2459,7 @@ public struct UnlinkatEvent: Sendable, Equatable, WireEncodable {
     public var dirfd: Int32
     /// AT_REMOVEDIR (0x200) or 0
     public var flags: UInt32
-    /// absolute path removed (parent resolved in the kernel + last component)
+    /// absolute path removed (lexical: cwd or dirfd resolved in the kernel + the path as passed, normalised; see the conventions above)
     public var name: ArraySlice<UInt8>
     /// path as passed
     public var nameraw: ArraySlice<UInt8>
@@ -2527,7 +2527,7 @@ public struct MkdirEvent: Sendable, Equatable, WireEncodable {
     public var dirfd: Int32
     /// mode as passed
     public var mode: UInt32
-    /// absolute path of the directory (parent resolved in the kernel + last component)
+    /// absolute path of the directory (lexical: cwd or dirfd resolved in the kernel + the path as passed, normalised; see the conventions above)
     public var path: ArraySlice<UInt8>
     /// path as passed
     public var pathraw: ArraySlice<UInt8>
