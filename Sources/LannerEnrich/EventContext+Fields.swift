@@ -359,7 +359,7 @@ final class ArgumentPlan {
         case .none: return
         case .openFd:
             let res = r.load(Int64.self, at: Layout.Open.res)
-            if raw || res >= 0 { num(res) } else { s.appendCopy("\(res)(\(Render.result(res)))".utf8) }
+            if raw || res >= 0 { num(res) } else { s.appendCopy(Render.resultArgument(res).utf8) }
         case .openDirfd:
             let d = Int64(r.load(Int32.self, at: Layout.Open.dirfd))
             if raw { s.append(.int(d)) } else if d == -100 { s.append(bytes: ArgumentPlan.atFdcwd.buffer) } else { s.appendDecimal(d) }
@@ -377,7 +377,7 @@ final class ArgumentPlan {
         case .openIno: num(Int64(bitPattern: r.load(UInt64.self, at: Layout.Open.ino)))
         case .connRes:
             let res = r.load(Int64.self, at: Layout.Connect.res)
-            if raw || res == 0 { num(res) } else { s.appendCopy("\(res)(\(Render.result(res)))".utf8) }
+            if raw || res == 0 { num(res) } else { s.appendCopy(Render.resultArgument(res).utf8) }
         case .connFd: num(Int64(r.load(Int32.self, at: Layout.Connect.fd)))
         case .connTuple: c.fdName(s)
         case .res: num(c.res)
@@ -436,7 +436,7 @@ final class ArgumentPlan {
         }
         switch spec.rendering {
         case .result:
-            if signed >= 0 { s.appendDecimal(signed) } else { s.appendCopy("\(signed)(\(Render.result(signed)))".utf8) }
+            if signed >= 0 { s.appendDecimal(signed) } else { s.appendCopy(Render.resultArgument(signed).utf8) }
         case .number:
             if f.type == .u64 { s.appendCopy(String(unsigned).utf8) } else { s.appendDecimal(signed) }
         case .hex: s.appendCopy(("0x" + String(unsigned, radix: 16)).utf8)
