@@ -186,13 +186,12 @@ enum Commands {
             matching = mm
         }
         var captures: [[(batch: Batch, body: [UInt8])]] = []
+        var skipped = 0
         for path in cmd.arguments {
             guard let data = FileManager.default.contents(atPath: path) else { fail("\(path): cannot be read", code: 1) }
             do {
                 let contents = try Capture.read([UInt8](data))
-                if let tail = contents.truncatedTail {
-                    FileHandle.standardError.write(Data("lanner-collector: warning: \(path): \(tail); replaying the \(contents.batches.count) whole batches before it\n".utf8))
-                }
+                skipped += reportDamage(path, contents)
                 captures.append(contents.batches)
             } catch { fail("\(path): \(error)", code: 1) }
         }
@@ -200,8 +199,28 @@ enum Commands {
                                  domains: OneTimeDomainLookup.Settings(lookUp: !cmd.flag("no-resolve-names")))
         if let d = outcome.domains { FileHandle.standardError.write(Data("lanner-collector: \(d.summary)\n".utf8)) }
         out(cmd.flag("json") ? AlertFormatting.jsonLines(outcome.alerts.reversed()) : AlertFormatting.table(outcome.alerts.reversed()))
-        FileHandle.standardError.write(Data("lanner-collector: replayed \(outcome.batches) batches, \(outcome.events) events: \(outcome.alerts.count) alerts\n".utf8))
-        return 0
+        FileHandle.standardError.write(Data(("lanner-collector: replayed \(outcome.batches) batches, \(outcome.events) events: \(outcome.alerts.count) alerts"
+            + (skipped > 0 ? "; " + skippedNote(skipped) : "") + "\n").utf8))
+        return skipped > 0 ? damagedInputStatus : 0
+    }
+
+    /// Exit status of `replay` and `rules test` when damaged batches were skipped (the output covers the others).
+    static let damagedInputStatus: Int32 = 3
+
+    /// Prints one error line per damaged batch of a capture (file, batch index, byte offset, why; it was skipped)
+    /// and a warning for a cut-off end; returns how many batches were skipped.
+    static func reportDamage(_ path: String, _ contents: Capture.Contents) -> Int {
+        for d in contents.damaged {
+            FileHandle.standardError.write(Data("lanner-collector: error: \(path): \(d)\n".utf8))
+        }
+        if let tail = contents.truncatedTail {
+            FileHandle.standardError.write(Data("lanner-collector: warning: \(path): \(tail); replaying the \(contents.batches.count) whole batches before it\n".utf8))
+        }
+        return contents.damaged.count
+    }
+
+    static func skippedNote(_ skipped: Int) -> String {
+        "\(skipped) damaged batch\(skipped == 1 ? " was" : "es were") skipped (see the errors above): exit status \(damagedInputStatus)"
     }
 
     // MARK: rules
@@ -282,12 +301,14 @@ enum Commands {
         } else {
             matching = .all
         }
-        let events = try RulesTest.batches(cmd.arguments[1])
-        let report = RulesTest.run(rules: result.activeRules, events: events, matching: matching, explain: cmd.value("explain"),
+        let events = try RulesTest.events(cmd.arguments[1])
+        let skipped = events.contents.map { reportDamage(cmd.arguments[1], $0) } ?? 0
+        let report = RulesTest.run(rules: result.activeRules, events: events.batches, matching: matching, explain: cmd.value("explain"),
                                    domains: OneTimeDomainLookup.Settings(lookUp: !cmd.flag("no-resolve-names")))
         if let d = report.domainSummary { FileHandle.standardError.write(Data("lanner-collector: \(d)\n".utf8)) }
         out(report.text)
-        return 0
+        if skipped > 0 { FileHandle.standardError.write(Data(("lanner-collector: " + skippedNote(skipped) + "\n").utf8)) }
+        return skipped > 0 ? damagedInputStatus : 0
     }
 
     static func rulesDescribe(_ cmd: ParsedCommand) throws -> Int32 {
