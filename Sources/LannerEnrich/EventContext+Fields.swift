@@ -35,9 +35,6 @@ struct FDKind: Sendable {
         default: return .socket
         }
     }
-    static let tcp = ByteString("tcp")
-    static let udp = ByteString("udp")
-    static let unknownProto = ByteString("unknown")
     static let familyIP = ByteString("ip")
     static let familyUnix = ByteString("unix")
 }
@@ -95,15 +92,17 @@ extension EventContext {
         return nil
     }
 
+    /// fd.l4proto: what the fd table knows of the socket (its protocol, from the socket(2) call), unless the event's own
+    /// socket type says the entry is another socket; else what the event's (or the entry's) socket type says.
     var l4proto: ByteString? {
         guard isInet else { return nil }
-        let type: UInt16
-        if let l = eventSocket, l.socktype >= 0 { type = record.load(UInt16.self, at: l.socktype) } else { type = fdEntry?.socktype ?? 0 }
-        switch type {
-        case 1: return FDKind.tcp
-        case 2: return FDKind.udp
-        default: return FDKind.unknownProto
+        let entry = fdEntry
+        if let l = eventSocket, l.socktype >= 0 {
+            let type = record.load(UInt16.self, at: l.socktype)
+            if let e = entry, e.family == family, e.socktype == type { return e.l4.name }
+            return L4Proto(socktype: type).name
         }
+        return (entry?.l4 ?? .unknown).name
     }
 
     var sockFamily: ByteString? {

@@ -98,6 +98,46 @@ import LannerTestSupport
         #expect(r["fd.cip"] == ["192.168.1.9"] && r["fd.rport"] == ["51000"] && r["fd.is_server"] == ["true"] && r["fd.connected"] == ["true"])
     }
 
+    /// fd.l4proto as Falco derives it from socket(2)'s type and protocol (a raw ICMP socket was `unknown`): on the
+    /// socket call, on the connect (whose record has the socket type, not the protocol) and on a later send without
+    /// addresses. Rows: domain, type as passed, protocol (nil: socket() not seen), the connect's socktype, expected.
+    @Test(arguments: [
+        (2, 3, 1, 3, "raw"),                  // socket(AF_INET, SOCK_RAW, IPPROTO_ICMP): raw, as libsinsp says
+        (2, 2, 1, 2, "icmp"),                 // a ping socket: SOCK_DGRAM, IPPROTO_ICMP
+        (2, 0x80003, 1, 3, "raw"),            // SOCK_RAW | SOCK_CLOEXEC (libsinsp compares unmasked and says icmp)
+        (2, 0x802, 1, 2, "icmp"),             // SOCK_DGRAM | SOCK_NONBLOCK
+        (2, 1, 0, 1, "tcp"), (2, 2, 0, 2, "udp"), (2, 1, 6, 1, "tcp"), (2, 2, 17, 2, "udp"),
+        (2, 3, 6, 3, "raw"), (2, 3, 17, 3, "raw"), (2, 3, 255, 3, "raw"),
+        (10, 2, 58, 2, "unknown"),            // ICMPv6: libsinsp knows no protocol for it
+        (10, 5, 132, 5, "unknown"),           // SCTP
+        (2, 3, nil, 3, "raw"),                // socket() never seen: the socket type alone
+        (2, 2, nil, 2, "udp"),
+        (2, 2, 1, 1, "tcp"),                  // the table's entry is another socket (the connect says stream): the event wins
+    ] as [(UInt16, UInt32, UInt32?, UInt16, String)])
+    func layer4ProtocolAsFalcoDerivesIt(_ domain: UInt16, _ type: UInt32, _ proto: UInt32?, _ socktype: UInt16, _ expected: String) {
+        let h = HostStateTests.family()
+        let addr = domain == 2 ? Self.ip4([10, 0, 0, 9]) : ArraySlice([0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [9])
+        if let proto {
+            let socket = Self.rec(SocketEvent(pid: 200, tid: 200, ts: 1, res: 5, domain: UInt32(domain), typeArg: type, proto: proto))
+            #expect(Self.fields(["fd.l4proto"], socket, h)["fd.l4proto"] == [proto == 1 && socktype == 1 ? "icmp" : expected], "on socket()")
+        }
+        let connect = Self.rec(ConnectEvent(pid: 200, tid: 200, ts: 2, res: 0, fd: 5, family: domain, socktype: socktype, sport: 0,
+                                            dport: 0, saddr: addr, daddr: addr))
+        #expect(Self.fields(["fd.l4proto"], connect, h)["fd.l4proto"] == [expected], "on connect")
+        let send = Self.rec(SendtoEvent(pid: 200, tid: 200, ts: 3, res: 8, fd: 5, size: 8))
+        #expect(Self.fields(["fd.l4proto"], send, h)["fd.l4proto"] == [expected], "on a send without addresses")
+    }
+
+    /// An accepted connection has its listener's protocol; the new entry costs no more memory than before.
+    @Test func acceptedConnectionsKeepTheListenersProtocol() {
+        let h = HostStateTests.family()
+        HostStateTests.apply(h, [Self.rec(SocketEvent(pid: 200, tid: 200, ts: 1, res: 3, domain: 2, typeArg: 2, proto: 1))])
+        let accept = Self.rec(AcceptEvent(pid: 200, tid: 200, ts: 3, res: 6, fd: 3, family: 2, socktype: 2, sport: 1, dport: 2,
+                                          saddr: Self.ip4([10, 0, 0, 1]), daddr: Self.ip4([10, 0, 0, 2]), queuepct: 0, queuelen: 0, queuemax: 1))
+        #expect(Self.fields(["fd.l4proto"], accept, h) == ["fd.l4proto": ["icmp"]])
+        #expect(Self.f("fd.l4proto", Self.rec(SendtoEvent(pid: 200, tid: 200, ts: 4, res: 1, fd: 6, size: 1)), h) == ["icmp"])
+    }
+
     @Test func pipesMemfdsAndKernelPathsHaveTheirKinds() {
         let h = HostStateTests.family()
         HostStateTests.apply(h, [
