@@ -25,10 +25,13 @@ public struct SyscallFields: FieldProvider {
     public static let stateEvents: Set<EventType> = [.execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit]
 
     /// The kernel event types a sensor must capture for `ruleset`: every type with a candidate rule, plus
-    /// `stateEvents`. Everything else can be dropped in the kernel.
+    /// `stateEvents`, plus `socket` when a rule reads `fd.l4proto` (only socket(2) says a socket's protocol: later
+    /// records carry its type, which cannot tell an ICMP ping socket from a UDP one). Everything else can be dropped
+    /// in the kernel.
     public static func interest<P>(of ruleset: Ruleset<P>) -> Set<EventType> {
         var out = stateEvents
         for code in ruleset.interestingEventTypes where code < ruleEventTypes.count { out.insert(ruleEventTypes[code]) }
+        if ruleset.referencedFields.contains(where: { $0.name == "fd.l4proto" }) { out.insert(.socket) }
         return out.filter(\.fromKernel)
     }
 

@@ -135,6 +135,18 @@ import LannerWire
         #expect(!a.interest.contains(.open) && !a.interest.contains(.procinfo))
     }
 
+    /// Only socket(2) records say a socket's protocol (raw, ICMP), so a rule that reads fd.l4proto, in its condition or
+    /// its output, has sensors capture them; other rules do not.
+    @Test(arguments: [
+        ("evt.type = connect and fd.l4proto = udp", "o", true),
+        ("evt.type = connect", "proto=%fd.l4proto", true),
+        ("evt.type = connect and fd.type = ipv4", "o %fd.name", false),
+    ])
+    func socketCallsAreCapturedWhenARuleReadsTheProtocol(_ condition: String, _ output: String, _ captured: Bool) throws {
+        let a = try Self.analyzer("- rule: r\n  desc: d\n  condition: \(condition)\n  output: \(output)\n  priority: WARNING\n")
+        #expect(a.interest == SyscallFields.stateEvents.union(captured ? [.connect, .socket] : [.connect]))
+    }
+
     @Test func noRulesMeansLifecycleOnly() throws {
         #expect(Analyzer(rules: [], matching: .all).interest == SyscallFields.stateEvents)
     }
