@@ -193,6 +193,21 @@ extension EventContext {
         if !p.isEmpty { s.append(bytes: p) }
     }
 
+    /// fd.nameraw on an event that is not an open: the path the fd was opened with when it differs from fd.name, no
+    /// value when the open's sensor left that path out (as on the open itself), else fd.name.
+    func fdNameRaw(_ s: EvalScratch) {
+        if eventSocket == nil, let e = fdEntry {
+            switch e.raw {
+            case .kept:
+                s.append(bytes: unsafeDowncast(e, to: RawNamedFDEntry.self).keptRawName.buffer)
+                return
+            case .omitted: return
+            case .name, .same: break
+            }
+        }
+        fdName(s)
+    }
+
     /// The file path behind the event's fd, for fd.directory / fd.filename (files and directories only).
     func filePath() -> UnsafeRawBufferPointer? {
         if isOpen { return record.variable(Layout.Open.name) }

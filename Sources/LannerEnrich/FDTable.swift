@@ -3,28 +3,46 @@ import LannerWire
 
 /// One open file descriptor as the collector knows it: what it is and its name as Falco renders fd.name.
 /// Immutable; a process's table maps fd numbers to these (copied on fork at no cost: Swift's copy-on-write).
-final class FDEntry {
-    let kind: FDKind
+/// An open whose path as passed differs from its canonical name makes a `RawNamedFDEntry`, which keeps that path too;
+/// every other entry is this class alone (the stored properties are `final`: read directly, as in a final class).
+class FDEntry {
+    final let kind: FDKind
     /// Path, `cip:cport->sip:sport`, `ip:port` (bound), unix path, `pipe:[ino]`, `memfd:name`, …
-    let name: ByteString
-    let family: UInt16
-    let socktype: UInt16
-    /// An IP socket's layer-4 protocol (fd.l4proto). One byte in the padding before `local`: no extra memory.
-    let l4: L4Proto
-    let local: IPAddress?, lport: UInt16
-    let remote: IPAddress?, rport: UInt16
+    final let name: ByteString
+    final let family: UInt16
+    final let socktype: UInt16
+    // Two bytes in the padding before `local` (no extra memory: a plain entry is 100 bytes, as before them).
+    /// An IP socket's layer-4 protocol (fd.l4proto).
+    final let l4: L4Proto
+    /// What fd.nameraw is on events that use the fd.
+    final let raw: RawName
+    final let local: IPAddress?, lport: UInt16
+    final let remote: IPAddress?, rport: UInt16
     /// Accepted or listening (Falco's fd.is_server).
-    let isServer: Bool
+    final let isServer: Bool
     /// Open flags (O_CLOEXEC decides what survives an exec).
-    let flags: UInt32
+    final let flags: UInt32
 
-    init(kind: FDKind, name: ByteString, family: UInt16 = 0, socktype: UInt16 = 0, l4: L4Proto? = nil, local: IPAddress? = nil,
-         lport: UInt16 = 0, remote: IPAddress? = nil, rport: UInt16 = 0, isServer: Bool = false, flags: UInt32 = 0) {
+    /// fd.nameraw of an entry, as Falco keeps the path an open was passed (m_name_raw).
+    enum RawName: UInt8 {
+        /// Not made by an open: fd.name.
+        case name
+        /// An open passed its canonical name: fd.name.
+        case same
+        /// An open's sensor left the path as passed out (no rule read it then): no value, as on the open itself.
+        case omitted
+        /// An open passed another path (relative, `..`, a symlink): `RawNamedFDEntry.keptRawName`.
+        case kept
+    }
+
+    init(kind: FDKind, name: ByteString, family: UInt16 = 0, socktype: UInt16 = 0, l4: L4Proto? = nil, raw: RawName = .name,
+         local: IPAddress? = nil, lport: UInt16 = 0, remote: IPAddress? = nil, rport: UInt16 = 0, isServer: Bool = false, flags: UInt32 = 0) {
         self.kind = kind
         self.name = name
         self.family = family
         self.socktype = socktype
         self.l4 = l4 ?? L4Proto(socktype: socktype)
+        self.raw = raw
         self.local = local
         self.lport = lport
         self.remote = remote
@@ -35,6 +53,17 @@ final class FDEntry {
 
     var isInet: Bool { family == 2 || family == 10 }
 
+    /// The entry an open that succeeded makes: its canonical `name` and the path it was passed (`nameraw`, empty when
+    /// the sensor left it out). Only a path that differs from the name is kept (a `RawNamedFDEntry`).
+    static func opened(kind: FDKind, name: UnsafeRawBufferPointer, nameraw: UnsafeRawBufferPointer, flags: UInt32) -> FDEntry {
+        if nameraw.isEmpty { return FDEntry(kind: kind, name: ByteString(name), raw: .omitted, flags: flags) }
+        if nameraw.count == name.count && memcmp(nameraw.baseAddress!, name.baseAddress!, name.count) == 0 {
+            return FDEntry(kind: kind, name: ByteString(name), raw: .same, flags: flags)
+        }
+        return RawNamedFDEntry(kind: kind, name: ByteString(name), rawName: ByteString(nameraw), flags: flags)
+    }
+
+    /// The same socket, listening or accepted (sockets have no path as passed).
     func with(server: Bool) -> FDEntry {
         FDEntry(kind: kind, name: name, family: family, socktype: socktype, l4: l4, local: local, lport: lport, remote: remote,
                 rport: rport, isServer: server, flags: flags)
@@ -60,6 +89,17 @@ final class FDEntry {
         if starts("anon_inode:[userfaultfd]") { return .userfaultfd }
         if starts("anon_inode:[io_uring]") { return .iouring }
         return .unknown
+    }
+}
+
+/// An fd opened with a path other than its canonical name (`open("f1")` in /tmp is /tmp/f1): the path as passed is
+/// fd.nameraw on every later event on the fd, as Falco keeps it.
+final class RawNamedFDEntry: FDEntry {
+    let keptRawName: ByteString
+
+    init(kind: FDKind, name: ByteString, rawName: ByteString, flags: UInt32) {
+        keptRawName = rawName
+        super.init(kind: kind, name: name, raw: .kept, flags: flags)
     }
 }
 
@@ -163,7 +203,8 @@ extension HostState {
             guard res >= 0 else { return }
             let flags = r.load(UInt32.self, at: Layout.Open.flags)
             let kind: FDKind = flags & 0o200000 != 0 ? .directory : .file
-            setFD(p, res, FDEntry(kind: kind, name: ByteString(r.variable(Layout.Open.name)), flags: r.type == .creat ? 0o1101 : flags))
+            setFD(p, res, FDEntry.opened(kind: kind, name: r.variable(Layout.Open.name), nameraw: r.variable(Layout.Open.nameraw),
+                                         flags: r.type == .creat ? 0o1101 : flags))
         case .socket:
             guard res >= 0 else { return }
             let domain = UInt16(truncatingIfNeeded: r.load(UInt32.self, at: HostState.offset(.socket, "domain")))

@@ -246,13 +246,14 @@ public struct SyscallFields: FieldProvider {
         case "fd.name": return { c, s in c.fdName(s) }
         case "fd.nameraw":
             // An open whose nameraw is empty had it left out by its sensor (no rule read it then; a path as passed is
-            // never empty for an open that succeeded): no value rather than a wrong one.
+            // never empty for an open that succeeded): no value rather than a wrong one. Later events on the fd get the
+            // path the open was passed, kept in the fd table when it differs from the name (`fdNameRaw`).
             return { c, s in
                 if c.isOpen {
                     let raw = c.record.variable(Layout.Open.nameraw)
                     if raw.count > 0 || c.res < 0 { s.append(bytes: raw) }
                 } else {
-                    c.fdName(s)
+                    c.fdNameRaw(s)
                 }
             }
         case "fd.directory": return { c, s in if let p = c.filePath() { s.append(bytes: PathParts.directory(p)) } }

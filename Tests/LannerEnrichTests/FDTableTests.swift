@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 import LannerRules
 import LannerWire
@@ -54,6 +55,68 @@ import LannerTestSupport
         let after = Self.rec(ReadEvent(pid: 200, tid: 200, ts: 1900, res: 0, fd: 7, size: 1))
         #expect(Self.fields(["fd.name", "fd.type"], after, h) == ["fd.name": [], "fd.type": []])
         #expect(Self.fields(["fd.name"], Self.rec(ReadEvent(pid: 200, tid: 200, ts: 1900, res: 0, fd: 9, size: 1)), h) == ["fd.name": ["/etc/shadow"]])
+    }
+
+    /// fd.nameraw on the events after an open (Falco keeps the path as passed with the fd): the open's raw path when
+    /// it differs from the canonical one; the name when they are the same; no value when the open's sensor left the
+    /// path out (no rule read it then: as fd.nameraw on such an open). fd.name is the canonical path throughout.
+    /// Rows: the path the open was passed, fd.nameraw on each later event.
+    @Test(arguments: [
+        ("f1", ["f1"]),
+        ("../lanner/./f1", ["../lanner/./f1"]),
+        ("/tmp/lanner/f1", ["/tmp/lanner/f1"]),
+        ("", []),
+    ] as [(String, [String])])
+    func laterEventsKeepThePathTheOpenWasPassed(_ raw: String, _ expected: [String]) {
+        let h = HostStateTests.family()
+        let open = Rec.open(pid: 200, name: "/tmp/lanner/f1", raw: raw, res: 7)
+        #expect(Self.fields(["fd.nameraw"], open, h) == ["fd.nameraw": expected], "the open itself")
+        let later: [(String, [UInt8])] = [
+            ("read", Self.rec(ReadEvent(pid: 200, tid: 200, ts: 2, res: 1, fd: 7, size: 1))),
+            ("fchmod", Self.rec(FchmodEvent(pid: 200, tid: 200, ts: 3, res: 0, fd: 7, mode: 0o600, fdpath: Self.b("/tmp/lanner/f1")))),
+            ("ioctl", Self.rec(IoctlEvent(pid: 200, tid: 200, ts: 4, res: 0, fd: 7, request: 0x5401, fdpath: Self.b("/tmp/lanner/f1")))),
+            ("dup", Self.rec(DupEvent(pid: 200, tid: 200, ts: 5, res: 9, oldfd: 7, newfd: -1, fdpath: Self.b("/tmp/lanner/f1")))),
+            ("read of the dup", Self.rec(ReadEvent(pid: 200, tid: 200, ts: 6, res: 1, fd: 9, size: 1))),
+            ("close", Self.rec(CloseEvent(pid: 200, tid: 200, ts: 7, res: 0, fd: 7, fdpath: Self.b("/tmp/lanner/f1")))),
+        ]
+        for (what, r) in later {
+            #expect(Self.fields(["fd.nameraw", "fd.name"], r, h) == ["fd.nameraw": expected, "fd.name": ["/tmp/lanner/f1"]], "\(what)")
+        }
+        #expect(Self.fields(["fd.nameraw"], Self.rec(ReadEvent(pid: 200, tid: 200, ts: 8, res: 1, fd: 7, size: 1)), h)
+                == ["fd.nameraw": []], "closed")
+        // A child inherits the fd with its path as passed.
+        HostStateTests.apply(h, [Rec.clone(parent: 200, child: 300)])
+        #expect(Self.f("fd.nameraw", Self.rec(ReadEvent(pid: 300, tid: 300, ts: 9, res: 1, fd: 9, size: 1)), h) == expected)
+    }
+
+    /// fds the table did not see opened keep fd.name as fd.nameraw (sockets, pipes, a kernel-resolved fd path).
+    @Test func fdsNotOpenedByPathGiveTheirName() {
+        let h = HostStateTests.family()
+        HostStateTests.apply(h, [Self.rec(PipeEvent(type: .pipe2, pid: 200, tid: 200, ts: 1, res: 0, fd1: 3, fd2: 4, ino: 77, flags: 0))])
+        #expect(Self.f("fd.nameraw", Self.rec(ReadEvent(pid: 200, tid: 200, ts: 2, res: 1, fd: 3, size: 1)), h) == ["pipe:[77]"])
+        let mmap = Self.rec(MmapEvent(pid: 200, tid: 200, ts: 3, res: 0, length: 1, prot: 1, flags: 2, fd: 12, fdpath: Self.b("/usr/lib/libx.so")))
+        #expect(Self.f("fd.nameraw", mmap, h) == ["/usr/lib/libx.so"])
+        let conn = Rec.connect(pid: 200, sport: 40000, dport: 443, daddr: [93, 184, 216, 34])
+        #expect(Self.f("fd.nameraw", conn, h) == ["127.0.0.1:40000->93.184.216.34:443"])
+    }
+
+    /// Only an open whose path as passed differs from its name pays for keeping it: the other entries are the size
+    /// they were before fd.nameraw and fd.l4proto were kept (their two bytes sit in padding).
+    @Test func keepingThePathAsPassedCostsNothingWhenItIsTheName() throws {
+        typealias UsableSize = @convention(c) (UnsafeMutableRawPointer?) -> Int
+        let usable = unsafeBitCast(try #require(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_usable_size")), to: UsableSize.self)
+        func size(_ e: FDEntry) -> Int { usable(Unmanaged.passUnretained(e).toOpaque()) }
+        func opened(_ raw: String) -> FDEntry {
+            let name = Array("/tmp/lanner/f1".utf8), r = Array(raw.utf8)
+            return name.withUnsafeBytes { n in r.withUnsafeBytes { FDEntry.opened(kind: .file, name: n, nameraw: $0, flags: 0) } }
+        }
+        let socket = FDEntry(kind: .ipv4, name: .empty, family: 2, socktype: 1)
+        let same = opened("/tmp/lanner/f1"), omitted = opened(""), kept = opened("f1")
+        #expect(same.raw == .same && omitted.raw == .omitted && kept.raw == .kept)
+        #expect(!(same is RawNamedFDEntry) && !(omitted is RawNamedFDEntry) && kept is RawNamedFDEntry)
+        #expect(size(same) == size(socket) && size(omitted) == size(socket))
+        #expect(size(socket) == 104, "x86_64 glibc: a 100-byte object, as before the two fields")
+        #expect(size(kept) > size(socket))
     }
 
     @Test func forkCopiesTheTableAndExecClosesCloexecFds() {
