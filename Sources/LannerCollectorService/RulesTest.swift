@@ -11,12 +11,27 @@ public enum RulesTest {
         public var description: String
     }
 
-    /// Reads events as batches: a capture file as it is, JSON lines as one batch from host "rules-test".
+    /// Reads events as batches: a capture file as it is, JSON lines as one batch from host "rules-test"; strict (a
+    /// damaged batch or a cut-off capture is an error).
     public static func batches(_ path: String) throws -> [(batch: Batch, body: [UInt8])] {
+        let e = try events(path)
+        if let c = e.contents {
+            if let first = c.damaged.first { throw Failure(description: "\(path): \(first)") }
+            if let tail = c.truncatedTail { throw Failure(description: "\(path): \(tail)") }
+        }
+        return e.batches
+    }
+
+    /// As `batches`, but a capture's damaged batches are skipped and a cut-off end ends it, as `replay` reads captures:
+    /// `contents` (nil for JSON lines) says what was skipped, for the caller to report.
+    public static func events(_ path: String) throws -> (batches: [(batch: Batch, body: [UInt8])], contents: Capture.Contents?) {
         guard let data = FileManager.default.contents(atPath: path) else { throw Failure(description: "\(path): cannot be read") }
         let bytes = [UInt8](data)
         if Capture.isCapture(bytes) {
-            do { return try Capture.batches(bytes) } catch { throw Failure(description: "\(path): \(error)") }
+            do {
+                let c = try Capture.read(bytes)
+                return (c.batches, c)
+            } catch { throw Failure(description: "\(path): \(error)") }
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw Failure(description: "\(path): neither a capture file nor UTF-8 JSON lines")
@@ -27,7 +42,7 @@ public enum RulesTest {
         for r in records { try enc.append(record: r) }
         let header = BatchHeader(sequence: 1, bootTimeUnixNs: 0, sensorID: .zero, bootID: .zero, hostname: "rules-test", sensorVersion: "rules-test")
         let body = try enc.finish(header: header)
-        return [(try BatchDecoder.decode(body), body)]
+        return ([(try BatchDecoder.decode(body), body)], nil)
     }
 
     /// Runs the events; returns the report text and the number of alerts.

@@ -47,11 +47,11 @@ public struct SensorBook {
         if epoch == r.runEpoch {
             // Within a run the counters only grow; a batch sent out of order (a resync snapshot) never lowers them.
             if reportedKernel > r.runKernelDrops {
-                r.kernelDrops += reportedKernel - r.runKernelDrops
+                r.kernelDrops = saturating(r.kernelDrops, reportedKernel - r.runKernelDrops)
                 r.runKernelDrops = reportedKernel
             }
             if reportedUser > r.runUserDrops {
-                r.userDrops += reportedUser - r.runUserDrops
+                r.userDrops = saturating(r.userDrops, reportedUser - r.runUserDrops)
                 r.runUserDrops = reportedUser
             }
         }
@@ -99,7 +99,7 @@ public struct SensorBook {
         let seconds = Double(max(0, nowNs - r.dropWindowStartNs)) / 1e9
         let s = seconds < 10 ? String(Double(Int(seconds * 10)) / 10) : String(Int(seconds.rounded()))
         let output = "Syscall event drops: \(kernel) kernel, \(user) sensor events dropped in the last \(s) s (sensor \(r.hostname))"
-        let fields = "{\"n_drops\":\(kernel + user),\"n_drops_kernel\":\(kernel),\"n_drops_sensor\":\(user),"
+        let fields = "{\"n_drops\":\(saturating(kernel, user)),\"n_drops_kernel\":\(kernel),\"n_drops_sensor\":\(user),"
             + "\"interval_s\":\(s),\"sensor.id\":\(JSON.quoted(r.sensorID)),\"sensor.hostname\":\(JSON.quoted(r.hostname)),"
             + "\"sensor.version\":\(JSON.quoted(r.sensorVersion)),\"kernel_drops_total\":\(r.kernelDrops),"
             + "\"sensor_drops_total\":\(r.userDrops)}"
@@ -110,4 +110,11 @@ public struct SensorBook {
         return NewAlert(timeNs: nowNs, host: r.hostname, sensorID: r.sensorID, rule: Self.dropRule, priority: Self.dropPriority,
                         source: "internal", output: output, tags: [], fieldsJSON: fields)
     }
+}
+
+/// `a + b` for non-negative counts, stopping at Int64.max: drop counters come from batch headers (any UInt64, clamped
+/// to Int64.max), and totals over several sensor runs of such values must not trap.
+@inline(__always) fileprivate func saturating(_ a: Int64, _ b: Int64) -> Int64 {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    return overflow ? Int64.max : sum
 }

@@ -58,6 +58,20 @@ public enum Signals {
         return sig
     }
 
+    /// As `waitForTerminationOrHangup`, for at most `timeout`: nil when none arrived by then.
+    public static func waitForTerminationOrHangup(timeout: Duration) -> Int32? {
+        var s = set()
+        sigaddset(&s, SIGHUP)
+        let (secs, attos) = max(timeout, .zero).components
+        var ts = timespec(tv_sec: Int(secs), tv_nsec: Int(attos / 1_000_000_000))
+        while true {
+            let sig = sigtimedwait(&s, nil, &ts)
+            if sig > 0 { return sig }
+            if errno == EAGAIN { return nil }
+            // EINTR: another signal's handler ran; wait again (for at most the whole timeout: a poll comes a little late).
+        }
+    }
+
     /// Calls `handler` on a dedicated thread when SIGINT or SIGTERM arrives (each time one does).
     public static func onTermination(_ handler: @escaping @Sendable (Int32) -> Void) {
         let box = Unmanaged.passRetained(HandlerBox(handler)).toOpaque()

@@ -35,9 +35,6 @@ struct FDKind: Sendable {
         default: return .socket
         }
     }
-    static let tcp = ByteString("tcp")
-    static let udp = ByteString("udp")
-    static let unknownProto = ByteString("unknown")
     static let familyIP = ByteString("ip")
     static let familyUnix = ByteString("unix")
 }
@@ -95,15 +92,17 @@ extension EventContext {
         return nil
     }
 
+    /// fd.l4proto: what the fd table knows of the socket (its protocol, from the socket(2) call), unless the event's own
+    /// socket type says the entry is another socket; else what the event's (or the entry's) socket type says.
     var l4proto: ByteString? {
         guard isInet else { return nil }
-        let type: UInt16
-        if let l = eventSocket, l.socktype >= 0 { type = record.load(UInt16.self, at: l.socktype) } else { type = fdEntry?.socktype ?? 0 }
-        switch type {
-        case 1: return FDKind.tcp
-        case 2: return FDKind.udp
-        default: return FDKind.unknownProto
+        let entry = fdEntry
+        if let l = eventSocket, l.socktype >= 0 {
+            let type = record.load(UInt16.self, at: l.socktype)
+            if let e = entry, e.family == family, e.socktype == type { return e.l4.name }
+            return L4Proto(socktype: type).name
         }
+        return (entry?.l4 ?? .unknown).name
     }
 
     var sockFamily: ByteString? {
@@ -192,6 +191,21 @@ extension EventContext {
         }
         let p = fdPath
         if !p.isEmpty { s.append(bytes: p) }
+    }
+
+    /// fd.nameraw on an event that is not an open: the path the fd was opened with when it differs from fd.name, no
+    /// value when the open's sensor left that path out (as on the open itself), else fd.name.
+    func fdNameRaw(_ s: EvalScratch) {
+        if eventSocket == nil, let e = fdEntry {
+            switch e.raw {
+            case .kept:
+                s.append(bytes: unsafeDowncast(e, to: RawNamedFDEntry.self).keptRawName.buffer)
+                return
+            case .omitted: return
+            case .name, .same: break
+            }
+        }
+        fdName(s)
     }
 
     /// The file path behind the event's fd, for fd.directory / fd.filename (files and directories only).
@@ -359,7 +373,7 @@ final class ArgumentPlan {
         case .none: return
         case .openFd:
             let res = r.load(Int64.self, at: Layout.Open.res)
-            if raw || res >= 0 { num(res) } else { s.appendCopy("\(res)(\(Render.result(res)))".utf8) }
+            if raw || res >= 0 { num(res) } else { s.appendCopy(Render.resultArgument(res).utf8) }
         case .openDirfd:
             let d = Int64(r.load(Int32.self, at: Layout.Open.dirfd))
             if raw { s.append(.int(d)) } else if d == -100 { s.append(bytes: ArgumentPlan.atFdcwd.buffer) } else { s.appendDecimal(d) }
@@ -377,7 +391,7 @@ final class ArgumentPlan {
         case .openIno: num(Int64(bitPattern: r.load(UInt64.self, at: Layout.Open.ino)))
         case .connRes:
             let res = r.load(Int64.self, at: Layout.Connect.res)
-            if raw || res == 0 { num(res) } else { s.appendCopy("\(res)(\(Render.result(res)))".utf8) }
+            if raw || res == 0 { num(res) } else { s.appendCopy(Render.resultArgument(res).utf8) }
         case .connFd: num(Int64(r.load(Int32.self, at: Layout.Connect.fd)))
         case .connTuple: c.fdName(s)
         case .res: num(c.res)
@@ -436,7 +450,7 @@ final class ArgumentPlan {
         }
         switch spec.rendering {
         case .result:
-            if signed >= 0 { s.appendDecimal(signed) } else { s.appendCopy("\(signed)(\(Render.result(signed)))".utf8) }
+            if signed >= 0 { s.appendDecimal(signed) } else { s.appendCopy(Render.resultArgument(signed).utf8) }
         case .number:
             if f.type == .u64 { s.appendCopy(String(unsigned).utf8) } else { s.appendDecimal(signed) }
         case .hex: s.appendCopy(("0x" + String(unsigned, radix: 16)).utf8)

@@ -18,10 +18,23 @@ public enum Render {
         116: "ESTALE", 122: "EDQUOT", 125: "ECANCELED", 130: "EOWNERDEAD", 131: "ENOTRECOVERABLE",
     ]
 
-    /// `SUCCESS` for res >= 0, the errno name (or `E<n>`) otherwise.
+    /// The largest errno a syscall returns as -errno (the kernel's MAX_ERRNO): a result below -4095 is not an
+    /// error code, whatever a record says.
+    public static let maxErrno: Int64 = 4095
+
+    /// `SUCCESS` for res >= 0, the errno name (or `E<n>`) for -4095...-1, the number itself below that (a record
+    /// can hold any Int64, Int64.min included: nothing here negates a value that is out of the errno range).
     public static func result(_ res: Int64) -> String {
         if res >= 0 { return "SUCCESS" }
+        guard res >= -maxErrno else { return String(res) }
         return errnoNames[Int(-res)] ?? "E\(-res)"
+    }
+
+    /// A result as an argument (`evt.arg.res`): the number, followed by the errno name in parentheses when it is
+    /// one (`-2(ENOENT)`); a result below the errno range is only its number.
+    public static func resultArgument(_ res: Int64) -> String {
+        if res >= 0 || res < -maxErrno { return String(res) }
+        return "\(res)(\(result(res)))"
     }
 
     static let openFlagNames: [(UInt32, String)] = [

@@ -35,10 +35,11 @@ enum ResultNames {
     static let success = ByteString("SUCCESS")
     static let names: [ByteString] = (0...200).map { ByteString(Render.result(-Int64($0))) }
 
+    /// SUCCESS or the cached name; nil for a result the table does not hold (render it with `Render.result`).
+    /// Compares before negating: `-res` of Int64.min would trap.
     @inline(__always)
     static func bytes(_ res: Int64) -> ByteString? {
         if res >= 0 { return success }
-        let e = Int(-res)
-        return e < names.count ? names[e] : nil
+        return res > -Int64(names.count) ? names[Int(-res)] : nil
     }
 }

@@ -25,10 +25,13 @@ public struct SyscallFields: FieldProvider {
     public static let stateEvents: Set<EventType> = [.execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit]
 
     /// The kernel event types a sensor must capture for `ruleset`: every type with a candidate rule, plus
-    /// `stateEvents`. Everything else can be dropped in the kernel.
+    /// `stateEvents`, plus `socket` when a rule reads `fd.l4proto` (only socket(2) says a socket's protocol: later
+    /// records carry its type, which cannot tell an ICMP ping socket from a UDP one). Everything else can be dropped
+    /// in the kernel.
     public static func interest<P>(of ruleset: Ruleset<P>) -> Set<EventType> {
         var out = stateEvents
         for code in ruleset.interestingEventTypes where code < ruleEventTypes.count { out.insert(ruleEventTypes[code]) }
+        if ruleset.referencedFields.contains(where: { $0.name == "fd.l4proto" }) { out.insert(.socket) }
         return out.filter(\.fromKernel)
     }
 
@@ -81,7 +84,7 @@ public struct SyscallFields: FieldProvider {
         case "evt.type": return { c, s in s.append(bytes: SyscallFields.typeNames[Int(c.record.type.rawValue) - 1].buffer) }
         case "evt.dir": return { _, s in s.append(bytes: SyscallFields.exitDir.buffer) }
         case "evt.category": return { c, s in s.append(bytes: SyscallFields.category(c.record.type).buffer) }
-        case "evt.rawtime", "evt.rawtime.ns": return { c, s in s.append(.int(Int64(c.timeNs))) }
+        case "evt.rawtime", "evt.rawtime.ns": return { c, s in s.append(.int(Int64(clamping: c.timeNs))) }
         case "evt.rawtime.s": return { c, s in s.append(.int(Int64(c.timeNs / 1_000_000_000))) }
         case "evt.time": return { c, s in s.appendCopy(Render.timeOfDay(c.timeNs).utf8) }
         case "evt.time.s": return { c, s in s.appendCopy(Render.timeOfDay(c.timeNs, nanos: false).utf8) }
@@ -129,9 +132,9 @@ public struct SyscallFields: FieldProvider {
             if let index { return { c, s in if index < c.process.args.count { s.append(bytes: c.process.args[index].buffer) } } }
             return { c, s in if !c.process.placeholder { s.append(bytes: c.process.argsJoined.buffer) } }
         case "proc.duration":
-            return { c, s in if c.process.startNs > 0 { s.append(.int(Int64(c.record.ts) &- Int64(c.process.startNs))) } }
+            return { c, s in if c.process.startNs > 0 { s.append(.int(Self.duration(c.record.ts, since: c.process.startNs))) } }
         case "proc.start_ts":
-            return { c, s in if c.process.startNs > 0 { s.append(.int(Int64(c.timeNs) - (Int64(c.record.ts) - Int64(c.process.startNs)))) } }
+            return { c, s in if c.process.startNs > 0 { s.append(.int(Self.startTime(c, c.process.startNs))) } }
         case "proc.is_exe_upper_layer": return { c, s in s.append(.bool(c.process.exeFlags & 1 != 0)) }
         case "proc.is_exe_from_memfd": return { c, s in s.append(.bool(c.process.exeFlags & 2 != 0)) }
         case "proc.is_exe_writable": return { c, s in s.append(.bool(c.process.exeFlags & 4 != 0)) }
@@ -161,13 +164,11 @@ public struct SyscallFields: FieldProvider {
         case "proc.pgid.exe", "proc.vpgid.exe": return Self.leader(\.pgid) { $0.argv0 }
         case "proc.pgid.exepath", "proc.vpgid.exepath": return Self.leader(\.pgid) { $0.exePath }
         case "proc.pid.ts":
-            return { c, s in if c.process.startNs > 0 { s.append(.int(Int64(c.timeNs) - (Int64(c.record.ts) - Int64(c.process.startNs)))) } }
+            return { c, s in if c.process.startNs > 0 { s.append(.int(Self.startTime(c, c.process.startNs))) } }
         case "proc.ppid.ts":
-            return { c, s in
-                if let p = c.host.parent(of: c.process), p.startNs > 0 { s.append(.int(Int64(c.timeNs) - (Int64(c.record.ts) - Int64(p.startNs)))) }
-            }
+            return { c, s in if let p = c.host.parent(of: c.process), p.startNs > 0 { s.append(.int(Self.startTime(c, p.startNs))) } }
         case "proc.ppid.duration":
-            return { c, s in if let p = c.host.parent(of: c.process), p.startNs > 0 { s.append(.int(Int64(c.record.ts) &- Int64(p.startNs))) } }
+            return { c, s in if let p = c.host.parent(of: c.process), p.startNs > 0 { s.append(.int(Self.duration(c.record.ts, since: p.startNs))) } }
         case "proc.nthreads": return { c, s in s.append(.uint(UInt64(c.process.threadIDs.count + 1))) }
         case "proc.nchilds": return { c, s in s.append(.uint(UInt64(c.process.threadIDs.count))) }
         case "thread.ismain": return { c, s in s.append(.bool(c.record.tid == c.record.pid)) }
@@ -221,9 +222,9 @@ public struct SyscallFields: FieldProvider {
         case "container.mount", "container.mount.source", "container.mount.dest", "container.mount.mode",
              "container.mount.rdwr", "container.mount.propagation":
             return Self.mount(field.name, field.argument)
-        case "container.start_ts": return { c, s in if let e = c.container, e.startedNs > 0 { s.append(.int(Int64(e.startedNs))) } }
+        case "container.start_ts": return { c, s in if let e = c.container, e.startedNs > 0 { s.append(.int(Int64(clamping: e.startedNs))) } }
         case "container.duration":
-            return { c, s in if let e = c.container, e.startedNs > 0 { s.append(.int(Int64(c.timeNs) &- Int64(e.startedNs))) } }
+            return { c, s in if let e = c.container, e.startedNs > 0 { s.append(.int(Self.duration(c.timeNs, since: e.startedNs))) } }
         case "container.label":
             guard let key else { return nil }
             return { c, s in if let v = c.container?.labels[key] { s.append(bytes: v.buffer) } }
@@ -247,13 +248,14 @@ public struct SyscallFields: FieldProvider {
         case "fd.name": return { c, s in c.fdName(s) }
         case "fd.nameraw":
             // An open whose nameraw is empty had it left out by its sensor (no rule read it then; a path as passed is
-            // never empty for an open that succeeded): no value rather than a wrong one.
+            // never empty for an open that succeeded): no value rather than a wrong one. Later events on the fd get the
+            // path the open was passed, kept in the fd table when it differs from the name (`fdNameRaw`).
             return { c, s in
                 if c.isOpen {
                     let raw = c.record.variable(Layout.Open.nameraw)
                     if raw.count > 0 || c.res < 0 { s.append(bytes: raw) }
                 } else {
-                    c.fdName(s)
+                    c.fdNameRaw(s)
                 }
             }
         case "fd.directory": return { c, s in if let p = c.filePath() { s.append(bytes: PathParts.directory(p)) } }
@@ -294,6 +296,19 @@ public struct SyscallFields: FieldProvider {
     }
 
     // MARK: - Helpers
+
+    // Times come from records (ts, a process's start, a container's start: any UInt64 a sensor, a corrupt batch or a
+    // hostile one sends). They are combined in wrapping UInt64 arithmetic, which is exact whenever the true result
+    // fits, and converted without trapping: an absolute time past Int64.max is clamped, a difference is taken as
+    // the signed value its bits say (a start after the event is a negative duration, as before).
+
+    /// `now - start` in ns.
+    @inline(__always) static func duration(_ now: UInt64, since start: UInt64) -> Int64 { Int64(bitPattern: now &- start) }
+
+    /// The epoch time of `startNs` (a boot-clock time on the event's host): the event's time minus how long ago it was.
+    @inline(__always) static func startTime(_ c: EventContext, _ startNs: UInt64) -> Int64 {
+        Int64(clamping: c.timeNs &- (c.record.ts &- startNs))
+    }
 
     static let exitDir = ByteString("<")
     static let syscallSource = ByteString("syscall")

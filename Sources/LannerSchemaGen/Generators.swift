@@ -226,17 +226,20 @@ public enum Generators {
             o += "    /// Appends this record in wire form.\n"
             o += "    /// - Throws: `WireError.recordTooLong` when the record would exceed 65535 bytes.\n"
             o += "    public func encode(into w: inout ByteWriter) throws(WireError) {\n"
-            let varSum = vars.map { "2 + \(property($0.name)).count" }
+            // A field named like one of encode's locals (mmap's `length`) is written as `self.NAME`; writing the
+            // local instead put the record's length in mmap's, mprotect's and init_module's length field.
+            func field(_ name: String) -> String { ["length", "w"].contains(property(name)) ? "self." + property(name) : property(name) }
+            let varSum = vars.map { "2 + \(field($0.name)).count" }
             let lenExpr = (["\(off)"] + varSum).joined(separator: " + ")
             o += "        let length = \(lenExpr)\n"
             o += "        guard length <= Int(UInt16.max) else { throw WireError.recordTooLong(type: type.rawValue, length: length) }\n"
             o += "        w.write(UInt16(length))\n        w.write(type.rawValue)\n        w.write(pid)\n        w.write(tid)\n        w.write(ts)\n"
             for f in fixed {
-                let n = property(f.name)
+                let n = field(f.name)
                 if f.type == .bytes16 { o += "        w.writeFixed(\(n), count: 16)\n" } else { o += "        w.write(\(n))\n" }
             }
             for f in vars {
-                let n = property(f.name)
+                let n = field(f.name)
                 o += "        w.write(UInt16(\(n).count))\n        w.write(bytes: \(n))\n"
             }
             o += "    }\n}\n\n"

@@ -66,6 +66,8 @@ enum Commands {
         }
         let rulePaths = !cmd.all("rules").isEmpty ? cmd.all("rules") : (file.serve.rules ?? [Defaults.rules])
         let minimumPriority = try priority(cmd, "min-priority") ?? file.serve.minPriority ?? .debug
+        let watchRules = !cmd.flag("no-watch-rules") && (file.serve.watchRules ?? true)
+        let loadedFrom = watchRules ? RuleFilesSnapshot.take(rulePaths) : nil   // before reading: an edit during start-up is a change
         let result: LoadResult
         switch loadServeRules(rulePaths, minimumPriority: minimumPriority) {
         case .failure(let why): fail(why.description + (why.description.hasPrefix("no rules") ? "" : "; not starting"), code: 1)
@@ -113,13 +115,30 @@ enum Commands {
             }
         }
         if let hub { log("lanner-collector: outputs: " + hub.outputNames.joined(separator: ", ")) }
+        // Rule files are watched from here, between signals: a change that has settled reloads them as SIGHUP does.
+        var watcher = loadedFrom.map { RuleWatcher(paths: rulePaths, baseline: $0) }
+        if let w = watcher {
+            log("lanner-collector: watching \(rulePaths.joined(separator: ", ")) for changes (every \(w.interval.components.seconds) s; "
+                + "reloads once they settle; --no-watch-rules or watch_rules: false turns this off)")
+        }
         // SIGHUP reloads the rule files and reopens the file output (log rotation); SIGINT/SIGTERM (blocked since
         // main started) stop cleanly: finish queued batches, close the store, let the outputs deliver what they hold.
-        var sig = Signals.waitForTerminationOrHangup()
-        while sig == SIGHUP {
-            hub?.reopen()
-            reload(server, rulePaths, minimumPriority: minimumPriority, loadedBefore: result.rules.count)
-            sig = Signals.waitForTerminationOrHangup()
+        var sig: Int32
+        while true {
+            let got: Int32?
+            if let w = watcher { got = Signals.waitForTerminationOrHangup(timeout: w.timeUntilNextLook()) } else { got = Signals.waitForTerminationOrHangup() }
+            if let s = got {
+                sig = s
+                guard sig == SIGHUP else { break }
+                hub?.reopen()
+                let snapshot = watcher.map { RuleFilesSnapshot.take($0.paths) }
+                reload(server, rulePaths, minimumPriority: minimumPriority, reason: "SIGHUP")
+                if let snapshot { watcher?.reloaded(snapshot) }
+            } else if let what = watcher?.poll() {
+                let snapshot = RuleFilesSnapshot.take(rulePaths)
+                reload(server, rulePaths, minimumPriority: minimumPriority, reason: "rule files changed (\(what))")
+                watcher?.reloaded(snapshot)
+            }
         }
         FileHandle.standardError.write(Data("lanner-collector: \(sig == SIGINT ? "SIGINT" : "SIGTERM"), stopping\n".utf8))
         metricsListener?.stop()
@@ -156,10 +175,11 @@ enum Commands {
 
     struct ServeRulesFailure: Error, CustomStringConvertible { var description: String }
 
-    /// SIGHUP: reads the rule files again; on errors keeps the running rules (the errors are printed as at start).
-    static func reload(_ server: CollectorServer, _ paths: [String], minimumPriority: Priority, loadedBefore: Int) {
+    /// SIGHUP or a change to the rule files (`reason` says which): reads the rule files again; on errors keeps the
+    /// running rules (the errors are printed as at start). The server pushes the new interest to sensors.
+    static func reload(_ server: CollectorServer, _ paths: [String], minimumPriority: Priority, reason: String) {
         func say(_ s: String) { FileHandle.standardError.write(Data(("lanner-collector: " + s + "\n").utf8)) }
-        say("SIGHUP: reloading rules from \(paths.joined(separator: ", "))")
+        say("\(reason): reloading rules from \(paths.joined(separator: ", "))")
         switch loadServeRules(paths, minimumPriority: minimumPriority) {
         case .failure(let why):
             say("reload failed: \(why); still running the previous rules")
@@ -186,13 +206,12 @@ enum Commands {
             matching = mm
         }
         var captures: [[(batch: Batch, body: [UInt8])]] = []
+        var skipped = 0
         for path in cmd.arguments {
             guard let data = FileManager.default.contents(atPath: path) else { fail("\(path): cannot be read", code: 1) }
             do {
                 let contents = try Capture.read([UInt8](data))
-                if let tail = contents.truncatedTail {
-                    FileHandle.standardError.write(Data("lanner-collector: warning: \(path): \(tail); replaying the \(contents.batches.count) whole batches before it\n".utf8))
-                }
+                skipped += reportDamage(path, contents)
                 captures.append(contents.batches)
             } catch { fail("\(path): \(error)", code: 1) }
         }
@@ -200,8 +219,28 @@ enum Commands {
                                  domains: OneTimeDomainLookup.Settings(lookUp: !cmd.flag("no-resolve-names")))
         if let d = outcome.domains { FileHandle.standardError.write(Data("lanner-collector: \(d.summary)\n".utf8)) }
         out(cmd.flag("json") ? AlertFormatting.jsonLines(outcome.alerts.reversed()) : AlertFormatting.table(outcome.alerts.reversed()))
-        FileHandle.standardError.write(Data("lanner-collector: replayed \(outcome.batches) batches, \(outcome.events) events: \(outcome.alerts.count) alerts\n".utf8))
-        return 0
+        FileHandle.standardError.write(Data(("lanner-collector: replayed \(outcome.batches) batches, \(outcome.events) events: \(outcome.alerts.count) alerts"
+            + (skipped > 0 ? "; " + skippedNote(skipped) : "") + "\n").utf8))
+        return skipped > 0 ? damagedInputStatus : 0
+    }
+
+    /// Exit status of `replay` and `rules test` when damaged batches were skipped (the output covers the others).
+    static let damagedInputStatus: Int32 = 3
+
+    /// Prints one error line per damaged batch of a capture (file, batch index, byte offset, why; it was skipped)
+    /// and a warning for a cut-off end; returns how many batches were skipped.
+    static func reportDamage(_ path: String, _ contents: Capture.Contents) -> Int {
+        for d in contents.damaged {
+            FileHandle.standardError.write(Data("lanner-collector: error: \(path): \(d)\n".utf8))
+        }
+        if let tail = contents.truncatedTail {
+            FileHandle.standardError.write(Data("lanner-collector: warning: \(path): \(tail); replaying the \(contents.batches.count) whole batches before it\n".utf8))
+        }
+        return contents.damaged.count
+    }
+
+    static func skippedNote(_ skipped: Int) -> String {
+        "\(skipped) damaged batch\(skipped == 1 ? " was" : "es were") skipped (see the errors above): exit status \(damagedInputStatus)"
     }
 
     // MARK: rules
@@ -282,12 +321,14 @@ enum Commands {
         } else {
             matching = .all
         }
-        let events = try RulesTest.batches(cmd.arguments[1])
-        let report = RulesTest.run(rules: result.activeRules, events: events, matching: matching, explain: cmd.value("explain"),
+        let events = try RulesTest.events(cmd.arguments[1])
+        let skipped = events.contents.map { reportDamage(cmd.arguments[1], $0) } ?? 0
+        let report = RulesTest.run(rules: result.activeRules, events: events.batches, matching: matching, explain: cmd.value("explain"),
                                    domains: OneTimeDomainLookup.Settings(lookUp: !cmd.flag("no-resolve-names")))
         if let d = report.domainSummary { FileHandle.standardError.write(Data("lanner-collector: \(d)\n".utf8)) }
         out(report.text)
-        return 0
+        if skipped > 0 { FileHandle.standardError.write(Data(("lanner-collector: " + skippedNote(skipped) + "\n").utf8)) }
+        return skipped > 0 ? damagedInputStatus : 0
     }
 
     static func rulesDescribe(_ cmd: ParsedCommand) throws -> Int32 {

@@ -20,6 +20,7 @@ let spec = CommandSpec(
             .value("rule-matching", "all|first", help: "all: every matching rule alerts (default); first: Falco's first match wins"),
             .value("min-priority", "PRIORITY", help: "load only rules at or above this priority"),
             .flag("no-resolve-names", help: "do not look up the domain names rules compare fd.*ip.name with (those comparisons are then false)"),
+            .flag("no-watch-rules", help: "reload the rules on SIGHUP only, not also when the rule files change"),
             .flag("verbose", short: "v", help: "print ingest counters every 5 seconds and on exit"),
         ]),
         QueryCommands.alertsSpec,

@@ -52,6 +52,25 @@ import LannerWire
         #expect(a.tags.contains("mitre_credential_access"))
     }
 
+    /// A batch of well-formed records with extreme values goes through every default rule (they read evt.res through
+    /// spawned_process, and the outputs render times and results): a shell exec whose res is Int64.min trapped the
+    /// collector. A result below the errno range is a failure (no spawn); a huge positive one is a success.
+    @Test func extremeValuesDoNotStopTheRules() throws {
+        let ts = UInt64.max - 1_796_000_000_000_000_000   // the event time (boot time + ts) is UInt64.max
+        let alerts = try Self.run(Self.family + [
+            Rec.clone(parent: 50, child: 80),
+            Rec.exec(pid: 80, ppid: 50, comm: "sh", exe: "/usr/bin/dash", args: ["sh", "-c", "id"], res: Int64.min),
+            Rec.exec(pid: 80, ppid: 50, comm: "sh", exe: "/usr/bin/dash", args: ["sh", "-c", "id"], ts: ts, res: Int64.max),
+            Rec.clone(parent: 60, child: 70, comm: "bash"),
+            Rec.exec(pid: 70, ppid: 60, comm: "python3", exe: "/usr/bin/python3.11", args: ["python3"], ts: UInt64.max),
+            Rec.open(pid: 70, name: "/etc/shadow", res: Int64.min, ts: ts),
+            Rec.open(pid: 70, name: "/etc/shadow", res: Int64.max, ts: ts),
+            Rec.connect(pid: 70, sport: 1, dport: 443, res: Int64.min, daddr: [1, 1, 1, 1]),
+        ])
+        #expect(alerts.map(\.rule) == ["Shell spawned by an unexpected parent", "Sensitive file opened for reading by untrusted program"])
+        #expect(alerts.allSatisfy { $0.timeNs == UInt64.max })
+    }
+
     @Test func shellFromAWebServerButNotFromBash() throws {
         let alerts = try Self.run(Self.family + [
             Rec.clone(parent: 50, child: 80),
@@ -114,6 +133,18 @@ import LannerWire
             """)
         #expect(a.interest == SyscallFields.stateEvents.union([.openat, .connect]))
         #expect(!a.interest.contains(.open) && !a.interest.contains(.procinfo))
+    }
+
+    /// Only socket(2) records say a socket's protocol (raw, ICMP), so a rule that reads fd.l4proto, in its condition or
+    /// its output, has sensors capture them; other rules do not.
+    @Test(arguments: [
+        ("evt.type = connect and fd.l4proto = udp", "o", true),
+        ("evt.type = connect", "proto=%fd.l4proto", true),
+        ("evt.type = connect and fd.type = ipv4", "o %fd.name", false),
+    ])
+    func socketCallsAreCapturedWhenARuleReadsTheProtocol(_ condition: String, _ output: String, _ captured: Bool) throws {
+        let a = try Self.analyzer("- rule: r\n  desc: d\n  condition: \(condition)\n  output: \(output)\n  priority: WARNING\n")
+        #expect(a.interest == SyscallFields.stateEvents.union(captured ? [.connect, .socket] : [.connect]))
     }
 
     @Test func noRulesMeansLifecycleOnly() throws {

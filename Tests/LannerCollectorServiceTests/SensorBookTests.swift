@@ -68,8 +68,30 @@ import LannerWire
         #expect(r.kernelDrops == 9 && r.runEpoch == 2 && r.runKernelDrops == 3)
     }
 
+    /// Drop counters are any UInt64 a batch header holds (a corrupt or hostile batch): they are clamped to Int64.max,
+    /// and sums over runs and of kernel + sensor drops stop there instead of trapping (which stopped the collector).
+    static let extremeDrops: [(UInt64, UInt64)] = [
+        (UInt64.max, UInt64.max), (UInt64.max, 0), (UInt64(Int64.max), 1), (UInt64(Int64.max) - 1, UInt64(Int64.max) - 1),
+    ]
+
+    @Test(arguments: extremeDrops)
+    func extremeDropCountersSaturate(_ kernel: UInt64, _ user: UInt64) throws {
+        var book = SensorBook(records: [], dropAlertInterval: 0)
+        let clampedKernel = Int64(clamping: kernel), clampedUser = Int64(clamping: user)
+        let a = try #require(Self.feed(&book, Self.header(epoch: 1, n: 1, kernel: kernel, user: user), at: 0))
+        #expect(a.output.hasPrefix("Syscall event drops: \(clampedKernel) kernel, \(clampedUser) sensor events dropped"))
+        let f = try JSONSerialization.jsonObject(with: Data(a.fieldsJSON.utf8)) as! [String: Any]
+        let (sum, over) = clampedKernel.addingReportingOverflow(clampedUser)
+        #expect((f["n_drops"] as? NSNumber)?.int64Value == (over ? Int64.max : sum))
+        // A restarted sensor (next run epoch) reporting as much again: the totals stay at the top.
+        _ = Self.feed(&book, Self.header(epoch: 2, n: 1, kernel: kernel, user: user), at: 1 * Self.s)
+        let r = try #require(book.records[Self.sensor.description])
+        #expect(r.kernelDrops == (kernel == 0 ? 0 : (clampedKernel > Int64.max / 2 ? Int64.max : 2 * clampedKernel)))
+        #expect(r.userDrops == (user == 0 ? 0 : (clampedUser > Int64.max / 2 ? Int64.max : 2 * clampedUser)))
+    }
+
     @Test func aFailedCommitChangesNothing() {
-        var book = SensorBook(records: [])
+        let book = SensorBook(records: [])
         _ = book.observe(Self.header(n: 1, kernel: 5), events: 10, nowNs: 0)   // not applied
         #expect(book.records.isEmpty)
         #expect(book.tick(nowNs: 100 * Self.s).isEmpty)

@@ -1,4 +1,5 @@
 import Foundation
+import LannerTestSupport
 import Testing
 
 /// Bad command lines get one clear line on stderr (naming the command once) and a documented exit status:
@@ -119,5 +120,31 @@ import Testing
         let log = try c.waitFor("listening on http://[::1]:", timeout: 20)
         #expect(!log.contains("warning"))
         #expect(c.stop(timeout: 10) == 0)
+    }
+
+    /// `replay` and `rules test` skip a damaged batch in the middle of a capture (one flipped bit: zstd's checksum
+    /// fails) with one error line naming the file, the batch and its byte offset; they print the alerts of every
+    /// other batch (here all four: the damaged batch has none of them) and exit 3, the summary saying why.
+    @Test func replayAndRulesTestSkipADamagedBatch() throws {
+        let (file, frames) = try Fixtures.eventgenWithDamagedBatch(2)
+        let path = Self.scratch + "/damaged.lcap"
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        let rules = E2E.repo.appendingPathComponent("rules").path
+        let error = "lanner-collector: error: \(path): batch 2 at byte \(frames[2]): compressed records at byte 109: damaged zstd frame "
+            + "(Restored data doesn't match checksum); skipped\n"
+        let expected = ["Sensitive file opened for reading by untrusted program", "File written below a binary directory",
+                        "Shell spawned by an unexpected parent", "Outbound connection by a program that has no business on the network"]
+
+        let replay = try Self.run("lanner-collector", ["replay", "--rules", rules, "--no-resolve-names", path])
+        #expect(replay.status == 3, "\(replay.stderr)")
+        #expect(replay.stderr.hasPrefix(error), "\(replay.stderr)")
+        #expect(replay.stderr.hasSuffix("lanner-collector: replayed 6 batches, 2364 events: 4 alerts; 1 damaged batch was skipped "
+                                        + "(see the errors above): exit status 3\n"), "\(replay.stderr)")
+        for rule in expected { #expect(replay.stdout.contains("  " + rule + "\n"), "\(rule):\n\(replay.stdout)") }
+
+        let test = try Self.run("lanner-collector", ["rules", "test", "--no-resolve-names", rules, path])
+        #expect(test.status == 3, "\(test.stderr)")
+        #expect(test.stderr == error + "lanner-collector: 1 damaged batch was skipped (see the errors above): exit status 3\n")
+        #expect(test.stdout.hasSuffix("\n2209 events, 4 alerts: " + expected.sorted().map { $0 + " ×1" }.joined(separator: ", ") + "\n"), "\(test.stdout)")
     }
 }

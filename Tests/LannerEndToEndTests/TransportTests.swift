@@ -22,8 +22,8 @@ extension RealSystem {
         return path
     }
 
-    static func collector(_ dir: String, port: Int, rules: [String] = [rulesDir], log: String) throws -> (Child, Int) {
-        var args = ["serve", "--listen", "127.0.0.1:\(port)", "--db", dir + "/lanner.db", "--token-file", dir + "/token", "-v"]
+    static func collector(_ dir: String, port: Int, rules: [String] = [rulesDir], log: String, extra: [String] = []) throws -> (Child, Int) {
+        var args = ["serve", "--listen", "127.0.0.1:\(port)", "--db", dir + "/lanner.db", "--token-file", dir + "/token", "-v"] + extra
         for r in rules { args += ["--rules", r] }
         let c = try Child(try E2E.binary("lanner-collector"), args, log: log)
         let line = try c.waitFor("listening on", timeout: 30)
@@ -206,7 +206,8 @@ extension RealSystem {
               output: marker read by %proc.name exe=%proc.exepath parent=%proc.pname
               priority: NOTICE
             """.write(toFile: rules + "/base.yaml", atomically: true, encoding: .utf8)
-        let (collector, port) = try Self.collector(dir, port: 0, rules: [rules], log: dir + "/collector.log")
+        // Only SIGHUP reloads here: the files written below would also be seen by the watcher (the next test).
+        let (collector, port) = try Self.collector(dir, port: 0, rules: [rules], log: dir + "/collector.log", extra: ["--no-watch-rules"])
         let sensor = try Self.sensor(dir, port: port, host: "e2e-reload", log: dir + "/sensor.log")
         defer {
             sensor.stop()
@@ -286,6 +287,73 @@ extension RealSystem {
         alerts = try PipelineTests.waitForAlerts(db) { markerReads($0) >= 2 }
         #expect(markerReads(alerts) == 2)
         #expect(sensor.stop() == 0, "every batch acknowledged across the reloads:\n\(sensor.log)")
+        #expect(collector.stop() == 0)
+        #expect(!collector.log.contains("rule files changed"), "--no-watch-rules: SIGHUP only")
+    }
+
+    /// Without a SIGHUP: a rule file written into a watched directory is loaded on its own (the same reload as SIGHUP's,
+    /// the new interest sent to the sensor), and its rule alerts; a broken file keeps the running rules.
+    @Test(.enabled(if: E2E.canRunBPF, "needs root for eBPF (under CI=true this test always runs)"))
+    func aRuleFileWrittenIntoAWatchedDirectoryIsLoadedWithoutSIGHUP() throws {
+        try #require(getuid() == 0)
+        let dir = try E2E.tempDir("watch")
+        try UUID().uuidString.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        let rules = dir + "/rules"
+        try FileManager.default.createDirectory(atPath: rules, withIntermediateDirectories: true)
+        let marker = dir + "/marker-\(getpid())", marker2 = dir + "/watched-marker-\(getpid())"
+        for m in [marker, marker2] { try "x".write(toFile: m, atomically: true, encoding: .utf8) }
+        try """
+            - rule: E2E marker read
+              desc: the test reads its marker file
+              condition: evt.type in (open, openat, openat2) and fd.name = \(marker)
+              output: marker read by %proc.name
+              priority: NOTICE
+            """.write(toFile: rules + "/base.yaml", atomically: true, encoding: .utf8)
+        let (collector, port) = try Self.collector(dir, port: 0, rules: [rules], log: dir + "/collector.log")
+        let sensor = try Self.sensor(dir, port: port, host: "e2e-watch", log: dir + "/sensor.log")
+        defer {
+            sensor.stop()
+            collector.stop()
+        }
+        #expect(collector.log.contains("watching \(rules) for changes (every 2 s;"), "\(collector.log)")
+        _ = try sensor.waitFor("collector's interest v", timeout: 30)
+
+        // A new file, no signal: the watcher sees it within 2 s, waits for it to rest 0.5 s, and reloads.
+        let written = Date()
+        try """
+            - rule: E2E watched marker read
+              desc: the test reads its second marker file
+              condition: evt.type in (open, openat, openat2) and fd.name = \(marker2)
+              output: watched marker read by %proc.name as %fd.nameraw
+              priority: NOTICE
+            """.write(toFile: rules + "/watched.yaml", atomically: true, encoding: .utf8)
+        let reloaded = try collector.waitFor("rules reloaded:", timeout: 30)
+        let took = Date().timeIntervalSince(written)
+        #expect(reloaded.contains("rule files changed (\(rules)/watched.yaml added): reloading rules from \(rules)\n"), "\(reloaded)")
+        #expect(reloaded.contains("rules reloaded: 1 → 2 rules running (added 'E2E watched marker read'; removed none)"), "\(reloaded)")
+        #expect(reloaded.contains("+open.nameraw"), "the new rule reads fd.nameraw: the interest sent to sensors changed\n\(reloaded)")
+        #expect(took < 6, "reloaded \(took) s after the write")
+        _ = try sensor.waitFor(lines: "collector's interest v", count: 2)
+        let viaDotDot = rules + "/../watched-marker-\(getpid())"
+        _ = FileManager.default.contents(atPath: viaDotDot)
+        let alerts = try PipelineTests.waitForAlerts(dir + "/lanner.db") { all in all.contains { $0.rule == "E2E watched marker read" } }
+        let watched = alerts.filter { $0.rule == "E2E watched marker read" && $0.host == "e2e-watch" }
+        #expect(watched.count == 1 && watched.first?.output.contains(" as \(viaDotDot)") == true, "\(watched.map(\.output))")
+
+        // A broken file: the reload fails, located, and the running rules stay (both still alert).
+        try "- rule: Broken\n  condition: evt.type = open and\n  output: x\n  priority: NOTICE\n  desc: d\n"
+            .write(toFile: rules + "/broken.yaml", atomically: true, encoding: .utf8)
+        let failed = try collector.waitFor("reload failed", timeout: 30)
+        #expect(failed.contains("rule files changed (\(rules)/broken.yaml added): reloading rules from"), "\(failed)")
+        #expect(failed.contains("broken.yaml:2:"), "the error is located:\n\(failed)")
+        #expect(failed.contains("still running the previous rules"))
+        _ = FileManager.default.contents(atPath: marker)
+        let after = try PipelineTests.waitForAlerts(dir + "/lanner.db") { all in all.contains { $0.rule == "E2E marker read" && $0.host == "e2e-watch" } }
+        #expect(after.contains { $0.rule == "E2E marker read" && $0.host == "e2e-watch" })
+        // Nothing else changes: no reload follows (one looks every 2 s).
+        Thread.sleep(forTimeInterval: 3)
+        #expect(collector.log.components(separatedBy: "reloading rules from").count - 1 == 2, "\(collector.log)")
+        #expect(sensor.stop() == 0)
         #expect(collector.stop() == 0)
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 import LannerRules
 import LannerWire
@@ -56,6 +57,68 @@ import LannerTestSupport
         #expect(Self.fields(["fd.name"], Self.rec(ReadEvent(pid: 200, tid: 200, ts: 1900, res: 0, fd: 9, size: 1)), h) == ["fd.name": ["/etc/shadow"]])
     }
 
+    /// fd.nameraw on the events after an open (Falco keeps the path as passed with the fd): the open's raw path when
+    /// it differs from the canonical one; the name when they are the same; no value when the open's sensor left the
+    /// path out (no rule read it then: as fd.nameraw on such an open). fd.name is the canonical path throughout.
+    /// Rows: the path the open was passed, fd.nameraw on each later event.
+    @Test(arguments: [
+        ("f1", ["f1"]),
+        ("../lanner/./f1", ["../lanner/./f1"]),
+        ("/tmp/lanner/f1", ["/tmp/lanner/f1"]),
+        ("", []),
+    ] as [(String, [String])])
+    func laterEventsKeepThePathTheOpenWasPassed(_ raw: String, _ expected: [String]) {
+        let h = HostStateTests.family()
+        let open = Rec.open(pid: 200, name: "/tmp/lanner/f1", raw: raw, res: 7)
+        #expect(Self.fields(["fd.nameraw"], open, h) == ["fd.nameraw": expected], "the open itself")
+        let later: [(String, [UInt8])] = [
+            ("read", Self.rec(ReadEvent(pid: 200, tid: 200, ts: 2, res: 1, fd: 7, size: 1))),
+            ("fchmod", Self.rec(FchmodEvent(pid: 200, tid: 200, ts: 3, res: 0, fd: 7, mode: 0o600, fdpath: Self.b("/tmp/lanner/f1")))),
+            ("ioctl", Self.rec(IoctlEvent(pid: 200, tid: 200, ts: 4, res: 0, fd: 7, request: 0x5401, fdpath: Self.b("/tmp/lanner/f1")))),
+            ("dup", Self.rec(DupEvent(pid: 200, tid: 200, ts: 5, res: 9, oldfd: 7, newfd: -1, fdpath: Self.b("/tmp/lanner/f1")))),
+            ("read of the dup", Self.rec(ReadEvent(pid: 200, tid: 200, ts: 6, res: 1, fd: 9, size: 1))),
+            ("close", Self.rec(CloseEvent(pid: 200, tid: 200, ts: 7, res: 0, fd: 7, fdpath: Self.b("/tmp/lanner/f1")))),
+        ]
+        for (what, r) in later {
+            #expect(Self.fields(["fd.nameraw", "fd.name"], r, h) == ["fd.nameraw": expected, "fd.name": ["/tmp/lanner/f1"]], "\(what)")
+        }
+        #expect(Self.fields(["fd.nameraw"], Self.rec(ReadEvent(pid: 200, tid: 200, ts: 8, res: 1, fd: 7, size: 1)), h)
+                == ["fd.nameraw": []], "closed")
+        // A child inherits the fd with its path as passed.
+        HostStateTests.apply(h, [Rec.clone(parent: 200, child: 300)])
+        #expect(Self.f("fd.nameraw", Self.rec(ReadEvent(pid: 300, tid: 300, ts: 9, res: 1, fd: 9, size: 1)), h) == expected)
+    }
+
+    /// fds the table did not see opened keep fd.name as fd.nameraw (sockets, pipes, a kernel-resolved fd path).
+    @Test func fdsNotOpenedByPathGiveTheirName() {
+        let h = HostStateTests.family()
+        HostStateTests.apply(h, [Self.rec(PipeEvent(type: .pipe2, pid: 200, tid: 200, ts: 1, res: 0, fd1: 3, fd2: 4, ino: 77, flags: 0))])
+        #expect(Self.f("fd.nameraw", Self.rec(ReadEvent(pid: 200, tid: 200, ts: 2, res: 1, fd: 3, size: 1)), h) == ["pipe:[77]"])
+        let mmap = Self.rec(MmapEvent(pid: 200, tid: 200, ts: 3, res: 0, length: 1, prot: 1, flags: 2, fd: 12, fdpath: Self.b("/usr/lib/libx.so")))
+        #expect(Self.f("fd.nameraw", mmap, h) == ["/usr/lib/libx.so"])
+        let conn = Rec.connect(pid: 200, sport: 40000, dport: 443, daddr: [93, 184, 216, 34])
+        #expect(Self.f("fd.nameraw", conn, h) == ["127.0.0.1:40000->93.184.216.34:443"])
+    }
+
+    /// Only an open whose path as passed differs from its name pays for keeping it: the other entries are the size
+    /// they were before fd.nameraw and fd.l4proto were kept (their two bytes sit in padding).
+    @Test func keepingThePathAsPassedCostsNothingWhenItIsTheName() throws {
+        typealias UsableSize = @convention(c) (UnsafeMutableRawPointer?) -> Int
+        let usable = unsafeBitCast(try #require(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_usable_size")), to: UsableSize.self)
+        func size(_ e: FDEntry) -> Int { usable(Unmanaged.passUnretained(e).toOpaque()) }
+        func opened(_ raw: String) -> FDEntry {
+            let name = Array("/tmp/lanner/f1".utf8), r = Array(raw.utf8)
+            return name.withUnsafeBytes { n in r.withUnsafeBytes { FDEntry.opened(kind: .file, name: n, nameraw: $0, flags: 0) } }
+        }
+        let socket = FDEntry(kind: .ipv4, name: .empty, family: 2, socktype: 1)
+        let same = opened("/tmp/lanner/f1"), omitted = opened(""), kept = opened("f1")
+        #expect(same.raw == .same && omitted.raw == .omitted && kept.raw == .kept)
+        #expect(!(same is RawNamedFDEntry) && !(omitted is RawNamedFDEntry) && kept is RawNamedFDEntry)
+        #expect(size(same) == size(socket) && size(omitted) == size(socket))
+        #expect(size(socket) == 104, "x86_64 glibc: a 100-byte object, as before the two fields")
+        #expect(size(kept) > size(socket))
+    }
+
     @Test func forkCopiesTheTableAndExecClosesCloexecFds() {
         let h = HostStateTests.family()
         HostStateTests.apply(h, [
@@ -96,6 +159,46 @@ import LannerTestSupport
         let r = Self.fields(["fd.name", "fd.cip", "fd.rport", "fd.is_server", "fd.connected"], recv, h)
         #expect(r["fd.name"] == ["192.168.1.9:51000->10.0.0.1:8080"])
         #expect(r["fd.cip"] == ["192.168.1.9"] && r["fd.rport"] == ["51000"] && r["fd.is_server"] == ["true"] && r["fd.connected"] == ["true"])
+    }
+
+    /// fd.l4proto as Falco derives it from socket(2)'s type and protocol (a raw ICMP socket was `unknown`): on the
+    /// socket call, on the connect (whose record has the socket type, not the protocol) and on a later send without
+    /// addresses. Rows: domain, type as passed, protocol (nil: socket() not seen), the connect's socktype, expected.
+    @Test(arguments: [
+        (2, 3, 1, 3, "raw"),                  // socket(AF_INET, SOCK_RAW, IPPROTO_ICMP): raw, as libsinsp says
+        (2, 2, 1, 2, "icmp"),                 // a ping socket: SOCK_DGRAM, IPPROTO_ICMP
+        (2, 0x80003, 1, 3, "raw"),            // SOCK_RAW | SOCK_CLOEXEC (libsinsp compares unmasked and says icmp)
+        (2, 0x802, 1, 2, "icmp"),             // SOCK_DGRAM | SOCK_NONBLOCK
+        (2, 1, 0, 1, "tcp"), (2, 2, 0, 2, "udp"), (2, 1, 6, 1, "tcp"), (2, 2, 17, 2, "udp"),
+        (2, 3, 6, 3, "raw"), (2, 3, 17, 3, "raw"), (2, 3, 255, 3, "raw"),
+        (10, 2, 58, 2, "unknown"),            // ICMPv6: libsinsp knows no protocol for it
+        (10, 5, 132, 5, "unknown"),           // SCTP
+        (2, 3, nil, 3, "raw"),                // socket() never seen: the socket type alone
+        (2, 2, nil, 2, "udp"),
+        (2, 2, 1, 1, "tcp"),                  // the table's entry is another socket (the connect says stream): the event wins
+    ] as [(UInt16, UInt32, UInt32?, UInt16, String)])
+    func layer4ProtocolAsFalcoDerivesIt(_ domain: UInt16, _ type: UInt32, _ proto: UInt32?, _ socktype: UInt16, _ expected: String) {
+        let h = HostStateTests.family()
+        let addr = domain == 2 ? Self.ip4([10, 0, 0, 9]) : ArraySlice([0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [9])
+        if let proto {
+            let socket = Self.rec(SocketEvent(pid: 200, tid: 200, ts: 1, res: 5, domain: UInt32(domain), typeArg: type, proto: proto))
+            #expect(Self.fields(["fd.l4proto"], socket, h)["fd.l4proto"] == [proto == 1 && socktype == 1 ? "icmp" : expected], "on socket()")
+        }
+        let connect = Self.rec(ConnectEvent(pid: 200, tid: 200, ts: 2, res: 0, fd: 5, family: domain, socktype: socktype, sport: 0,
+                                            dport: 0, saddr: addr, daddr: addr))
+        #expect(Self.fields(["fd.l4proto"], connect, h)["fd.l4proto"] == [expected], "on connect")
+        let send = Self.rec(SendtoEvent(pid: 200, tid: 200, ts: 3, res: 8, fd: 5, size: 8))
+        #expect(Self.fields(["fd.l4proto"], send, h)["fd.l4proto"] == [expected], "on a send without addresses")
+    }
+
+    /// An accepted connection has its listener's protocol; the new entry costs no more memory than before.
+    @Test func acceptedConnectionsKeepTheListenersProtocol() {
+        let h = HostStateTests.family()
+        HostStateTests.apply(h, [Self.rec(SocketEvent(pid: 200, tid: 200, ts: 1, res: 3, domain: 2, typeArg: 2, proto: 1))])
+        let accept = Self.rec(AcceptEvent(pid: 200, tid: 200, ts: 3, res: 6, fd: 3, family: 2, socktype: 2, sport: 1, dport: 2,
+                                          saddr: Self.ip4([10, 0, 0, 1]), daddr: Self.ip4([10, 0, 0, 2]), queuepct: 0, queuelen: 0, queuemax: 1))
+        #expect(Self.fields(["fd.l4proto"], accept, h) == ["fd.l4proto": ["icmp"]])
+        #expect(Self.f("fd.l4proto", Self.rec(SendtoEvent(pid: 200, tid: 200, ts: 4, res: 1, fd: 6, size: 1)), h) == ["icmp"])
     }
 
     @Test func pipesMemfdsAndKernelPathsHaveTheirKinds() {

@@ -18,7 +18,8 @@ import LannerTestSupport
     }
 
     /// Extracts `field` for `record` in `host` and returns the values as text.
-    static func field(_ name: String, _ record: [UInt8], _ host: HostState, arg: String? = nil) -> [String] {
+    static func field(_ name: String, _ record: [UInt8], _ host: HostState, arg: String? = nil,
+                      timeNs: UInt64 = 1_796_000_000_000_001_000) -> [String] {
         let resolved = try! FieldCatalog.falco.resolve(name, arg: arg).get()
         guard let extract = SyscallFields().extractor(for: resolved) else { return ["<unsupported>"] }
         let ctx = EventContext(host: host)
@@ -26,7 +27,7 @@ import LannerTestSupport
         return record.withUnsafeBytes { raw in
             let v = RecordView(base: raw.baseAddress!, length: raw.count)!
             host.apply(v)
-            ctx.set(v, host: host, eventNumber: 7, timeNs: 1_796_000_000_000_001_000)
+            ctx.set(v, host: host, eventNumber: 7, timeNs: timeNs)
             scratch.beginEvent()
             extract(ctx, scratch)
             return scratch.extractedValues.map { v -> String in

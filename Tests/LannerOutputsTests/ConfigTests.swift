@@ -20,7 +20,7 @@ struct BadConfig: CustomTestStringConvertible, Sendable {
 
     static let badConfigs: [BadConfig] = [
         BadConfig("lisen: 0.0.0.0:7601\n",
-                  "1:1: unknown key 'lisen' in the top level; valid keys: listen, db, rules, token_file, rule_matching, min_priority, metrics_listen, resolve_names, aggregation, retention, outputs"),
+                  "1:1: unknown key 'lisen' in the top level; valid keys: listen, db, rules, token_file, rule_matching, min_priority, metrics_listen, resolve_names, watch_rules, aggregation, retention, outputs"),
         BadConfig("outputs:\n  stdout:\n    formt: json\n",
                   "3:5: unknown key 'formt' in outputs.stdout; valid keys: enabled, min_priority, queue_size, retries, backoff, max_backoff, format"),
         BadConfig("outputs:\n  kafka: {}\n", "2:3: unknown key 'kafka' in outputs; valid keys: stdout, file, syslog, program, webhook"),
@@ -40,6 +40,7 @@ struct BadConfig: CustomTestStringConvertible, Sendable {
         BadConfig("listen: \":7601\"\n", "1:9: listen: ':7601' has no host (use 0.0.0.0:PORT for every address)"),
         BadConfig("rule_matching: most\n", "1:16: rule_matching: 'most' is not one of all, first"),
         BadConfig("resolve_names: maybe\n", "1:16: resolve_names: must be true or false, not 'maybe'"),
+        BadConfig("watch_rules: often\n", "1:14: watch_rules: must be true or false, not 'often'"),
         BadConfig("min_priority: urgent\n",
                   "1:15: min_priority: 'urgent' is not a priority; use one of emergency, alert, critical, error, warning, notice, informational (info), debug"),
         BadConfig("aggregation:\n  window: soon\n",
@@ -283,6 +284,7 @@ struct BadConfig: CustomTestStringConvertible, Sendable {
         #expect(c.serve.ruleMatching == .all)
         #expect(c.serve.minPriority == .debug)
         #expect(c.serve.resolveNames == true)
+        #expect(c.serve.watchRules == true)
         #expect(c.aggregation.window == AggregationSettings.defaultWindow)
         #expect(c.retention.maxAge == RetentionSettings.defaultMaxAge)
         #expect(c.retention.maxRows == RetentionSettings.defaultMaxRows)

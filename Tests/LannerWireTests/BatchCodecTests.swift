@@ -184,3 +184,23 @@ import Testing
         #expect(throws: WireError.self) { try BatchDecoder.decode(strict) }
     }
 }
+
+/// The generated encoders write every field from the struct. A field named like one of `encode`'s locals (mmap's,
+/// mprotect's and init_module's `length`) used to get the local: the record's own length (66 for an mmap).
+@Suite struct GeneratedEncoderTests {
+    static func decoded(_ record: some WireEncodable) throws -> EventRecord {
+        var w = ByteWriter()
+        try record.encode(into: &w)
+        var enc = BatchEncoder()
+        try enc.append(record: w.bytes)
+        let header = BatchHeader(sequence: 1, bootTimeUnixNs: 0, sensorID: .zero, bootID: .zero, hostname: "h", sensorVersion: "t")
+        return try #require(try BatchDecoder.decode(try enc.finish(header: header)).records.first)
+    }
+
+    @Test(arguments: [0, 4096, 0x1122_3344_5566_7788, UInt64.max] as [UInt64])
+    func aFieldNamedLengthKeepsItsValue(_ v: UInt64) throws {
+        #expect(try MmapEvent(Self.decoded(MmapEvent(pid: 1, tid: 1, ts: 1, addr: 2, length: v, prot: 3, fdpath: [0x61]))).length == v)
+        #expect(try MprotectEvent(Self.decoded(MprotectEvent(pid: 1, tid: 1, ts: 1, addr: 2, length: v, prot: 3))).length == v)
+        #expect(try InitModuleEvent(Self.decoded(InitModuleEvent(pid: 1, tid: 1, ts: 1, length: v, uargs: [0x61]))).length == v)
+    }
+}

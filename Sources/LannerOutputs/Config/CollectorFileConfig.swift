@@ -26,6 +26,9 @@ public struct ServeSettings: Sendable, Equatable {
     /// `resolve_names`: whether the domain names rules compare `fd.*ip.name` with are looked up (DNS, through
     /// getaddrinfo, on a background thread). Nil: yes. Off, those names stay unresolved and the comparisons are false.
     public var resolveNames: Bool?
+    /// `watch_rules`: whether a change to the rule files (or the directories' *.yaml) reloads them, as SIGHUP does.
+    /// Nil: yes.
+    public var watchRules: Bool?
     public init() {}
 }
 

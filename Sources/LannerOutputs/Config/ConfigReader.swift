@@ -16,7 +16,7 @@ struct ConfigReader {
 
     // MARK: the schema
 
-    static let rootKeys = ["listen", "db", "rules", "token_file", "rule_matching", "min_priority", "metrics_listen", "resolve_names", "aggregation", "retention", "outputs"]
+    static let rootKeys = ["listen", "db", "rules", "token_file", "rule_matching", "min_priority", "metrics_listen", "resolve_names", "watch_rules", "aggregation", "retention", "outputs"]
     static let deliveryKeys = ["enabled", "min_priority", "queue_size", "retries", "backoff", "max_backoff"]
     static let outputKeys: [String: [String]] = [
         "stdout": deliveryKeys + ["format"],
@@ -37,6 +37,7 @@ struct ConfigReader {
         if let n = m["rule_matching"] { c.serve.ruleMatching = choice(n, "rule_matching", RuleMatchingSetting.allCases.map { ($0.rawValue, $0) }) }
         if let n = m["min_priority"] { c.serve.minPriority = priority(n, "min_priority") }
         if let n = m["resolve_names"] { c.serve.resolveNames = bool(n, "resolve_names") }
+        if let n = m["watch_rules"] { c.serve.watchRules = bool(n, "watch_rules") }
         if let n = m["aggregation"], let a = mapping(n, "aggregation", keys: ["window"]) {
             if let w = a["window"] { c.aggregation.window = duration(w, "aggregation.window", allowZero: true) }
         }

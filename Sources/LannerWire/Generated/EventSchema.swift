@@ -3902,7 +3902,7 @@ public struct InitModuleEvent: Sendable, Equatable, WireEncodable {
         w.write(tid)
         w.write(ts)
         w.write(res)
-        w.write(length)
+        w.write(self.length)
         w.write(UInt16(uargs.count))
         w.write(bytes: uargs)
     }
@@ -4417,7 +4417,7 @@ public struct MprotectEvent: Sendable, Equatable, WireEncodable {
         w.write(ts)
         w.write(res)
         w.write(addr)
-        w.write(length)
+        w.write(self.length)
         w.write(prot)
     }
 }
@@ -4494,7 +4494,7 @@ public struct MmapEvent: Sendable, Equatable, WireEncodable {
         w.write(ts)
         w.write(res)
         w.write(addr)
-        w.write(length)
+        w.write(self.length)
         w.write(prot)
         w.write(flags)
         w.write(fd)
