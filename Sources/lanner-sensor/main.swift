@@ -18,7 +18,8 @@ let spec = CommandSpec(
         .value("state-dir", "DIR", help: "where the sensor keeps its id, run epoch and disk spool (default /var/lib/lanner-sensor)"),
         .value("hostname", "NAME", help: "host name to report (default: the kernel's)"),
         .value("bpf-object", "FILE", help: "eBPF object (default: next to the binary, then sensor/build, then /usr/lib/lanner)"),
-        .value("ring-buffer-mb", "MB", help: "kernel ring buffer size in MiB, a power of two (default 2 per CPU, 4 to 64: \(ProbeConfig.defaultRingBufferMiB()) here)"),
+        .value("ring-buffer-mb", "MB", help: "kernel ring buffer size in MiB, a power of two from \(ProbeConfig.ringBufferMiB.lowerBound) "
+               + "to \(ProbeConfig.ringBufferMiB.upperBound) (default 2 per CPU, at least 4 and at most 64: \(ProbeConfig.defaultRingBufferMiB()) here)"),
         .value("batch-kb", "KB", help: "ship a batch when it reaches this size (default 256)"),
         .value("flush-ms", "MS", help: "ship a partial batch after this long (default 200)"),
         .value("spool-mb", "MB", help: "memory for batches the collector has not acknowledged (default 64)"),
@@ -57,9 +58,10 @@ do {
     guard let object = cmd.value("bpf-object") ?? BPFProbe.defaultObjectPath() else {
         fail("no eBPF object found (looked in: \(BPFProbe.candidateObjectPaths().joined(separator: ", "))); build it with `make -C sensor`", 1)
     }
-    let ringMB = try cmd.int("ring-buffer-mb", default: ProbeConfig.defaultRingBufferMiB(), in: 1...1024, unit: "MiB")
+    let ringMB = try cmd.int("ring-buffer-mb", default: ProbeConfig.defaultRingBufferMiB(), in: ProbeConfig.ringBufferMiB, unit: "MiB")
     guard ringMB & (ringMB - 1) == 0 else {
-        throw CLIError.badValue(option: "ring-buffer-mb", value: String(ringMB), reason: "must be a power of two")
+        throw CLIError.badValue(option: "ring-buffer-mb", value: String(ringMB),
+                                reason: "is not a power of two (\(ProbeConfig.ringBufferMiB.lowerBound), 2, 4, … \(ProbeConfig.ringBufferMiB.upperBound) MiB)")
     }
     var config = AgentConfig(endpoint: offline ? nil : endpoint, token: token,
                              probe: ProbeConfig(objectPath: object, ringBufferBytes: ringMB << 20))

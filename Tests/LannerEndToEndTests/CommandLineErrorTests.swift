@@ -54,6 +54,28 @@ import Testing
         #expect(r.stderr == message.replacingOccurrences(of: "SCRATCH", with: d))
     }
 
+    /// `--help` said `--ring-buffer-mb` took "4 to 64" (the range of the default) while 1 to 1024 were accepted: the
+    /// help now states the range validation enforces, and each refusal says which rule the value broke.
+    @Test func ringBufferSizeHelpAndValidationAgree() throws {
+        let help = try Self.run("lanner-sensor", ["--help"])
+        #expect(help.status == 0)
+        let line = try #require(help.stdout.split(separator: "\n").first { $0.contains("--ring-buffer-mb") })
+        #expect(line.contains("a power of two from 1 to 256 (default 2 per CPU, at least 4 and at most 64:"), "\(line)")
+        let cases: [(String, String)] = [
+            ("512", "'512' is out of range (1…256 MiB)"),
+            ("1024", "'1024' is out of range (1…256 MiB)"),
+            ("0", "'0' is out of range (1…256 MiB)"),
+            ("3", "'3' is not a power of two (1, 2, 4, … 256 MiB)"),
+            ("96", "'96' is not a power of two (1, 2, 4, … 256 MiB)"),
+        ]
+        for (value, why) in cases {
+            let r = try Self.run("lanner-sensor", ["--ring-buffer-mb", value, "--bpf-object", "/nonexistent/lanner.bpf.o"],
+                                 env: ["LANNER_TOKEN": "t"])
+            #expect(r.status == 2, "\(value): \(r.stderr)")
+            #expect(r.stderr == "lanner-sensor: option '--ring-buffer-mb': \(why)\n")
+        }
+    }
+
     /// Too low an open-file limit failed while loading (60) or while keeping the programs' descriptors (160, about
     /// two per program at that moment): the second said "eBPF object does not match this loader ... rebuild it".
     /// Both now name the limit; the sensor exits 1 with nothing attached.
