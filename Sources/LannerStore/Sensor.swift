@@ -26,7 +26,7 @@ public struct SensorRecord: Sendable, Equatable {
     public var runUserDrops: Int64
     public var reportedKernelDrops: Int64
     public var reportedUserDrops: Int64
-    /// Start of the interval the unreported drops fall in (the previous batch's arrival, or the last alert).
+    /// Start of the interval the unreported drops fall in: the sensor's last drop alert, or its first batch.
     public var dropWindowStartNs: Int64
     public var lastDropAlertNs: Int64?
     public var windowStartNs: Int64

@@ -56,6 +56,41 @@ import LannerWire
         #expect(book.tick(nowNs: 30 * Self.s).isEmpty)
     }
 
+    /// Fixed bug: a sensor SIGSTOPped for ~13 s while the kernel dropped records was reported as "213399 kernel …
+    /// events dropped in the last 0.0 s": the interval started at the previous batch's arrival, and after the stop the
+    /// batches spooled before it arrive milliseconds ahead of the first one carrying the drops. The interval is the
+    /// time since the sensor's previous drop alert.
+    @Test func theIntervalRunsFromThePreviousDropAlert() throws {
+        var book = SensorBook(records: [], dropAlertInterval: 10)
+        let ms = Self.s / 1000
+        _ = Self.feed(&book, Self.header(n: 1), at: 100 * Self.s)
+        let first = try #require(Self.feed(&book, Self.header(n: 2, kernel: 5), at: 101 * Self.s))
+        #expect(first.output == "Syscall event drops: 5 kernel, 0 sensor events dropped in the last 1.0 s (sensor web-1)")
+        _ = Self.feed(&book, Self.header(n: 3, kernel: 5), at: 102 * Self.s)
+        // SIGSTOP at 103 s, SIGCONT at 116 s: a batch built before the stop, then the one carrying the drops.
+        #expect(Self.feed(&book, Self.header(n: 4, kernel: 5), at: 116 * Self.s) == nil)
+        let after = try #require(Self.feed(&book, Self.header(n: 5, kernel: 213_404), at: 116 * Self.s + 2 * ms))
+        #expect(after.output == "Syscall event drops: 213399 kernel, 0 sensor events dropped in the last 15 s (sensor web-1)")
+        let f = try JSONSerialization.jsonObject(with: Data(after.fieldsJSON.utf8)) as! [String: Any]
+        #expect((f["interval_s"] as? NSNumber)?.intValue == 15)
+        let r = try #require(book.records[Self.sensor.description])
+        #expect(r.lastDropAlertNs == 116 * Self.s + 2 * ms && r.dropWindowStartNs == r.lastDropAlertNs)
+    }
+
+    /// Without an earlier drop alert the interval starts at the sensor's first batch; drops in that very batch happened
+    /// before anything reached the collector, and the alert says so instead of "in the last 0.0 s".
+    @Test func withoutAnEarlierAlertTheIntervalStartsAtTheFirstBatch() throws {
+        var book = SensorBook(records: [], dropAlertInterval: 10)
+        _ = Self.feed(&book, Self.header(n: 1), at: 50 * Self.s)
+        _ = Self.feed(&book, Self.header(n: 2), at: 52 * Self.s)
+        let a = try #require(Self.feed(&book, Self.header(n: 3, user: 4), at: 53 * Self.s + Self.s / 2))
+        #expect(a.output == "Syscall event drops: 0 kernel, 4 sensor events dropped in the last 3.5 s (sensor web-1)")
+
+        var fresh = SensorBook(records: [], dropAlertInterval: 10)
+        let b = try #require(Self.feed(&fresh, Self.header(n: 1, kernel: 2), at: 7 * Self.s))
+        #expect(b.output == "Syscall event drops: 2 kernel, 0 sensor events dropped before the sensor's first batch arrived (sensor web-1)")
+    }
+
     @Test func aRestartedSensorCountsFromZeroAgainAndOutOfOrderNeverLowers() throws {
         var book = SensorBook(records: [], dropAlertInterval: 0)
         _ = Self.feed(&book, Self.header(epoch: 1, n: 1, kernel: 4), at: 0)
