@@ -83,6 +83,7 @@ public final class Agent: @unchecked Sendable {
         /// carrying the same set keep arriving meanwhile).
         private var _applyingVersion: UInt32?
         private var _kernelDrops: UInt64 = 0
+        private var _readFailures: UInt64 = 0
         private var _compressionRefused = false
         private var _snapshotFailures: UInt64 = 0
 
@@ -114,9 +115,14 @@ public final class Agent: @unchecked Sendable {
         /// Applying failed: a later acknowledgement with the same set is offered again.
         func applyFailed() { lock.lock(); _applyingVersion = nil; lock.unlock() }
         var appliedVersion: UInt32? { lock.lock(); defer { lock.unlock() }; return _appliedVersion }
-        var kernelDrops: UInt64 {
-            get { lock.lock(); defer { lock.unlock() }; return _kernelDrops }
-            set { lock.lock(); _kernelDrops = newValue; lock.unlock() }
+        /// The kernel counters the capture thread read last: records lost, and reads that failed.
+        var kernelDrops: UInt64 { lock.lock(); defer { lock.unlock() }; return _kernelDrops }
+        var readFailures: UInt64 { lock.lock(); defer { lock.unlock() }; return _readFailures }
+        func kernelCounters(drops: UInt64, readFailures: UInt64) {
+            lock.lock()
+            _kernelDrops = drops
+            _readFailures = readFailures
+            lock.unlock()
         }
         var compressionRefused: Bool {
             get { lock.lock(); defer { lock.unlock() }; return _compressionRefused }
@@ -269,15 +275,16 @@ public final class Agent: @unchecked Sendable {
         while true {
             let stop = isStopping
             applyInterest(&lastInterestFailure)
-            let drops = probe.counters().dropped
-            shared.kernelDrops = drops
+            let kernel = probe.counters()
+            let drops = kernel.dropped, readFailures = kernel.readFailures
+            shared.kernelCounters(drops: drops, readFailures: readFailures)
             let lost = userDrops(batcher)
             // Container metadata the runtime thread has learned goes into the stream where it stands in time: checked
             // here and before each kernel record (a busy ring buffer keeps one poll going for as long as records come).
             func addContainers() {
                 for r in containers.takePending() {
                     r.withUnsafeBytes { raw in
-                        if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+                        if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost, readFailures: readFailures) { emit(b) }
                     }
                 }
             }
@@ -285,7 +292,7 @@ public final class Agent: @unchecked Sendable {
             do {
                 let n = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
                     if containers.hasPending { addContainers() }
-                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost, readFailures: readFailures) { emit(b) }
                 }
                 capturedLock.lock()   // once per poll, not per record
                 captured += UInt64(n)
@@ -296,7 +303,8 @@ public final class Agent: @unchecked Sendable {
             }
             let now = Date()
             if stop || now.timeIntervalSince(lastFlush) >= config.flushInterval {
-                if let b = batcher.finish(kernelDrops: probe.counters().dropped, userDrops: userDrops(batcher)) { emit(b) }
+                let k = probe.counters()
+                if let b = batcher.finish(kernelDrops: k.dropped, userDrops: userDrops(batcher), readFailures: k.readFailures) { emit(b) }
                 lastFlush = now
             }
             // Batches of up to 256 KiB come and go (built, compressed, spooled, acknowledged): what the heap holds
@@ -311,16 +319,16 @@ public final class Agent: @unchecked Sendable {
                 if let users = userWatch.changed() {
                     for r in users.records {
                         r.withUnsafeBytes { raw in
-                            if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+                            if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost, readFailures: readFailures) { emit(b) }
                         }
                     }
                     config.log("lanner-sensor: \(userWatch.passwdPath) or \(userWatch.groupPath) changed; sent \(users.records.count) users and groups again")
                 }
             }
             // Heartbeat: an idle sensor still reports in (only when nothing waits: a backlog reports by itself).
-            if uploader != nil, !stop, now.timeIntervalSince(lastEmit) >= config.heartbeatInterval, spool.isEmpty,
-               let b = batcher.heartbeat(kernelDrops: probe.counters().dropped, userDrops: userDrops(batcher)) {
-                emit(b)
+            if uploader != nil, !stop, now.timeIntervalSince(lastEmit) >= config.heartbeatInterval, spool.isEmpty {
+                let k = probe.counters()
+                if let b = batcher.heartbeat(kernelDrops: k.dropped, userDrops: userDrops(batcher), readFailures: k.readFailures) { emit(b) }
             }
             if config.statsInterval > 0 && now.timeIntervalSince(lastStats) >= config.statsInterval {
                 lastStats = now
@@ -373,7 +381,7 @@ public final class Agent: @unchecked Sendable {
         var b = Batcher(identity: identity, sensorVersion: config.version, maxBytes: config.batchBytes, sequences: sequences)
         var batches: [Batcher.Finished] = []
         let compressor = config.compress && !shared.compressionRefused ? Zstd.Compressor(level: config.compressionLevel) : nil
-        let drops = shared.kernelDrops
+        let drops = shared.kernelDrops, readFailures = shared.readFailures
         var records = containers.knownRecords()
         records += ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
         records += UserDB.records().records
@@ -383,9 +391,9 @@ public final class Agent: @unchecked Sendable {
             batches.append(f)
         }
         for r in records {
-            r.withUnsafeBytes { raw in add(b.add(raw, kernelDrops: drops, userDrops: userDrops(b))) }
+            r.withUnsafeBytes { raw in add(b.add(raw, kernelDrops: drops, userDrops: userDrops(b), readFailures: readFailures)) }
         }
-        add(b.finish(kernelDrops: drops, userDrops: userDrops(b)))
+        add(b.finish(kernelDrops: drops, userDrops: userDrops(b), readFailures: readFailures))
         if b.malformed > 0 { shared.snapshotFailed(b.malformed) }
         spool.replacePriority(batches)
         config.log("lanner-sensor: connection to the collector lost; a fresh snapshot (\(records.count) containers, processes and users) goes first when it is back")
