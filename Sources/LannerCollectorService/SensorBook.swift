@@ -4,7 +4,8 @@ import LannerWire
 
 /// Per-sensor counters and the "Syscall event drops" alert (pure: no I/O, no clock; one per ingest thread).
 ///
-/// Every batch header carries the kernel and user drops of the sending sensor process since it started. The book
+/// Every batch header carries the kernel and user drops (and, from 1.3, the kernel's failed reads) of the sending
+/// sensor process since it started. The book
 /// turns them into per-sensor deltas (a higher run epoch, `sequence >> 32`, means a restarted sensor whose
 /// counters start at 0 again), keeps totals, and raises a drop alert when some drops have not been reported yet
 /// and the sensor's rate limit allows: Falco's token bucket with rate 1/`dropAlertInterval` and burst 1, i.e. at
@@ -36,6 +37,7 @@ public struct SensorBook {
         let id = h.sensorID.description
         let epoch = Int64(bitPattern: h.sequence >> 32)
         let reportedKernel = Int64(clamping: h.kernelDrops), reportedUser = Int64(clamping: h.userDrops)
+        let reportedReads = Int64(clamping: h.readFailures)
         var r = records[id] ?? SensorRecord(sensorID: id, hostname: h.hostname, sensorVersion: h.sensorVersion,
                                             bootID: h.bootID.description, runEpoch: epoch, nowNs: nowNs)
         if epoch > r.runEpoch {
@@ -43,6 +45,7 @@ public struct SensorBook {
             r.runEpoch = epoch
             r.runKernelDrops = 0
             r.runUserDrops = 0
+            r.runReadFailures = 0
         }
         if epoch == r.runEpoch {
             // Within a run the counters only grow; a batch sent out of order (a resync snapshot) never lowers them.
@@ -53,6 +56,10 @@ public struct SensorBook {
             if reportedUser > r.runUserDrops {
                 r.userDrops += reportedUser - r.runUserDrops
                 r.runUserDrops = reportedUser
+            }
+            if reportedReads > r.runReadFailures {
+                r.readFailures += reportedReads - r.runReadFailures
+                r.runReadFailures = reportedReads
             }
         }
         // (A batch of an older run arriving after a newer one — never sent that way — adds no drops.)

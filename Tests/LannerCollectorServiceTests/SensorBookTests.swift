@@ -9,9 +9,9 @@ import LannerWire
     static let sensor = ID128(hex: "33333333333333333333333333333333")!
     static let s = 1_000_000_000 as Int64
 
-    static func header(epoch: UInt64 = 1, n: UInt64, kernel: UInt64 = 0, user: UInt64 = 0) -> BatchHeader {
-        BatchHeader(sequence: epoch << 32 | n, bootTimeUnixNs: 1, kernelDrops: kernel, userDrops: user, sensorID: sensor,
-                    bootID: .zero, hostname: "web-1", sensorVersion: "0.1.0")
+    static func header(epoch: UInt64 = 1, n: UInt64, kernel: UInt64 = 0, user: UInt64 = 0, reads: UInt64 = 0) -> BatchHeader {
+        BatchHeader(sequence: epoch << 32 | n, bootTimeUnixNs: 1, kernelDrops: kernel, userDrops: user, readFailures: reads,
+                    sensorID: sensor, bootID: .zero, hostname: "web-1", sensorVersion: "0.1.0")
     }
 
     /// Observes and applies (as a successful commit does).
@@ -103,6 +103,19 @@ import LannerWire
         #expect(r.kernelDrops == 9 && r.runEpoch == 2 && r.runKernelDrops == 3)
     }
 
+    /// Read failures (batch header 1.3) are per-run counters like the drops: totals over runs, never lowered by a
+    /// batch sent out of order, and no alert: the records went out.
+    @Test func readFailuresAddUpOverRunsAndRaiseNoAlert() throws {
+        var book = SensorBook(records: [], dropAlertInterval: 0)
+        #expect(Self.feed(&book, Self.header(epoch: 1, n: 1, reads: 3), at: 0) == nil)
+        #expect(Self.feed(&book, Self.header(epoch: 1, n: 3, reads: 8), at: 1 * Self.s) == nil)
+        #expect(Self.feed(&book, Self.header(epoch: 1, n: 2, reads: 5), at: 2 * Self.s) == nil)
+        #expect(Self.feed(&book, Self.header(epoch: 2, n: 1, reads: 4), at: 3 * Self.s) == nil)
+        let r = try #require(book.records[Self.sensor.description])
+        #expect(r.readFailures == 12 && r.runReadFailures == 4)
+        #expect(r.kernelDrops == 0 && r.userDrops == 0)
+    }
+
     @Test func aFailedCommitChangesNothing() {
         var book = SensorBook(records: [])
         _ = book.observe(Self.header(n: 1, kernel: 5), events: 10, nowNs: 0)   // not applied
@@ -126,18 +139,19 @@ import LannerWire
 
     @Test func theSensorsTableText() throws {
         var book = SensorBook(records: [])
-        _ = Self.feed(&book, Self.header(n: 1, kernel: 2, user: 1), events: 500, at: 0)
+        _ = Self.feed(&book, Self.header(n: 1, kernel: 2, user: 1, reads: 6), events: 500, at: 0)
         let r = try #require(book.records[Self.sensor.description])
         let text = SensorFormatting.table([r], nowNs: 3 * Self.s)
         let lines = text.split(separator: "\n")
         #expect(lines.count == 2)
-        #expect(lines[0].hasPrefix("HOST   VERSION  LAST SEEN  EVENTS/S  EVENTS  BATCHES  KERNEL DROPS  SENSOR DROPS  SENSOR ID"))
-        #expect(lines[1].hasPrefix("web-1  0.1.0    3s ago     0.0       500     1        2             1             33333333-"))
+        #expect(lines[0].hasPrefix("HOST   VERSION  LAST SEEN  EVENTS/S  EVENTS  BATCHES  KERNEL DROPS  SENSOR DROPS  READ FAILURES  SENSOR ID"))
+        #expect(lines[1].hasPrefix("web-1  0.1.0    3s ago     0.0       500     1        2             1             6              33333333-"))
         #expect(SensorFormatting.table([r], nowNs: 30 * Self.s).contains("30s ago (stale)"))
         let json = try JSONSerialization.jsonObject(with: Data(SensorFormatting.jsonLines([r], nowNs: 3 * Self.s).utf8)) as! [String: Any]
         #expect(json["hostname"] as? String == "web-1")
         #expect(json["kernel_drops"] as? Int == 2)
         #expect(json["sensor_drops"] as? Int == 1)
+        #expect(json["read_failures"] as? Int == 6)
         #expect(json["last_seen_ago_s"] as? Int == 3)
         #expect(SensorFormatting.table([], nowNs: 0) == "no sensors have sent batches to this database\n")
     }

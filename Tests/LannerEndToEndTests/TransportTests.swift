@@ -189,6 +189,57 @@ extension RealSystem {
         #expect(collector.stop() == 0)
     }
 
+    /// The sensor's read failures for one host, from `lanner-collector sensors --json` (nil while it has no row).
+    static func readFailures(_ db: String, host: String) throws -> Int? {
+        let r = try runProgram(try E2E.binary("lanner-collector"), ["sensors", "--db", db, "--json"])
+        guard r.status == 0 else { return nil }
+        for line in r.output.split(separator: "\n") {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], o["hostname"] as? String == host
+            else { continue }
+            return (o["read_failures"] as? NSNumber)?.intValue
+        }
+        return nil
+    }
+
+    /// A kernel read that fails (here the path of an open whose pointer is bad: EFAULT) used to show only in the
+    /// sensor's -v log; the batch header carries the count now (wire 1.3) and the collector keeps it per sensor.
+    @Test(.enabled(if: E2E.canRunBPF, "needs root for eBPF (under CI=true this test always runs)"))
+    func readFailuresReachTheCollector() throws {
+        try #require(getuid() == 0)
+        let dir = try E2E.tempDir("readfail")
+        try UUID().uuidString.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        let (collector, port) = try Self.collector(dir, port: 0, log: dir + "/collector.log")
+        let sensor = try Self.sensor(dir, port: port, host: "e2e-readfail", log: dir + "/sensor.log")
+        defer {
+            sensor.stop()
+            collector.stop()
+        }
+        try sensor.waitFor("collector's interest v", timeout: 30)
+        let db = dir + "/lanner.db"
+        var before: Int?
+        let deadline = Date().addingTimeInterval(30)
+        while before == nil && Date() < deadline {
+            before = try Self.readFailures(db, host: "e2e-readfail")
+            if before == nil { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        let start = try #require(before, "the sensor's row never appeared:\n\(collector.log)")
+        let bad = try #require(UnsafePointer<CChar>(bitPattern: 8))
+        for _ in 0..<5 {
+            #expect(open(bad, O_RDONLY) == -1 && errno == EFAULT)
+        }
+        var now = start
+        while now < start + 5 && Date() < deadline.addingTimeInterval(30) {
+            Thread.sleep(forTimeInterval: 0.2)
+            now = try Self.readFailures(db, host: "e2e-readfail") ?? now
+        }
+        #expect(now >= start + 5, "read failures \(start) → \(now)\nsensor log:\n\(sensor.log)")
+        #expect(sensor.stop() == 0)
+        let last = sensor.log.split(separator: "\n").last { $0.contains("read_failures=") }
+        let logged = last.flatMap { $0.split(separator: "read_failures=").last.flatMap { Int($0.prefix { $0.isNumber }) } } ?? 0
+        #expect(logged >= now, "the collector counts what the sensor counted: \(logged) in its log, \(now) stored")
+        #expect(collector.stop() == 0)
+    }
+
     @Test(.enabled(if: E2E.canRunBPF, "needs root for eBPF (under CI=true this test always runs)"))
     func sighupReloadsRulesLiveAndTheSensorFollowsTheInterest() throws {
         try #require(getuid() == 0)
