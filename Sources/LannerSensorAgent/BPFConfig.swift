@@ -17,6 +17,8 @@ public struct ProbeConfig: Sendable, Equatable {
     /// Event ids captured from the start (`BPFProbe.setInterest` changes them live). Default:
     /// `BPFProbe.defaultInterest`.
     public var interest: Set<UInt16>
+    /// Optional record parts left out from the start (`Interest.Omit` names). Default: none.
+    public var omit: Set<String> = []
 
     public init(objectPath: String, ringBufferBytes: Int = defaultRingBufferMiB() << 20, wakeupBytes: Int = 256 << 10,
                 argvLimit: Int = 4096, ignoredTgids: [UInt32] = [UInt32(getpid())],

@@ -21,11 +21,10 @@ import LannerWire
 /// Records are the wire records of proto/events.yaml, exactly as the kernel wrote them.
 /// Not thread-safe: use one probe from one thread at a time.
 public final class BPFProbe {
-    /// What a probe captures until `setInterest` says otherwise: the event types Lanner captured before
-    /// interest sets existed (execs, the clone family, exits, the open family, connect).
-    public static let defaultInterest: Set<UInt16> = Set([
-        EventType.execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit, .open, .openat, .openat2, .creat, .connect,
-    ].map(\.rawValue))
+    /// What a probe captures unless its configuration or `setInterest` says otherwise: every kernel event type but
+    /// the read/write family (`EventSelection.standard`; the sensor starts with it when no collector has said what
+    /// its rules need, StartInterest).
+    public static let defaultInterest: Set<UInt16> = EventSelection.standard
 
     /// The longest record the kernel side writes (sensor/lanner_abi.h LANNER_RECORD_MAX: hdr.len is a u16).
     static let maxRecordBytes = 65535
@@ -82,7 +81,7 @@ public final class BPFProbe {
         try Self.check(cfgRC) { .mapUpdate(map: "lanner_cfg", errno: $0) }
 
         // 5. attach what the interest needs (lifecycle always)
-        try setInterest(config.interest)
+        try setInterest(config.interest, omit: config.omit)
 
         // 6. the consumer: the ring's data pages mapped once (libbpf's ring_buffer maps them twice, and RSS
         //    counted the ring twice); a record that wraps the end is copied (CBPF/shim.h, lanner_ring)

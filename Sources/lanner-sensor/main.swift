@@ -26,7 +26,12 @@ let spec = CommandSpec(
         .value("spool-disk-mb", "MB", help: "then disk, in STATE-DIR/spool, kept across restarts (default 1024; 0: memory only)"),
         .flag("no-compress", help: "send batches uncompressed (default: zstd-compressed records)"),
         .value("write", short: "w", "FILE", help: "also write every shipped batch to a capture file (replay with lanner-collector replay)"),
-        .flag("offline", help: "do not ship; only write the capture file (-w)"),
+        .flag("offline", help: "do not ship; only write the capture file (-w), of --events (default: every kernel event type but the read/write family)"),
+        .value("events", "SET", help: "event types the kernel captures from the start: all, default (every kernel event type but read, "
+               + "write, pread64, pwrite64, readv, writev), or event names of proto/events.yaml separated by commas (all and default "
+               + "may be items: default,read); the process lifecycle (execve, execveat, clone, clone3, fork, vfork, procexit) is "
+               + "always added. Without it: the collector's last interest, kept in STATE-DIR/interest, else default. Shipping, "
+               + "the collector's interest replaces it at its first answer"),
         .value("container-socket", "PATH", help: "Docker-compatible API socket for container metadata (default: /var/run/docker.sock, else /run/podman/podman.sock; `none`: off)"),
         .flag("verbose", short: "v", help: "print captured, shipped and dropped counts every 5 seconds and on exit, and each container start"),
     ])
@@ -88,6 +93,11 @@ do {
         config.containerRuntime = .socket(p)
     }
     config.capturePath = cmd.value("write")
+    if let text = cmd.value("events") {
+        do { config.events = try EventSelection.parse(text) } catch {
+            throw CLIError.badValue(option: "events", value: text, reason: error.description)
+        }
+    }
 
     let agent: Agent
     do { agent = try Agent(config: config) } catch { fail("\(error)", 1) }

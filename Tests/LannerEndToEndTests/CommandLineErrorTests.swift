@@ -76,6 +76,27 @@ import Testing
         }
     }
 
+    /// `--events` takes all, default or wire event names; a name that is not a kernel event is refused up front,
+    /// naming the item, before anything is loaded.
+    @Test func eventsRefusesWhatTheKernelCannotCapture() throws {
+        let d = Self.scratch
+        let cases: [(String, String)] = [
+            ("unlink,bogus", "'unlink,bogus' names 'bogus' (item 2), which is not an event of proto/events.yaml; the kernel's are all, default or: execve, execveat, "),
+            ("procinfo", "'procinfo' names 'procinfo', which the sensor writes itself (always sent), not one the kernel captures\n"),
+            ("", "'' is empty\n"),
+            ("unlink,,mkdir", "'unlink,,mkdir' has an empty name (item 2): names are separated by single commas\n"),
+        ]
+        for (value, message) in cases {
+            let r = try Self.run("lanner-sensor", ["--offline", "-w", d + "/never.lcap", "--events", value, "--state-dir", d + "/events-state"])
+            #expect(r.status == 2, "\(value): \(r.stderr)")
+            #expect(r.stderr.hasPrefix("lanner-sensor: option '--events': " + message), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1)
+        }
+        #expect(!FileManager.default.fileExists(atPath: d + "/never.lcap"))
+        let help = try Self.run("lanner-sensor", ["--help"])
+        #expect(help.stdout.contains("--events SET"), "\(help.stdout)")
+    }
+
     /// Too low an open-file limit failed while loading (60) or while keeping the programs' descriptors (160, about
     /// two per program at that moment): the second said "eBPF object does not match this loader ... rebuild it".
     /// Both now name the limit; the sensor exits 1 with nothing attached.

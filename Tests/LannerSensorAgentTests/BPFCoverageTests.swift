@@ -299,7 +299,7 @@ extension BPFProbeTests {
     @Test func execOfAFileTheProcessWroteIsFlagged() throws {
         let dir = makeTempDir("wexec")
         defer { removeTree(dir) }
-        let (_, pid, kv, got) = try Self.runWorkload(["write-exec", dir], output: dir + "/out.txt", interest: BPFProbe.defaultInterest)
+        let (_, pid, kv, got) = try Self.runWorkload(["write-exec", dir], output: dir + "/out.txt", interest: SensorEnv.coreEvents)
         let child = try #require(UInt32(kv["child"] ?? ""))
         let own = try got.of(pid: pid, types: [.execve]).map { try ExecveEvent($0) }
         try #require(own.count == 2)
@@ -361,10 +361,10 @@ extension BPFProbeTests {
     @Test func switchingTypesLiveLosesNothingElse() throws {
         let dir = makeFixtureDir("toggle")
         defer { removeTree(dir) }
-        let probe = try SensorEnv.probe(interest: BPFProbe.defaultInterest.union([EventType.unlink.rawValue, EventType.mkdir.rawValue]))
+        let probe = try SensorEnv.probe(interest: SensorEnv.coreEvents.union([EventType.unlink.rawValue, EventType.mkdir.rawValue]))
         _ = try drain(probe)
         // unlink off: the files scenario's unlinks vanish, its mkdirs stay
-        try probe.setInterest(BPFProbe.defaultInterest.union([EventType.mkdir.rawValue]))
+        try probe.setInterest(SensorEnv.coreEvents.union([EventType.mkdir.rawValue]))
         let w1 = spawn(SensorEnv.workload, ["lanner-workload", "files", dir])
         #expect(wait(w1.pid) == 0)
         let off = try drain(probe)
@@ -375,7 +375,7 @@ extension BPFProbeTests {
         // back on
         removeTree(dir)
         _ = makeFixtureDirAt(dir)
-        try probe.setInterest(BPFProbe.defaultInterest.union([EventType.unlink.rawValue, EventType.mkdir.rawValue]))
+        try probe.setInterest(SensorEnv.coreEvents.union([EventType.unlink.rawValue, EventType.mkdir.rawValue]))
         let w2 = spawn(SensorEnv.workload, ["lanner-workload", "files", dir])
         #expect(wait(w2.pid) == 0)
         let on = try drain(probe)
@@ -394,7 +394,7 @@ extension BPFProbeTests {
             seen = []
             toggles = 0
             while true {
-                try probe.setInterest(BPFProbe.defaultInterest.union(toggles % 2 == 0 ? [EventType.close.rawValue, EventType.read.rawValue] : []))
+                try probe.setInterest(SensorEnv.coreEvents.union(toggles % 2 == 0 ? [EventType.close.rawValue, EventType.read.rawValue] : []))
                 toggles += 1
                 seen += try drain(probe, within: 0.05).of(pid: UInt32(w3.pid), types: [.openat]).filter(Self.isHostnameOpen)
                 if waitpid(w3.pid, &status, WNOHANG) == w3.pid { break }
