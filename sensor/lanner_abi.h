@@ -4,7 +4,7 @@
  * whose map value sizes differ from the ones below.
  *
  * Maps (BTF-defined in sensor/maps.h):
- *   lanner_events    RINGBUF                 wire records; size set before load (power of two, default 16 MiB)
+ *   lanner_events    RINGBUF                 wire records; size set before load (power of two, 1 to 256 MiB; default 2 MiB per CPU, 4 to 64)
  *   lanner_cfg       ARRAY[1]                struct lanner_config
  *   lanner_interest  ARRAY[LANNER_EVT_MAX]   __u32 per event id: 0 = switched off, else LANNER_INTEREST_* bits
  *   lanner_counters  PERCPU_ARRAY[LANNER_CNT_MAX]  __u64 per CPU: enum lanner_counter

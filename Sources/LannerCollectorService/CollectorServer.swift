@@ -59,6 +59,8 @@ public struct CollectorStats: Sendable, Equatable {
     public var alerts = 0
     public var kernelDrops: UInt64 = 0
     public var userDrops: UInt64 = 0
+    /// The highest read-failure count a sensor reported (like the drops: per sensor run, not summed).
+    public var readFailures: UInt64 = 0
     public var storeErrors = 0
     /// "Syscall event drops" alerts stored (also counted in `alerts`).
     public var dropAlerts = 0
@@ -405,6 +407,7 @@ public final class CollectorServer: @unchecked Sendable {
                 }
                 $0.kernelDrops = max($0.kernelDrops, h.kernelDrops)
                 $0.userDrops = max($0.userDrops, h.userDrops)
+                $0.readFailures = max($0.readFailures, h.readFailures)
             }
             item.respond(.json(200, "{\"sequence\":\(h.sequence),\"status\":\"\(duplicate ? "duplicate" : "committed")\","
                                + "\"events\":\(events),\"alerts\":\(duplicate ? 0 : rows.count),\"interest\":\(state.interest.json)}"))
@@ -469,7 +472,7 @@ public final class CollectorServer: @unchecked Sendable {
         }
         var line = "lanner-collector: batches=\(s.batchesAccepted) duplicates=\(s.batchesDuplicate) rejected=\(s.batchesRejected) "
             + "unauthorized=\(s.unauthorized) busy=\(s.busy) events=\(s.events) alerts=\(s.alerts) "
-            + "sensor_kernel_drops=\(s.kernelDrops) sensor_user_drops=\(s.userDrops) drop_alerts=\(s.dropAlerts) store_errors=\(s.storeErrors) "
+            + "sensor_kernel_drops=\(s.kernelDrops) sensor_user_drops=\(s.userDrops) sensor_read_failures=\(s.readFailures) drop_alerts=\(s.dropAlerts) store_errors=\(s.storeErrors) "
             + "queue=\(queue.depth)/\(config.queueLimit) eval_p50_ms=\(ms(m.evaluation, 0.5)) eval_p99_ms=\(ms(m.evaluation, 0.99)) "
             + "commit_p50_ms=\(ms(m.commits, 0.5)) commit_p99_ms=\(ms(m.commits, 0.99))"
         for o in outputs?.counters ?? [] { line += "\nlanner-collector: output \(o)" }

@@ -164,11 +164,17 @@ public enum PrometheusText {
         }
 
         w.family("lanner_events_dropped_total", .counter,
-                 "events lost before the collector, per sensor and stage: kernel (ring buffer full or failed reads), "
+                 "events lost before the collector, per sensor and stage: kernel (ring buffer full, or the CPU's workspace busy), "
                  + "sensor_spool (spool full, or batches the collector rejected); totals over every run of the sensor")
         for s in metrics.sensors {
             w.sample("lanner_events_dropped_total", [("sensor", s.sensorID), ("host", s.hostname), ("stage", "kernel")], Double(s.kernelDrops))
             w.sample("lanner_events_dropped_total", [("sensor", s.sensorID), ("host", s.hostname), ("stage", "sensor_spool")], Double(s.userDrops))
+        }
+        w.family("lanner_sensor_read_failures_total", .counter,
+                 "kernel reads that failed in the sensor's eBPF programs (a path, argv or address not read): the records "
+                 + "still arrived, with what was read; per sensor, totals over every run (0 from sensors older than 1.3)")
+        for s in metrics.sensors {
+            w.sample("lanner_sensor_read_failures_total", [("sensor", s.sensorID), ("host", s.hostname)], Double(s.readFailures))
         }
         w.family("lanner_sensor_last_seen_seconds", .gauge, "when the sensor's last batch arrived, Unix seconds")
         for s in metrics.sensors {

@@ -4,12 +4,15 @@ import LannerWire
 
 /// Per-sensor counters and the "Syscall event drops" alert (pure: no I/O, no clock; one per ingest thread).
 ///
-/// Every batch header carries the kernel and user drops of the sending sensor process since it started. The book
+/// Every batch header carries the kernel and user drops (and, from 1.3, the kernel's failed reads) of the sending
+/// sensor process since it started. The book
 /// turns them into per-sensor deltas (a higher run epoch, `sequence >> 32`, means a restarted sensor whose
 /// counters start at 0 again), keeps totals, and raises a drop alert when some drops have not been reported yet
 /// and the sensor's rate limit allows: Falco's token bucket with rate 1/`dropAlertInterval` and burst 1, i.e. at
 /// most one alert per interval per sensor. Drops held back by the limit are not lost: they are in the next
-/// alert, whose window covers them (`tick` raises it when no batch comes).
+/// alert, whose window covers them (`tick` raises it when no batch comes). An alert's interval ("in the last N s",
+/// `interval_s`) runs from the sensor's previous drop alert, or from its first batch: all the collector knows is
+/// that the drops are newer than that (a batch may sit in the sensor's spool, or the sensor be stopped, for long).
 ///
 /// Changes are proposed, then committed: `observe` returns the row to store with the batch (same transaction);
 /// only after the commit succeeded does `apply` make it the book's state, so a failed commit changes nothing.
@@ -34,15 +37,15 @@ public struct SensorBook {
         let id = h.sensorID.description
         let epoch = Int64(bitPattern: h.sequence >> 32)
         let reportedKernel = Int64(clamping: h.kernelDrops), reportedUser = Int64(clamping: h.userDrops)
+        let reportedReads = Int64(clamping: h.readFailures)
         var r = records[id] ?? SensorRecord(sensorID: id, hostname: h.hostname, sensorVersion: h.sensorVersion,
                                             bootID: h.bootID.description, runEpoch: epoch, nowNs: nowNs)
-        let hadNothingPending = r.unreportedKernelDrops == 0 && r.unreportedUserDrops == 0
-        let previousSeen = r.batches == 0 ? nowNs : r.lastSeenNs
         if epoch > r.runEpoch {
             // A new sensor run: its counters count from 0.
             r.runEpoch = epoch
             r.runKernelDrops = 0
             r.runUserDrops = 0
+            r.runReadFailures = 0
         }
         if epoch == r.runEpoch {
             // Within a run the counters only grow; a batch sent out of order (a resync snapshot) never lowers them.
@@ -53,6 +56,10 @@ public struct SensorBook {
             if reportedUser > r.runUserDrops {
                 r.userDrops = saturating(r.userDrops, reportedUser - r.runUserDrops)
                 r.runUserDrops = reportedUser
+            }
+            if reportedReads > r.runReadFailures {
+                r.readFailures = saturating(r.readFailures, reportedReads - r.runReadFailures)
+                r.runReadFailures = reportedReads
             }
         }
         // (A batch of an older run arriving after a newer one — never sent that way — adds no drops.)
@@ -69,10 +76,6 @@ public struct SensorBook {
             r.windowEvents = Int64(events)
         } else {
             r.windowEvents += Int64(events)
-        }
-        if hadNothingPending && (r.unreportedKernelDrops > 0 || r.unreportedUserDrops > 0) {
-            // The drops happened after the previous batch was sent.
-            r.dropWindowStartNs = previousSeen
         }
         let alert = dropAlert(&r, nowNs: nowNs)
         return (r, alert)
@@ -96,9 +99,15 @@ public struct SensorBook {
         let kernel = r.unreportedKernelDrops, user = r.unreportedUserDrops
         guard kernel > 0 || user > 0 else { return nil }
         if let last = r.lastDropAlertNs, Double(nowNs - last) < dropAlertInterval * 1e9 { return nil }
-        let seconds = Double(max(0, nowNs - r.dropWindowStartNs)) / 1e9
+        // The collector cannot tell when between two batches the sensor's counters moved (a batch can wait in the
+        // sensor's spool, or the sensor can be stopped, for as long as it likes), only that the drops are newer than
+        // what the previous alert named: the interval runs from that alert, or from the sensor's first batch.
+        let windowStart = r.lastDropAlertNs ?? r.firstSeenNs
+        r.dropWindowStartNs = windowStart
+        let seconds = Double(max(0, nowNs - windowStart)) / 1e9
         let s = seconds < 10 ? String(Double(Int(seconds * 10)) / 10) : String(Int(seconds.rounded()))
-        let output = "Syscall event drops: \(kernel) kernel, \(user) sensor events dropped in the last \(s) s (sensor \(r.hostname))"
+        let when = nowNs > windowStart ? "in the last \(s) s" : "before the sensor's first batch arrived"
+        let output = "Syscall event drops: \(kernel) kernel, \(user) sensor events dropped \(when) (sensor \(r.hostname))"
         let fields = "{\"n_drops\":\(saturating(kernel, user)),\"n_drops_kernel\":\(kernel),\"n_drops_sensor\":\(user),"
             + "\"interval_s\":\(s),\"sensor.id\":\(JSON.quoted(r.sensorID)),\"sensor.hostname\":\(JSON.quoted(r.hostname)),"
             + "\"sensor.version\":\(JSON.quoted(r.sensorVersion)),\"kernel_drops_total\":\(r.kernelDrops),"

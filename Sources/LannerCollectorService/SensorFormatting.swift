@@ -5,7 +5,8 @@ import LannerStore
 ///
 /// Events/s is the rate over the last closed one-minute window of batches (the first batch at least 60 s after the
 /// window opened closes it), or over the open window while none has closed; 0 when nothing arrived in the last
-/// 60 s. Drops are totals since the collector first heard from the sensor, over all of its runs.
+/// 60 s. Drops and read failures (kernel reads that failed; the records went out with what was read) are totals since
+/// the collector first heard from the sensor, over all of its runs.
 public enum SensorFormatting {
     /// Sensors not heard from for longer than this are marked stale (an idle sensor sends a heartbeat every ~2 s).
     public static let staleAfterNs: Int64 = 10_000_000_000
@@ -30,12 +31,12 @@ public enum SensorFormatting {
 
     public static func table(_ sensors: [SensorRecord], nowNs: Int64) -> String {
         if sensors.isEmpty { return "no sensors have sent batches to this database\n" }
-        var rows = [["HOST", "VERSION", "LAST SEEN", "EVENTS/S", "EVENTS", "BATCHES", "KERNEL DROPS", "SENSOR DROPS", "SENSOR ID"]]
+        var rows = [["HOST", "VERSION", "LAST SEEN", "EVENTS/S", "EVENTS", "BATCHES", "KERNEL DROPS", "SENSOR DROPS", "READ FAILURES", "SENSOR ID"]]
         for r in sensors {
             var seen = ago(r.lastSeenNs, nowNs: nowNs)
             if nowNs - r.lastSeenNs > staleAfterNs { seen += " (stale)" }
             rows.append([r.hostname, r.sensorVersion, seen, rate(eventsPerSecond(r, nowNs: nowNs)), String(r.events), String(r.batches),
-                         String(r.kernelDrops), String(r.userDrops), r.sensorID])
+                         String(r.kernelDrops), String(r.userDrops), String(r.readFailures), r.sensorID])
         }
         var widths = [Int](repeating: 0, count: rows[0].count)
         for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
@@ -53,7 +54,8 @@ public enum SensorFormatting {
                 + "\"last_seen\":\(JSON.quoted(StoredAlert.rfc3339(nanoseconds: r.lastSeenNs))),"
                 + "\"last_seen_ago_s\":\(max(0, (nowNs - r.lastSeenNs) / 1_000_000_000)),"
                 + "\"events_per_second\":\(rate(eventsPerSecond(r, nowNs: nowNs))),\"events\":\(r.events),\"batches\":\(r.batches),"
-                + "\"kernel_drops\":\(r.kernelDrops),\"sensor_drops\":\(r.userDrops),\"run_epoch\":\(r.runEpoch)}\n"
+                + "\"kernel_drops\":\(r.kernelDrops),\"sensor_drops\":\(r.userDrops),\"read_failures\":\(r.readFailures),"
+                + "\"run_epoch\":\(r.runEpoch)}\n"
         }.joined()
     }
 }

@@ -22,7 +22,7 @@ public struct SyscallFields: FieldProvider {
 
     /// Kernel events the collector's host state needs whatever the rules say (process lifecycle); a sensor
     /// captures these plus the types some loaded rule can match.
-    public static let stateEvents: Set<EventType> = [.execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit]
+    public static let stateEvents: Set<EventType> = Interest.lifecycleEvents
 
     /// The kernel event types a sensor must capture for `ruleset`: every type with a candidate rule, plus
     /// `stateEvents`, plus `socket` when a rule reads `fd.l4proto` (only socket(2) says a socket's protocol: later

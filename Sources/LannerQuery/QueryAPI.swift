@@ -219,7 +219,8 @@ public enum QueryAPI {
                 + "\"run_user_drops\":\(r.runUserDrops),\"reported_kernel_drops\":\(r.reportedKernelDrops),"
                 + "\"reported_user_drops\":\(r.reportedUserDrops),\"drop_window_start_ns\":\(r.dropWindowStartNs),"
                 + "\"last_drop_alert_ns\":\(r.lastDropAlertNs.map(String.init) ?? "null"),\"window_start_ns\":\(r.windowStartNs),"
-                + "\"window_events\":\(r.windowEvents),\"rate_events\":\(r.rateEvents),\"rate_ns\":\(r.rateNs)}"
+                + "\"window_events\":\(r.windowEvents),\"rate_events\":\(r.rateEvents),\"rate_ns\":\(r.rateNs),"
+                + "\"read_failures\":\(r.readFailures),\"run_read_failures\":\(r.runReadFailures)}"
         }.joined(separator: ",") + "]}"
     }
 
@@ -270,6 +271,8 @@ public enum QueryAPI {
         var kernel_drops: Int64, user_drops: Int64, run_kernel_drops: Int64, run_user_drops: Int64
         var reported_kernel_drops: Int64, reported_user_drops: Int64, drop_window_start_ns: Int64
         var last_drop_alert_ns: Int64?, window_start_ns: Int64, window_events: Int64, rate_events: Int64, rate_ns: Int64
+        /// Absent from a collector older than the batch header's read failures (1.3): none counted.
+        var read_failures: Int64?, run_read_failures: Int64?
 
         var record: SensorRecord {
             var r = SensorRecord(sensorID: sensor_id, hostname: hostname, sensorVersion: sensor_version, bootID: boot_id,
@@ -289,6 +292,8 @@ public enum QueryAPI {
             r.windowEvents = window_events
             r.rateEvents = rate_events
             r.rateNs = rate_ns
+            r.readFailures = read_failures ?? 0
+            r.runReadFailures = run_read_failures ?? 0
             return r
         }
     }

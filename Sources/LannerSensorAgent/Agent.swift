@@ -33,6 +33,9 @@ public struct AgentConfig: Sendable {
     /// How long shutdown waits for the collector to take what is spooled.
     public var shutdownTimeout: TimeInterval = 10
     public var version = "0.1.0"
+    /// The event types to capture from the start (`--events`); nil: the collector's last interest kept in the state
+    /// directory, else `EventSelection.standard` (StartInterest). Shipping, the collector's interest replaces it.
+    public var events: EventSelection.Choice?
     /// The container runtime to describe containers from (`--container-socket`).
     public var containerRuntime = ContainerRuntimeSetting.auto
     /// Say each container start and removal (`-v`).
@@ -66,6 +69,9 @@ public final class Agent: @unchecked Sendable {
     let epoch: UInt64
     let sequences: SequenceSource
     let containers: ContainerWatcher
+    /// What the kernel captured at start, and where the collector's interest is kept across restarts.
+    public let startInterest: StartInterest
+    let interestFile: InterestFile
     private let shared = Shared()
     private let stopLock = PosixLock()
     private var stopping = false
@@ -83,6 +89,7 @@ public final class Agent: @unchecked Sendable {
         /// carrying the same set keep arriving meanwhile).
         private var _applyingVersion: UInt32?
         private var _kernelDrops: UInt64 = 0
+        private var _readFailures: UInt64 = 0
         private var _compressionRefused = false
         private var _snapshotFailures: UInt64 = 0
 
@@ -113,10 +120,24 @@ public final class Agent: @unchecked Sendable {
 
         /// Applying failed: a later acknowledgement with the same set is offered again.
         func applyFailed() { lock.lock(); _applyingVersion = nil; lock.unlock() }
-        var appliedVersion: UInt32? { lock.lock(); defer { lock.unlock() }; return _appliedVersion }
-        var kernelDrops: UInt64 {
-            get { lock.lock(); defer { lock.unlock() }; return _kernelDrops }
-            set { lock.lock(); _kernelDrops = newValue; lock.unlock() }
+
+        private var _keptConfirmed = false
+        /// True once: when the collector's interest is the one kept from an earlier run and applied at start.
+        func confirmsKept(_ version: UInt32, kept: UInt32?) -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            guard !_keptConfirmed, version == kept, _appliedVersion == version else { return false }
+            _keptConfirmed = true
+            return true
+        }
+        /// The kernel counters the capture thread read last: records lost, and reads that failed.
+        var kernelDrops: UInt64 { lock.lock(); defer { lock.unlock() }; return _kernelDrops }
+        var readFailures: UInt64 { lock.lock(); defer { lock.unlock() }; return _readFailures }
+        func kernelCounters(drops: UInt64, readFailures: UInt64) {
+            lock.lock()
+            _kernelDrops = drops
+            _readFailures = readFailures
+            lock.unlock()
         }
         var compressionRefused: Bool {
             get { lock.lock(); defer { lock.unlock() }; return _compressionRefused }
@@ -142,10 +163,17 @@ public final class Agent: @unchecked Sendable {
         self.spool = spool
         epoch = try Agent.nextEpoch(config.stateDirectory, atLeast: spool.highestSpooledEpoch + 1)
         sequences = SequenceSource(first: epoch << 32 | 1)
-        probe = try BPFProbe(config: config.probe)
+        interestFile = InterestFile(stateDirectory: config.stateDirectory)
+        let start = StartInterest.choose(events: config.events, shipping: config.endpoint != nil, file: interestFile, log: config.log)
+        startInterest = start
+        var probeConfig = config.probe
+        probeConfig.interest = start.events
+        probeConfig.omit = start.omit
+        probe = try BPFProbe(config: probeConfig)
         uploader = config.endpoint.map { Uploader(endpoint: $0, token: config.token, spool: spool, log: config.log) }
         capture = try config.capturePath.map { try CaptureWriter(path: $0) }
         containers = ContainerWatcher(setting: config.containerRuntime, verbose: config.verbose, log: config.log)
+        shared.applied(start.collectorVersion)   // a collector sending the kept version again changes nothing
     }
 
     /// Each start of the sensor gets a higher epoch, so sequence numbers never repeat across restarts:
@@ -156,16 +184,8 @@ public final class Agent: @unchecked Sendable {
         let last = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { UInt64($0.trimmed()) } ?? 0
         let next = max(last + 1, atLeast)
         guard next < 1 << 32 else { throw AgentError.epochExhausted(path: path) }
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw AgentError.cannotRecordEpoch(path: tmp, reason: String(cString: strerror(errno))) }
-        let text = Array("\(next)\n".utf8)
-        let ok = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.count && fsync(fd) == 0
-        let e = errno
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw AgentError.cannotRecordEpoch(path: path, reason: String(cString: strerror(ok ? errno : e)))
+        do { try StateFile.write(path, Array("\(next)\n".utf8)) } catch {
+            throw AgentError.cannotRecordEpoch(path: error.path, reason: error.reason)
         }
         return next
     }
@@ -210,8 +230,13 @@ public final class Agent: @unchecked Sendable {
         var batcher = Batcher(identity: identity, sensorVersion: config.version, maxBytes: config.batchBytes, sequences: sequences)
         let compressor = config.compress ? Zstd.Compressor(level: config.compressionLevel) : nil
         if let uploader {
-            uploader.onAck = { [shared] ack in
-                if let i = ack.interest { _ = shared.offer(i) }   // the capture thread applies and logs it
+            let kept = startInterest.collectorVersion
+            uploader.onAck = { [shared, config] ack in
+                guard let i = ack.interest else { return }
+                // A new set: the capture thread applies and logs it.
+                if !shared.offer(i) && shared.confirmsKept(i.version, kept: kept) {
+                    config.log("lanner-sensor: collector's interest v\(i.version) is the one kept from the last run: nothing to change")
+                }
             }
             uploader.onCompressionRefused = { [shared] in shared.compressionRefused = true }
             uploader.onConnectionLost = { [weak self] in self?.resync() }
@@ -223,7 +248,7 @@ public final class Agent: @unchecked Sendable {
         let destination = [config.endpoint.map { "shipping to \($0)" }, config.capturePath.map { "writing \($0)" }]
             .compactMap { $0 }.joined(separator: " and ")
         config.log("lanner-sensor \(config.version): sensor \(identity.sensorID) on \(identity.hostname), "
-                   + "\(probe.programNames.count) eBPF programs attached, \(destination)"
+                   + "\(probe.programNames.count) eBPF programs attached, capturing \(startInterest.summary), \(destination)"
                    + (config.compress ? ", zstd level \(config.compressionLevel)" : ", uncompressed")
                    + (spool.recovered.batches > 0
                       ? "; resending \(spool.recovered.batches) batch(es) (\(spool.recovered.events) events) a previous run left on disk"
@@ -266,18 +291,20 @@ public final class Agent: @unchecked Sendable {
         var lastTrim = Date()
         var pollFailures = 0
         var lastInterestFailure: Date?
+        var capturing = startInterest.summary
         while true {
             let stop = isStopping
-            applyInterest(&lastInterestFailure)
-            let drops = probe.counters().dropped
-            shared.kernelDrops = drops
+            applyInterest(&lastInterestFailure, capturing: &capturing)
+            let kernel = probe.counters()
+            let drops = kernel.dropped, readFailures = kernel.readFailures
+            shared.kernelCounters(drops: drops, readFailures: readFailures)
             let lost = userDrops(batcher)
             // Container metadata the runtime thread has learned goes into the stream where it stands in time: checked
             // here and before each kernel record (a busy ring buffer keeps one poll going for as long as records come).
             func addContainers() {
                 for r in containers.takePending() {
                     r.withUnsafeBytes { raw in
-                        if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+                        if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost, readFailures: readFailures) { emit(b) }
                     }
                 }
             }
@@ -285,7 +312,7 @@ public final class Agent: @unchecked Sendable {
             do {
                 let n = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
                     if containers.hasPending { addContainers() }
-                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost, readFailures: readFailures) { emit(b) }
                 }
                 capturedLock.lock()   // once per poll, not per record
                 captured += UInt64(n)
@@ -296,7 +323,8 @@ public final class Agent: @unchecked Sendable {
             }
             let now = Date()
             if stop || now.timeIntervalSince(lastFlush) >= config.flushInterval {
-                if let b = batcher.finish(kernelDrops: probe.counters().dropped, userDrops: userDrops(batcher)) { emit(b) }
+                let k = probe.counters()
+                if let b = batcher.finish(kernelDrops: k.dropped, userDrops: userDrops(batcher), readFailures: k.readFailures) { emit(b) }
                 lastFlush = now
             }
             // Batches of up to 256 KiB come and go (built, compressed, spooled, acknowledged): what the heap holds
@@ -311,16 +339,16 @@ public final class Agent: @unchecked Sendable {
                 if let users = userWatch.changed() {
                     for r in users.records {
                         r.withUnsafeBytes { raw in
-                            if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost) { emit(b) }
+                            if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost, readFailures: readFailures) { emit(b) }
                         }
                     }
                     config.log("lanner-sensor: \(userWatch.passwdPath) or \(userWatch.groupPath) changed; sent \(users.records.count) users and groups again")
                 }
             }
             // Heartbeat: an idle sensor still reports in (only when nothing waits: a backlog reports by itself).
-            if uploader != nil, !stop, now.timeIntervalSince(lastEmit) >= config.heartbeatInterval, spool.isEmpty,
-               let b = batcher.heartbeat(kernelDrops: probe.counters().dropped, userDrops: userDrops(batcher)) {
-                emit(b)
+            if uploader != nil, !stop, now.timeIntervalSince(lastEmit) >= config.heartbeatInterval, spool.isEmpty {
+                let k = probe.counters()
+                if let b = batcher.heartbeat(kernelDrops: k.dropped, userDrops: userDrops(batcher), readFailures: k.readFailures) { emit(b) }
             }
             if config.statsInterval > 0 && now.timeIntervalSince(lastStats) >= config.statsInterval {
                 lastStats = now
@@ -345,18 +373,24 @@ public final class Agent: @unchecked Sendable {
         return kept.lost
     }
 
-    /// Capture thread: switches the kernel's event types to what the collector asked for, when that changed.
-    func applyInterest(_ lastFailure: inout Date?) {
+    /// Capture thread: switches the kernel's event types to what the collector asked for, when that changed, and
+    /// keeps it in the state directory for the next start. `capturing` describes what the kernel captures (for the
+    /// log's "was").
+    func applyInterest(_ lastFailure: inout Date?, capturing: inout String) {
         guard let wanted = shared.takeWantedInterest() else { return }
-        let before = shared.appliedVersion
         do {
             try probe.setInterest(Set(wanted.events), omit: Set(wanted.omit))
             shared.applied(wanted.version)
+            do { try interestFile.save(wanted) } catch {
+                config.log("lanner-sensor: warning: could not keep the collector's interest in \(error); a restart while the "
+                           + "collector is down captures what the previous file (or the default) says")
+            }
             let omitted = probe.omitted.sorted()
-            config.log("lanner-sensor: collector's interest v\(wanted.version)"
-                       + (before.map { " (was v\($0))" } ?? " (was: every event type)")
-                       + ": capturing \(wanted.events.count) event types in the kernel: \(wanted.names)"
+            let types = wanted.events.filter { EventSelection.allKernel.contains($0) }.count
+            config.log("lanner-sensor: collector's interest v\(wanted.version) (was \(capturing))"
+                       + ": capturing \(types) event types in the kernel: \(wanted.names)"
                        + (omitted.isEmpty ? "" : "; leaving out \(omitted.joined(separator: ", ")) (no loaded rule reads it)"))
+            capturing = "v\(wanted.version) from the collector: \(types) event types"
         } catch {
             shared.applyFailed()
             // Retried on a later acknowledgement; said at most every 10 s.
@@ -373,7 +407,7 @@ public final class Agent: @unchecked Sendable {
         var b = Batcher(identity: identity, sensorVersion: config.version, maxBytes: config.batchBytes, sequences: sequences)
         var batches: [Batcher.Finished] = []
         let compressor = config.compress && !shared.compressionRefused ? Zstd.Compressor(level: config.compressionLevel) : nil
-        let drops = shared.kernelDrops
+        let drops = shared.kernelDrops, readFailures = shared.readFailures
         var records = containers.knownRecords()
         records += ProcSnapshot.records(excludingTgid: UInt32(getpid()), argvLimit: config.probe.argvLimit)
         records += UserDB.records().records
@@ -383,9 +417,9 @@ public final class Agent: @unchecked Sendable {
             batches.append(f)
         }
         for r in records {
-            r.withUnsafeBytes { raw in add(b.add(raw, kernelDrops: drops, userDrops: userDrops(b))) }
+            r.withUnsafeBytes { raw in add(b.add(raw, kernelDrops: drops, userDrops: userDrops(b), readFailures: readFailures)) }
         }
-        add(b.finish(kernelDrops: drops, userDrops: userDrops(b)))
+        add(b.finish(kernelDrops: drops, userDrops: userDrops(b), readFailures: readFailures))
         if b.malformed > 0 { shared.snapshotFailed(b.malformed) }
         spool.replacePriority(batches)
         config.log("lanner-sensor: connection to the collector lost; a fresh snapshot (\(records.count) containers, processes and users) goes first when it is back")

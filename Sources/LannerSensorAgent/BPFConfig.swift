@@ -4,7 +4,8 @@ import Glibc
 public struct ProbeConfig: Sendable, Equatable {
     /// Path of lanner.bpf.o (see `BPFProbe.defaultObjectPath()`).
     public var objectPath: String
-    /// Ring-buffer size in bytes: a power of two, at least one page. Default `defaultRingBufferMiB()`.
+    /// Ring-buffer size in bytes: a power of two from one page to `ringBufferMiB.upperBound` MiB. Default
+    /// `defaultRingBufferMiB()`.
     public var ringBufferBytes: Int
     /// The kernel wakes the consumer only when this many bytes are pending; below that, records wait for
     /// the consumer's own timer (`poll`'s timeout). Default 256 KiB.
@@ -16,6 +17,8 @@ public struct ProbeConfig: Sendable, Equatable {
     /// Event ids captured from the start (`BPFProbe.setInterest` changes them live). Default:
     /// `BPFProbe.defaultInterest`.
     public var interest: Set<UInt16>
+    /// Optional record parts left out from the start (`Interest.Omit` names). Default: none.
+    public var omit: Set<String> = []
 
     public init(objectPath: String, ringBufferBytes: Int = defaultRingBufferMiB() << 20, wakeupBytes: Int = 256 << 10,
                 argvLimit: Int = 4096, ignoredTgids: [UInt32] = [UInt32(getpid())],
@@ -39,14 +42,24 @@ public struct ProbeConfig: Sendable, Equatable {
         return size
     }
 
+    /// The ring sizes `lanner-sensor --ring-buffer-mb` takes, in MiB; a power of two in this range. The kernel wants a
+    /// power of two of at least a page (and at most 2 GiB, `max_entries` being a u32); it allocates the whole ring
+    /// when the map is made, pinned and unswappable, and the sensor maps it, so every page the kernel fills becomes
+    /// the sensor's RSS (4 of today's ~19 MiB are the default ring: docs/BENCHMARKS.md). 256 MiB hold about 4.5
+    /// million open records, some seconds of both CPUs opening files at full speed: a consumer that falls further
+    /// behind than that is short of CPU, which a larger ring does not give it. 1 MiB still holds ~17,000 records and
+    /// four of the 256 KiB wake-ups.
+    public static let ringBufferMiB: ClosedRange<Int> = 1...256
+
     /// Upper bounds shared with sensor/lanner_abi.h.
     public static let maxIgnored = 8
     public static let maxArgvLimit = 32767
 
     func validate() throws(BPFError) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard ringBufferBytes >= page, ringBufferBytes & (ringBufferBytes - 1) == 0, ringBufferBytes <= 1 << 30 else {
-            throw .invalidConfig("ringBufferBytes \(ringBufferBytes) must be a power of two between \(page) and 1 GiB")
+        let most = Self.ringBufferMiB.upperBound << 20
+        guard ringBufferBytes >= page, ringBufferBytes & (ringBufferBytes - 1) == 0, ringBufferBytes <= most else {
+            throw .invalidConfig("ringBufferBytes \(ringBufferBytes) must be a power of two between \(page) and \(most >> 20) MiB")
         }
         guard wakeupBytes >= 0 else { throw .invalidConfig("wakeupBytes \(wakeupBytes) must not be negative") }
         guard (1...Self.maxArgvLimit).contains(argvLimit) else {

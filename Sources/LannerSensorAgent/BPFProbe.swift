@@ -1,6 +1,7 @@
 import CBPF
 import Glibc
 import LannerCore
+import LannerHTTP2
 import LannerWire
 
 /// The Lanner eBPF programs, loaded and attached, and the ring buffer they fill.
@@ -21,11 +22,10 @@ import LannerWire
 /// Records are the wire records of proto/events.yaml, exactly as the kernel wrote them.
 /// Not thread-safe: use one probe from one thread at a time.
 public final class BPFProbe {
-    /// What a probe captures until `setInterest` says otherwise: the event types Lanner captured before
-    /// interest sets existed (execs, the clone family, exits, the open family, connect).
-    public static let defaultInterest: Set<UInt16> = Set([
-        EventType.execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit, .open, .openat, .openat2, .creat, .connect,
-    ].map(\.rawValue))
+    /// What a probe captures unless its configuration or `setInterest` says otherwise: every kernel event type but
+    /// the read/write family (`EventSelection.standard`; the sensor starts with it when no collector has said what
+    /// its rules need, StartInterest).
+    public static let defaultInterest: Set<UInt16> = EventSelection.standard
 
     /// The longest record the kernel side writes (sensor/lanner_abi.h LANNER_RECORD_MAX: hdr.len is a u16).
     static let maxRecordBytes = 65535
@@ -40,12 +40,15 @@ public final class BPFProbe {
     public private(set) var omitted: Set<String> = []
     /// Event types this kernel cannot capture: their syscall has no tracepoint and no stand-in program.
     public var unavailableEvents: Set<UInt16> { plan.unavailableEvents }
+    /// Programs detached by `setInterest` whose link the kernel has not let go of yet (`LinkReaper`).
+    public var detachesPending: Int { reaper.pending }
     public let config: ProbeConfig
 
     private let programs: [LoadedProgram]          // parallel to plan.entries
     private let plan: ProgramPlan
     private var links: [Int: Int32] = [:]          // link fds of attached programs, by plan index
     private var attachOrder: [Int] = []
+    private let reaper = LinkReaper()
     private var ring: UnsafeMutablePointer<lanner_ring>?
     private let sink: RecordSink
     private let interestFD: Int32
@@ -82,7 +85,7 @@ public final class BPFProbe {
         try Self.check(cfgRC) { .mapUpdate(map: "lanner_cfg", errno: $0) }
 
         // 5. attach what the interest needs (lifecycle always)
-        try setInterest(config.interest)
+        try setInterest(config.interest, omit: config.omit)
 
         // 6. the consumer: the ring's data pages mapped once (libbpf's ring_buffer maps them twice, and RSS
         //    counted the ring twice); a record that wraps the end is copied (CBPF/shim.h, lanner_ring)
@@ -178,6 +181,7 @@ public final class BPFProbe {
 
     deinit {
         lanner_ring_free(ring)
+        reaper.finish()
         for i in attachOrder.reversed() { if let l = links[i] { close(l) } }
         for p in programs where p.fd >= 0 { close(p.fd) }
         for fd in [eventsFD, configFD, interestFD, countersFD] { close(fd) }
@@ -243,10 +247,16 @@ public final class BPFProbe {
     }
 
     /// Switches event types on and off, live. A syscall's programs are attached only while one of the
-    /// event types they produce is in `enabled`, and detached (the link fd closed) when it leaves; the
-    /// process-lifecycle programs stay attached and drop unwanted types at their first check; with no
-    /// syscall event wanted no syscall tracepoint is attached at all. Programs of types that stay wanted
-    /// and the ring buffer are not touched, so they lose nothing.
+    /// event types they produce is in `enabled`, and detached when it leaves; the process-lifecycle programs
+    /// stay attached and drop unwanted types at their first check; with no syscall event wanted no syscall
+    /// tracepoint is attached at all. Programs of types that stay wanted and the ring buffer are not touched,
+    /// so they lose nothing.
+    ///
+    /// Detaching waits for the kernel (each tracepoint link's release waits for an RCU grace period, ~80 ms here,
+    /// one at a time kernel-wide: narrowing every type to a dozen took 5 s), so it happens on the `LinkReaper`'s
+    /// thread: a detached program is switched off in `lanner_interest` when this returns (it runs up to its first
+    /// check), and its link is closed in the background (`detachesPending`). A program wanted again before its
+    /// link is closed gets that link back: never two links, never a record twice.
     ///
     /// Ids that are not kernel events are ignored; `unavailableEvents` lists the ones this kernel cannot give.
     /// `omit` names optional record parts to leave empty (`Interest.Omit`); names this probe does not know are
@@ -266,9 +276,9 @@ public final class BPFProbe {
         try writeInterest(enabled.union(before), omit: omitNow.intersection(omitBefore))
         var added: [Int] = []
         for i in toAttach {
-            let link = attach(i)
+            let link = reaper.reclaim(program: i) ?? attach(i)
             guard link >= 0 else {
-                for j in added.reversed() { if let l = links.removeValue(forKey: j) { close(l) } }
+                for j in added.reversed() { if let l = links.removeValue(forKey: j) { reaper.retire(program: j, link: l) } }
                 attachOrder.removeAll { added.contains($0) }
                 try? writeInterest(before, omit: omitBefore)
                 throw .attach(program: plan.entries[i].name, section: programs[i].section, errno: -link)
@@ -278,7 +288,7 @@ public final class BPFProbe {
             added.append(i)
         }
         for i in toDetach {
-            if let l = links.removeValue(forKey: i) { close(l) }
+            if let l = links.removeValue(forKey: i) { reaper.retire(program: i, link: l) }
             attachOrder.removeAll { $0 == i }
         }
         try writeInterest(enabled, omit: omitNow)
@@ -393,6 +403,86 @@ enum Tracefs {
             return UInt64(String(decoding: buf[..<n], as: UTF8.self).trimmed())
         }
         return nil
+    }
+}
+
+/// Closes the links of detached programs on a thread of its own (`lanner-detach`), in the order they were retired
+/// (entry hooks before their exit hooks). Closing a tracepoint link waits in the kernel for an RCU grace period
+/// (`perf_trace_event_unreg` → `tracepoint_synchronize_unregister`, under a kernel-wide mutex: ~70–100 ms per link
+/// here, measured with strace), which on the capture thread held up polling: 61 links, 5 s without draining the ring
+/// or placing container records among the events.
+final class LinkReaper: @unchecked Sendable {
+    private let cond = PosixCondition()
+    private var queue: [(program: Int, link: Int32)] = []
+    private var closing: Int?
+    private var stopping = false
+    private var thread: pthread_t?
+    private var threadFailed = false
+
+    /// Links queued or being closed.
+    var pending: Int {
+        cond.lock()
+        defer { cond.unlock() }
+        return queue.count + (closing == nil ? 0 : 1)
+    }
+
+    /// Hands `link`, the link of `program`, over to be closed (on the caller's thread if no thread can be started).
+    func retire(program: Int, link: Int32) {
+        cond.lock()
+        queue.append((program, link))
+        if thread == nil && !threadFailed && !stopping {
+            do { thread = try LoopThread.spawn(name: "lanner-detach") { [self] in run() } } catch { threadFailed = true }
+        }
+        let inline = thread == nil
+        cond.broadcast()
+        cond.unlock()
+        if inline { closeQueued() }
+    }
+
+    /// The link of `program` back when it is still waiting to be closed (the program never left its hook); when it
+    /// is being closed right now, waits for that and returns nil (attach it anew).
+    func reclaim(program: Int) -> Int32? {
+        cond.lock()
+        defer { cond.unlock() }
+        if let k = queue.firstIndex(where: { $0.program == program }) { return queue.remove(at: k).link }
+        while closing == program { cond.wait() }
+        return nil
+    }
+
+    /// Closes what is left and stops the thread (the probe's deinit).
+    func finish() {
+        cond.lock()
+        stopping = true
+        cond.broadcast()
+        let t = thread
+        thread = nil
+        cond.unlock()
+        if let t { pthread_join(t, nil) }
+        closeQueued()
+    }
+
+    private func closeQueued() {
+        cond.lock()
+        let links = queue.map(\.link)
+        queue.removeAll()
+        cond.unlock()
+        for l in links { close(l) }
+    }
+
+    private func run() {
+        cond.lock()
+        while true {
+            while queue.isEmpty && !stopping { cond.wait() }
+            if queue.isEmpty { break }
+            let next = queue.removeFirst()
+            closing = next.program
+            cond.unlock()
+            close(next.link)
+            cond.lock()
+            closing = nil
+            cond.broadcast()
+        }
+        cond.unlock()
     }
 }
 

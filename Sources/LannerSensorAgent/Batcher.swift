@@ -66,33 +66,34 @@ public struct Batcher {
     public var pendingEvents: Int { encoder.eventCount }
     public var pendingBytes: Int { encoder.byteCount }
 
-    /// Adds one raw record; returns a finished batch when this record filled one.
-    public mutating func add(_ record: UnsafeRawBufferPointer, kernelDrops: UInt64, userDrops: UInt64) -> Finished? {
+    /// Adds one raw record; returns a finished batch when this record filled one. The counters go into that batch's
+    /// header (proto/README.md, "Batch"): kernel drops, user drops and kernel read failures since the sensor started.
+    public mutating func add(_ record: UnsafeRawBufferPointer, kernelDrops: UInt64, userDrops: UInt64, readFailures: UInt64 = 0) -> Finished? {
         var done: Finished?
         if encoder.byteCount > 0 && encoder.byteCount + record.count > maxBytes {
-            done = finish(kernelDrops: kernelDrops, userDrops: userDrops)
+            done = finish(kernelDrops: kernelDrops, userDrops: userDrops, readFailures: readFailures)
         }
         do { try encoder.append(record: record) } catch { malformed += 1 }
         return done
     }
 
     /// Finishes the pending records as a batch (nil when there are none).
-    public mutating func finish(kernelDrops: UInt64, userDrops: UInt64) -> Finished? {
+    public mutating func finish(kernelDrops: UInt64, userDrops: UInt64, readFailures: UInt64 = 0) -> Finished? {
         guard encoder.eventCount > 0 else { return nil }
-        return seal(kernelDrops: kernelDrops, userDrops: userDrops)
+        return seal(kernelDrops: kernelDrops, userDrops: userDrops, readFailures: readFailures)
     }
 
     /// Finishes the pending records as a batch even when there are none: an empty batch is a heartbeat (it
     /// carries the drop counters, and its acknowledgement the collector's interest).
-    public mutating func heartbeat(kernelDrops: UInt64, userDrops: UInt64) -> Finished? {
-        seal(kernelDrops: kernelDrops, userDrops: userDrops)
+    public mutating func heartbeat(kernelDrops: UInt64, userDrops: UInt64, readFailures: UInt64 = 0) -> Finished? {
+        seal(kernelDrops: kernelDrops, userDrops: userDrops, readFailures: readFailures)
     }
 
-    private mutating func seal(kernelDrops: UInt64, userDrops: UInt64) -> Finished? {
+    private mutating func seal(kernelDrops: UInt64, userDrops: UInt64, readFailures: UInt64) -> Finished? {
         let events = encoder.eventCount
         let sequence = sequences.take()   // taken first: another thread's batcher may share the counter
         let header = BatchHeader(sequence: sequence, bootTimeUnixNs: identity.bootTimeUnixNs, kernelDrops: kernelDrops,
-                                 userDrops: userDrops, sensorID: identity.sensorID, bootID: identity.bootID,
+                                 userDrops: userDrops, readFailures: readFailures, sensorID: identity.sensorID, bootID: identity.bootID,
                                  hostname: identity.hostname, sensorVersion: sensorVersion)
         guard let body = try? encoder.finish(header: header) else { return nil }
         return Finished(sequence: sequence, events: events, body: body)

@@ -26,6 +26,13 @@ public struct CollectorAck: Sendable, Equatable {
         ack.sequence = o["sequence"]?.exactly(UInt64.self)
         ack.status = o["status"]?.string
         guard let raw = o["interest"] else { return ack }
+        ack.interest = try interest(raw)
+        return ack
+    }
+
+    /// The value of an `"interest"` key (an acknowledgement's, or the sensor's kept copy: `InterestFile`), checked
+    /// as a collector sends it: ids 1…65535, omit names, and a version that matches them.
+    static func interest(_ raw: JSONValue) throws(Failure) -> Interest {
         guard let i = raw.object else { throw Failure(description: "\"interest\" is not an object") }
         guard let version = i["version"]?.exactly(UInt32.self) else {
             throw Failure(description: "\"interest.version\" is missing or not a 32-bit unsigned integer")
@@ -52,8 +59,7 @@ public struct CollectorAck: Sendable, Equatable {
         guard interest.version == version else {
             throw Failure(description: "\"interest.version\" is \(version) but the events and omitted parts listed have version \(interest.version)")
         }
-        ack.interest = interest
-        return ack
+        return interest
     }
 
     /// Omit names are short identifiers (`open.nameraw`); anything else is refused rather than logged raw.

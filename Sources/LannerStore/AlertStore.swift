@@ -222,6 +222,8 @@ public final class AlertStore {
         try st.bind(r.windowEvents, at: 19)
         try st.bind(r.rateEvents, at: 20)
         try st.bind(r.rateNs, at: 21)
+        try st.bind(r.readFailures, at: 22)
+        try st.bind(r.runReadFailures, at: 23)
         _ = try st.step()
     }
 
@@ -232,7 +234,9 @@ public final class AlertStore {
     public func sensors() throws(StoreError) -> [SensorRecord] {
         let version = Int(try db.scalarInt("PRAGMA user_version"))
         if version < 2 { throw .schemaTooOld(path: path, found: version, needed: 2, what: "the sensors table") }
-        let st = try statement("SELECT \(Self.sensorColumns) FROM sensors ORDER BY last_seen_ns DESC, sensor_id")
+        // A file no collector of schema 5 has opened yet (read-only here) has no read-failure columns: none counted.
+        let columns = version < 5 ? Self.sensorColumnsBefore5 + ", 0, 0" : Self.sensorColumns
+        let st = try statement("SELECT \(columns) FROM sensors ORDER BY last_seen_ns DESC, sensor_id")
         defer { st.reset() }
         var out: [SensorRecord] = []
         while try st.step() {
@@ -253,6 +257,8 @@ public final class AlertStore {
             r.windowEvents = st.int64(18)
             r.rateEvents = st.int64(19)
             r.rateNs = st.int64(20)
+            r.readFailures = st.int64(21)
+            r.runReadFailures = st.int64(22)
             out.append(r)
         }
         return out
@@ -344,13 +350,14 @@ public final class AlertStore {
         for (i, v) in ints.enumerated() { try st.bind(v, at: Int32(i + 2)) }
         _ = try st.step()
     }
-    private static let sensorColumns = """
+    private static let sensorColumnsBefore5 = """
         sensor_id, hostname, sensor_version, boot_id, run_epoch, first_seen_ns, last_seen_ns, batches, events, kernel_drops, \
         user_drops, run_kernel_drops, run_user_drops, reported_kernel_drops, reported_user_drops, drop_window_start_ns, \
         last_drop_alert_ns, window_start_ns, window_events, rate_events, rate_ns
         """
+    private static let sensorColumns = sensorColumnsBefore5 + ", read_failures, run_read_failures"
     private static let sensorUpsertSQL = """
-        INSERT INTO sensors (\(sensorColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO sensors (\(sensorColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (sensor_id) DO UPDATE SET hostname = excluded.hostname, sensor_version = excluded.sensor_version,
             boot_id = excluded.boot_id, run_epoch = excluded.run_epoch, last_seen_ns = excluded.last_seen_ns,
             batches = excluded.batches, events = excluded.events, kernel_drops = excluded.kernel_drops,
@@ -358,7 +365,8 @@ public final class AlertStore {
             run_user_drops = excluded.run_user_drops, reported_kernel_drops = excluded.reported_kernel_drops,
             reported_user_drops = excluded.reported_user_drops, drop_window_start_ns = excluded.drop_window_start_ns,
             last_drop_alert_ns = excluded.last_drop_alert_ns, window_start_ns = excluded.window_start_ns,
-            window_events = excluded.window_events, rate_events = excluded.rate_events, rate_ns = excluded.rate_ns
+            window_events = excluded.window_events, rate_events = excluded.rate_events, rate_ns = excluded.rate_ns,
+            read_failures = excluded.read_failures, run_read_failures = excluded.run_read_failures
         """
     private static let insertSQL = """
         INSERT INTO alerts (time_ns, host, sensor_id, rule, priority, source, output, tags, fields, container_id,

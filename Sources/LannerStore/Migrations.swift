@@ -105,6 +105,10 @@ enum Migrations {
                 GROUP BY sensor_id, island;
             DROP TABLE batches;
             """),
+        Step(version: 5, summary: "per-sensor kernel read failures (batch header 1.3)", sql: """
+            ALTER TABLE sensors ADD COLUMN read_failures     INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE sensors ADD COLUMN run_read_failures INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 
     /// The schema version this build writes and reads.

@@ -4,6 +4,8 @@
 /// run (a higher `sequence >> 32`, the run epoch) starts them at 0 again. `runKernelDrops`/`runUserDrops` are
 /// the highest values the current run reported; `kernelDrops`/`userDrops` the totals over every run. The drop
 /// alert reports `kernelDrops − reportedKernelDrops` (and the same for user drops): what no alert has named yet.
+/// Read failures (kernel reads that failed; the records still went out) are counted the same way: `runReadFailures`
+/// for the current run, `readFailures` over every run; no alert names them.
 ///
 /// Rate: events received in `[windowStartNs, lastSeenNs]` are `windowEvents`; a window closes on the first batch
 /// at least 60 s after it opened, and its events and length become `rateEvents`/`rateNs` (events/s =
@@ -26,7 +28,11 @@ public struct SensorRecord: Sendable, Equatable {
     public var runUserDrops: Int64
     public var reportedKernelDrops: Int64
     public var reportedUserDrops: Int64
-    /// Start of the interval the unreported drops fall in (the previous batch's arrival, or the last alert).
+    /// Kernel reads that failed, over every run of the sensor (batch header 1.3; a 1.2 sensor reports none).
+    public var readFailures: Int64
+    /// The highest read-failure count the current run reported.
+    public var runReadFailures: Int64
+    /// Start of the interval the unreported drops fall in: the sensor's last drop alert, or its first batch.
     public var dropWindowStartNs: Int64
     public var lastDropAlertNs: Int64?
     public var windowStartNs: Int64
@@ -50,6 +56,8 @@ public struct SensorRecord: Sendable, Equatable {
         runUserDrops = 0
         reportedKernelDrops = 0
         reportedUserDrops = 0
+        readFailures = 0
+        runReadFailures = 0
         dropWindowStartNs = nowNs
         lastDropAlertNs = nil
         windowStartNs = nowNs

@@ -41,6 +41,8 @@ public struct BatchHeader: Sendable, Equatable {
     public static let zstdRecords: UInt32 = 1
     /// Header flag bits this format version defines; a batch with any other bit set is refused.
     public static let knownFlags: UInt32 = zstdRecords
+    /// The first minor version whose header carries `readFailures` (a u64 right after the sensor version).
+    public static let readFailuresMinor: UInt16 = 3
 
     /// True when flag bit 0 (zstd-compressed records) is set.
     public var isCompressed: Bool { flags & Self.zstdRecords != 0 }
@@ -56,17 +58,22 @@ public struct BatchHeader: Sendable, Equatable {
     public var kernelDrops: UInt64
     /// Events the sensor lost in userspace since it started (spool full, encode failure).
     public var userDrops: UInt64
+    /// Kernel reads that failed since the sensor started, summed over CPUs (a `bpf_probe_read*` of a path, argv,
+    /// sockaddr, …): each record still went out, with what could be read. Sent from minor version 3 on
+    /// (`readFailuresMinor`); 0 in a batch of an older minor, which could not say.
+    public var readFailures: UInt64
     public var sensorID: ID128
     public var bootID: ID128
     public var hostname: String
     public var sensorVersion: String
 
-    public init(sequence: UInt64, bootTimeUnixNs: UInt64, kernelDrops: UInt64 = 0, userDrops: UInt64 = 0,
+    public init(sequence: UInt64, bootTimeUnixNs: UInt64, kernelDrops: UInt64 = 0, userDrops: UInt64 = 0, readFailures: UInt64 = 0,
                 sensorID: ID128, bootID: ID128, hostname: String, sensorVersion: String) {
         self.sequence = sequence
         self.bootTimeUnixNs = bootTimeUnixNs
         self.kernelDrops = kernelDrops
         self.userDrops = userDrops
+        self.readFailures = readFailures
         self.sensorID = sensorID
         self.bootID = bootID
         self.hostname = hostname
@@ -130,7 +137,8 @@ public struct BatchEncoder: Sendable {
         eventCount += 1
     }
 
-    /// The whole batch body: header then records. Resets the encoder for the next batch.
+    /// The whole batch body: header then records, in the layout of the header's minor version (`readFailures`
+    /// only from `BatchHeader.readFailuresMinor` on). Resets the encoder for the next batch.
     /// - Throws: `WireError.stringTooLong` for a hostname or version over the limits.
     public mutating func finish(header: BatchHeader) throws(WireError) -> [UInt8] {
         let host = Array(header.hostname.utf8)
@@ -141,7 +149,8 @@ public struct BatchEncoder: Sendable {
         guard version.count <= BatchHeader.maxSensorVersion else {
             throw WireError.stringTooLong(field: "sensor version", length: version.count, limit: BatchHeader.maxSensorVersion)
         }
-        let headerLen = BatchHeader.fixedSize + 2 + host.count + 2 + version.count
+        let carriesReadFailures = header.versionMinor >= BatchHeader.readFailuresMinor
+        let headerLen = BatchHeader.fixedSize + 2 + host.count + 2 + version.count + (carriesReadFailures ? 8 : 0)
         var w = ByteWriter(capacity: headerLen + records.count)
         w.write(bytes: BatchHeader.magic)
         w.write(header.versionMajor)
@@ -160,6 +169,7 @@ public struct BatchEncoder: Sendable {
         w.write(bytes: host)
         w.write(UInt16(version.count))
         w.write(bytes: version)
+        if carriesReadFailures { w.write(header.readFailures) }
         w.write(bytes: records.bytes)
         records.removeAll()
         eventCount = 0
@@ -219,9 +229,20 @@ public enum BatchDecoder {
         guard let sensorVersion = String(validating: version, as: UTF8.self) else {
             throw WireError.invalidUTF8(field: "sensor version", offset: versionAt)
         }
+        // Fields of later minor versions follow the sensor version; bytes after the ones this build knows (a newer
+        // minor's) are skipped by the header length.
+        var readFailures: UInt64 = 0
+        if minor >= BatchHeader.readFailuresMinor {
+            guard cursor + 8 <= headerLen else {
+                throw WireError.truncated(what: "batch header: read failures (version 1.\(BatchHeader.readFailuresMinor) on)",
+                                          offset: cursor, needed: 8, available: headerLen - cursor)
+            }
+            readFailures = hr.load(UInt64.self, at: cursor)
+            cursor += 8
+        }
         var header = BatchHeader(
             sequence: r.load(UInt64.self, at: 16), bootTimeUnixNs: r.load(UInt64.self, at: 24),
-            kernelDrops: r.load(UInt64.self, at: 32), userDrops: r.load(UInt64.self, at: 40),
+            kernelDrops: r.load(UInt64.self, at: 32), userDrops: r.load(UInt64.self, at: 40), readFailures: readFailures,
             sensorID: ID128(bytes: Array(body[56..<72])), bootID: ID128(bytes: Array(body[72..<88])),
             hostname: hostname, sensorVersion: sensorVersion)
         header.versionMajor = major

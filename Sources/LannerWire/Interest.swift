@@ -27,6 +27,10 @@ public struct Interest: Sendable, Equatable, CustomStringConvertible {
         public static let known: Set<String> = [openNameraw]
     }
 
+    /// The process-lifecycle types every interest holds, whatever the rules: the collector's process table (names,
+    /// parents, command lines, exits) is built from them.
+    public static let lifecycleEvents: Set<EventType> = [.execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit]
+
     public init<S: Sequence>(events: S, omit: some Sequence<String> = [String]()) where S.Element == UInt16 {
         let sorted = Array(Set(events)).sorted()
         self.events = sorted

@@ -70,7 +70,7 @@ public enum RecordDump {
     /// The batch header as a JSON object.
     public static func json(_ h: BatchHeader) -> String {
         "{\"version\":\"\(h.versionMajor).\(h.versionMinor)\",\"flags\":\(h.flags),\"sequence\":\(h.sequence),"
-            + "\"boot_time_unix_ns\":\(h.bootTimeUnixNs),\"kernel_drops\":\(h.kernelDrops),\"user_drops\":\(h.userDrops),"
+            + "\"boot_time_unix_ns\":\(h.bootTimeUnixNs),\"kernel_drops\":\(h.kernelDrops),\"user_drops\":\(h.userDrops),\"read_failures\":\(h.readFailures),"
             + "\"sensor_id\":\(quote(h.sensorID.description)),\"boot_id\":\(quote(h.bootID.description)),"
             + "\"hostname\":\(quote(h.hostname)),\"sensor_version\":\(quote(h.sensorVersion))}"
     }

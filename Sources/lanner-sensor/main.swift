@@ -18,14 +18,20 @@ let spec = CommandSpec(
         .value("state-dir", "DIR", help: "where the sensor keeps its id, run epoch and disk spool (default /var/lib/lanner-sensor)"),
         .value("hostname", "NAME", help: "host name to report (default: the kernel's)"),
         .value("bpf-object", "FILE", help: "eBPF object (default: next to the binary, then sensor/build, then /usr/lib/lanner)"),
-        .value("ring-buffer-mb", "MB", help: "kernel ring buffer size in MiB, a power of two (default 2 per CPU, 4 to 64: \(ProbeConfig.defaultRingBufferMiB()) here)"),
+        .value("ring-buffer-mb", "MB", help: "kernel ring buffer size in MiB, a power of two from \(ProbeConfig.ringBufferMiB.lowerBound) "
+               + "to \(ProbeConfig.ringBufferMiB.upperBound) (default 2 per CPU, at least 4 and at most 64: \(ProbeConfig.defaultRingBufferMiB()) here)"),
         .value("batch-kb", "KB", help: "ship a batch when it reaches this size (default 256)"),
         .value("flush-ms", "MS", help: "ship a partial batch after this long (default 200)"),
         .value("spool-mb", "MB", help: "memory for batches the collector has not acknowledged (default 64)"),
         .value("spool-disk-mb", "MB", help: "then disk, in STATE-DIR/spool, kept across restarts (default 1024; 0: memory only)"),
         .flag("no-compress", help: "send batches uncompressed (default: zstd-compressed records)"),
         .value("write", short: "w", "FILE", help: "also write every shipped batch to a capture file (replay with lanner-collector replay)"),
-        .flag("offline", help: "do not ship; only write the capture file (-w)"),
+        .flag("offline", help: "do not ship; only write the capture file (-w), of --events (default: every kernel event type but the read/write family)"),
+        .value("events", "SET", help: "event types the kernel captures from the start: all, default (every kernel event type but read, "
+               + "write, pread64, pwrite64, readv, writev), or event names of proto/events.yaml separated by commas (all and default "
+               + "may be items: default,read); the process lifecycle (execve, execveat, clone, clone3, fork, vfork, procexit) is "
+               + "always added. Without it: the collector's last interest, kept in STATE-DIR/interest, else default. Shipping, "
+               + "the collector's interest replaces it at its first answer"),
         .value("container-socket", "PATH", help: "Docker-compatible API socket for container metadata (default: /var/run/docker.sock, else /run/podman/podman.sock; `none`: off)"),
         .flag("verbose", short: "v", help: "print captured, shipped and dropped counts every 5 seconds and on exit, and each container start"),
     ])
@@ -57,9 +63,10 @@ do {
     guard let object = cmd.value("bpf-object") ?? BPFProbe.defaultObjectPath() else {
         fail("no eBPF object found (looked in: \(BPFProbe.candidateObjectPaths().joined(separator: ", "))); build it with `make -C sensor`", 1)
     }
-    let ringMB = try cmd.int("ring-buffer-mb", default: ProbeConfig.defaultRingBufferMiB(), in: 1...1024, unit: "MiB")
+    let ringMB = try cmd.int("ring-buffer-mb", default: ProbeConfig.defaultRingBufferMiB(), in: ProbeConfig.ringBufferMiB, unit: "MiB")
     guard ringMB & (ringMB - 1) == 0 else {
-        throw CLIError.badValue(option: "ring-buffer-mb", value: String(ringMB), reason: "must be a power of two")
+        throw CLIError.badValue(option: "ring-buffer-mb", value: String(ringMB),
+                                reason: "is not a power of two (\(ProbeConfig.ringBufferMiB.lowerBound), 2, 4, … \(ProbeConfig.ringBufferMiB.upperBound) MiB)")
     }
     var config = AgentConfig(endpoint: offline ? nil : endpoint, token: token,
                              probe: ProbeConfig(objectPath: object, ringBufferBytes: ringMB << 20))
@@ -86,6 +93,11 @@ do {
         config.containerRuntime = .socket(p)
     }
     config.capturePath = cmd.value("write")
+    if let text = cmd.value("events") {
+        do { config.events = try EventSelection.parse(text) } catch {
+            throw CLIError.badValue(option: "events", value: text, reason: error.description)
+        }
+    }
 
     let agent: Agent
     do { agent = try Agent(config: config) } catch { fail("\(error)", 1) }

@@ -123,7 +123,7 @@ import LannerWire
         let batch = Rec.batch(AnalyzerTests.family + [
             Rec.clone(parent: 50, child: 80),
             Rec.exec(pid: 80, ppid: 50, comm: "sh", exe: "/usr/bin/dash", args: ["sh", "-c", "id"]),
-        ], seq: 7)
+        ], seq: 7, readFailures: 4)
         let events = try BatchDecoder.decode(batch).records.count
         #expect(try H.post(c, batch).0 == 200)
         #expect(try H.post(c, batch).0 == 200)   // a resend: duplicate
@@ -158,6 +158,7 @@ import LannerWire
         #expect(text.contains("lanner_events_received_total{\(sensor),host=\"test-host\"} \(2 * events)\n"), "\(text)")
         #expect(text.contains("lanner_events_evaluated_total{\(sensor),host=\"test-host\"} \(2 * events)\n"))
         #expect(text.contains("lanner_events_dropped_total{\(sensor),host=\"test-host\",stage=\"kernel\"} 0\n"))
+        #expect(text.contains("lanner_sensor_read_failures_total{\(sensor),host=\"test-host\"} 4\n"), "\(text)")
         #expect(text.contains("lanner_rule_evaluation_seconds_count 2\n"))
         #expect(text.contains("lanner_sqlite_commit_seconds_count 2\n"))
         #expect(text.contains("lanner_output_alerts_total{output=\"file\",result=\"delivered\"} 1\n"))

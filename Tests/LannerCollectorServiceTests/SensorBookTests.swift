@@ -9,9 +9,9 @@ import LannerWire
     static let sensor = ID128(hex: "33333333333333333333333333333333")!
     static let s = 1_000_000_000 as Int64
 
-    static func header(epoch: UInt64 = 1, n: UInt64, kernel: UInt64 = 0, user: UInt64 = 0) -> BatchHeader {
-        BatchHeader(sequence: epoch << 32 | n, bootTimeUnixNs: 1, kernelDrops: kernel, userDrops: user, sensorID: sensor,
-                    bootID: .zero, hostname: "web-1", sensorVersion: "0.1.0")
+    static func header(epoch: UInt64 = 1, n: UInt64, kernel: UInt64 = 0, user: UInt64 = 0, reads: UInt64 = 0) -> BatchHeader {
+        BatchHeader(sequence: epoch << 32 | n, bootTimeUnixNs: 1, kernelDrops: kernel, userDrops: user, readFailures: reads,
+                    sensorID: sensor, bootID: .zero, hostname: "web-1", sensorVersion: "0.1.0")
     }
 
     /// Observes and applies (as a successful commit does).
@@ -56,6 +56,41 @@ import LannerWire
         #expect(book.tick(nowNs: 30 * Self.s).isEmpty)
     }
 
+    /// Fixed bug: a sensor SIGSTOPped for ~13 s while the kernel dropped records was reported as "213399 kernel …
+    /// events dropped in the last 0.0 s": the interval started at the previous batch's arrival, and after the stop the
+    /// batches spooled before it arrive milliseconds ahead of the first one carrying the drops. The interval is the
+    /// time since the sensor's previous drop alert.
+    @Test func theIntervalRunsFromThePreviousDropAlert() throws {
+        var book = SensorBook(records: [], dropAlertInterval: 10)
+        let ms = Self.s / 1000
+        _ = Self.feed(&book, Self.header(n: 1), at: 100 * Self.s)
+        let first = try #require(Self.feed(&book, Self.header(n: 2, kernel: 5), at: 101 * Self.s))
+        #expect(first.output == "Syscall event drops: 5 kernel, 0 sensor events dropped in the last 1.0 s (sensor web-1)")
+        _ = Self.feed(&book, Self.header(n: 3, kernel: 5), at: 102 * Self.s)
+        // SIGSTOP at 103 s, SIGCONT at 116 s: a batch built before the stop, then the one carrying the drops.
+        #expect(Self.feed(&book, Self.header(n: 4, kernel: 5), at: 116 * Self.s) == nil)
+        let after = try #require(Self.feed(&book, Self.header(n: 5, kernel: 213_404), at: 116 * Self.s + 2 * ms))
+        #expect(after.output == "Syscall event drops: 213399 kernel, 0 sensor events dropped in the last 15 s (sensor web-1)")
+        let f = try JSONSerialization.jsonObject(with: Data(after.fieldsJSON.utf8)) as! [String: Any]
+        #expect((f["interval_s"] as? NSNumber)?.intValue == 15)
+        let r = try #require(book.records[Self.sensor.description])
+        #expect(r.lastDropAlertNs == 116 * Self.s + 2 * ms && r.dropWindowStartNs == r.lastDropAlertNs)
+    }
+
+    /// Without an earlier drop alert the interval starts at the sensor's first batch; drops in that very batch happened
+    /// before anything reached the collector, and the alert says so instead of "in the last 0.0 s".
+    @Test func withoutAnEarlierAlertTheIntervalStartsAtTheFirstBatch() throws {
+        var book = SensorBook(records: [], dropAlertInterval: 10)
+        _ = Self.feed(&book, Self.header(n: 1), at: 50 * Self.s)
+        _ = Self.feed(&book, Self.header(n: 2), at: 52 * Self.s)
+        let a = try #require(Self.feed(&book, Self.header(n: 3, user: 4), at: 53 * Self.s + Self.s / 2))
+        #expect(a.output == "Syscall event drops: 0 kernel, 4 sensor events dropped in the last 3.5 s (sensor web-1)")
+
+        var fresh = SensorBook(records: [], dropAlertInterval: 10)
+        let b = try #require(Self.feed(&fresh, Self.header(n: 1, kernel: 2), at: 7 * Self.s))
+        #expect(b.output == "Syscall event drops: 2 kernel, 0 sensor events dropped before the sensor's first batch arrived (sensor web-1)")
+    }
+
     @Test func aRestartedSensorCountsFromZeroAgainAndOutOfOrderNeverLowers() throws {
         var book = SensorBook(records: [], dropAlertInterval: 0)
         _ = Self.feed(&book, Self.header(epoch: 1, n: 1, kernel: 4), at: 0)
@@ -78,16 +113,30 @@ import LannerWire
     func extremeDropCountersSaturate(_ kernel: UInt64, _ user: UInt64) throws {
         var book = SensorBook(records: [], dropAlertInterval: 0)
         let clampedKernel = Int64(clamping: kernel), clampedUser = Int64(clamping: user)
-        let a = try #require(Self.feed(&book, Self.header(epoch: 1, n: 1, kernel: kernel, user: user), at: 0))
+        let a = try #require(Self.feed(&book, Self.header(epoch: 1, n: 1, kernel: kernel, user: user, reads: kernel), at: 0))
         #expect(a.output.hasPrefix("Syscall event drops: \(clampedKernel) kernel, \(clampedUser) sensor events dropped"))
         let f = try JSONSerialization.jsonObject(with: Data(a.fieldsJSON.utf8)) as! [String: Any]
         let (sum, over) = clampedKernel.addingReportingOverflow(clampedUser)
         #expect((f["n_drops"] as? NSNumber)?.int64Value == (over ? Int64.max : sum))
         // A restarted sensor (next run epoch) reporting as much again: the totals stay at the top.
-        _ = Self.feed(&book, Self.header(epoch: 2, n: 1, kernel: kernel, user: user), at: 1 * Self.s)
+        _ = Self.feed(&book, Self.header(epoch: 2, n: 1, kernel: kernel, user: user, reads: kernel), at: 1 * Self.s)
         let r = try #require(book.records[Self.sensor.description])
+        #expect(r.readFailures == r.kernelDrops, "read failures saturate as drops do")
         #expect(r.kernelDrops == (kernel == 0 ? 0 : (clampedKernel > Int64.max / 2 ? Int64.max : 2 * clampedKernel)))
         #expect(r.userDrops == (user == 0 ? 0 : (clampedUser > Int64.max / 2 ? Int64.max : 2 * clampedUser)))
+    }
+
+    /// Read failures (batch header 1.3) are per-run counters like the drops: totals over runs, never lowered by a
+    /// batch sent out of order, and no alert: the records went out.
+    @Test func readFailuresAddUpOverRunsAndRaiseNoAlert() throws {
+        var book = SensorBook(records: [], dropAlertInterval: 0)
+        #expect(Self.feed(&book, Self.header(epoch: 1, n: 1, reads: 3), at: 0) == nil)
+        #expect(Self.feed(&book, Self.header(epoch: 1, n: 3, reads: 8), at: 1 * Self.s) == nil)
+        #expect(Self.feed(&book, Self.header(epoch: 1, n: 2, reads: 5), at: 2 * Self.s) == nil)
+        #expect(Self.feed(&book, Self.header(epoch: 2, n: 1, reads: 4), at: 3 * Self.s) == nil)
+        let r = try #require(book.records[Self.sensor.description])
+        #expect(r.readFailures == 12 && r.runReadFailures == 4)
+        #expect(r.kernelDrops == 0 && r.userDrops == 0)
     }
 
     @Test func aFailedCommitChangesNothing() {
@@ -113,18 +162,19 @@ import LannerWire
 
     @Test func theSensorsTableText() throws {
         var book = SensorBook(records: [])
-        _ = Self.feed(&book, Self.header(n: 1, kernel: 2, user: 1), events: 500, at: 0)
+        _ = Self.feed(&book, Self.header(n: 1, kernel: 2, user: 1, reads: 6), events: 500, at: 0)
         let r = try #require(book.records[Self.sensor.description])
         let text = SensorFormatting.table([r], nowNs: 3 * Self.s)
         let lines = text.split(separator: "\n")
         #expect(lines.count == 2)
-        #expect(lines[0].hasPrefix("HOST   VERSION  LAST SEEN  EVENTS/S  EVENTS  BATCHES  KERNEL DROPS  SENSOR DROPS  SENSOR ID"))
-        #expect(lines[1].hasPrefix("web-1  0.1.0    3s ago     0.0       500     1        2             1             33333333-"))
+        #expect(lines[0].hasPrefix("HOST   VERSION  LAST SEEN  EVENTS/S  EVENTS  BATCHES  KERNEL DROPS  SENSOR DROPS  READ FAILURES  SENSOR ID"))
+        #expect(lines[1].hasPrefix("web-1  0.1.0    3s ago     0.0       500     1        2             1             6              33333333-"))
         #expect(SensorFormatting.table([r], nowNs: 30 * Self.s).contains("30s ago (stale)"))
         let json = try JSONSerialization.jsonObject(with: Data(SensorFormatting.jsonLines([r], nowNs: 3 * Self.s).utf8)) as! [String: Any]
         #expect(json["hostname"] as? String == "web-1")
         #expect(json["kernel_drops"] as? Int == 2)
         #expect(json["sensor_drops"] as? Int == 1)
+        #expect(json["read_failures"] as? Int == 6)
         #expect(json["last_seen_ago_s"] as? Int == 3)
         #expect(SensorFormatting.table([], nowNs: 0) == "no sensors have sent batches to this database\n")
     }

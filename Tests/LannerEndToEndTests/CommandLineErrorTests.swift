@@ -55,6 +55,49 @@ import Testing
         #expect(r.stderr == message.replacingOccurrences(of: "SCRATCH", with: d))
     }
 
+    /// `--help` said `--ring-buffer-mb` took "4 to 64" (the range of the default) while 1 to 1024 were accepted: the
+    /// help now states the range validation enforces, and each refusal says which rule the value broke.
+    @Test func ringBufferSizeHelpAndValidationAgree() throws {
+        let help = try Self.run("lanner-sensor", ["--help"])
+        #expect(help.status == 0)
+        let line = try #require(help.stdout.split(separator: "\n").first { $0.contains("--ring-buffer-mb") })
+        #expect(line.contains("a power of two from 1 to 256 (default 2 per CPU, at least 4 and at most 64:"), "\(line)")
+        let cases: [(String, String)] = [
+            ("512", "'512' is out of range (1…256 MiB)"),
+            ("1024", "'1024' is out of range (1…256 MiB)"),
+            ("0", "'0' is out of range (1…256 MiB)"),
+            ("3", "'3' is not a power of two (1, 2, 4, … 256 MiB)"),
+            ("96", "'96' is not a power of two (1, 2, 4, … 256 MiB)"),
+        ]
+        for (value, why) in cases {
+            let r = try Self.run("lanner-sensor", ["--ring-buffer-mb", value, "--bpf-object", "/nonexistent/lanner.bpf.o"],
+                                 env: ["LANNER_TOKEN": "t"])
+            #expect(r.status == 2, "\(value): \(r.stderr)")
+            #expect(r.stderr == "lanner-sensor: option '--ring-buffer-mb': \(why)\n")
+        }
+    }
+
+    /// `--events` takes all, default or wire event names; a name that is not a kernel event is refused up front,
+    /// naming the item, before anything is loaded.
+    @Test func eventsRefusesWhatTheKernelCannotCapture() throws {
+        let d = Self.scratch
+        let cases: [(String, String)] = [
+            ("unlink,bogus", "'unlink,bogus' names 'bogus' (item 2), which is not an event of proto/events.yaml; the kernel's are all, default or: execve, execveat, "),
+            ("procinfo", "'procinfo' names 'procinfo', which the sensor writes itself (always sent), not one the kernel captures\n"),
+            ("", "'' is empty\n"),
+            ("unlink,,mkdir", "'unlink,,mkdir' has an empty name (item 2): names are separated by single commas\n"),
+        ]
+        for (value, message) in cases {
+            let r = try Self.run("lanner-sensor", ["--offline", "-w", d + "/never.lcap", "--events", value, "--state-dir", d + "/events-state"])
+            #expect(r.status == 2, "\(value): \(r.stderr)")
+            #expect(r.stderr.hasPrefix("lanner-sensor: option '--events': " + message), "\(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1)
+        }
+        #expect(!FileManager.default.fileExists(atPath: d + "/never.lcap"))
+        let help = try Self.run("lanner-sensor", ["--help"])
+        #expect(help.stdout.contains("--events SET"), "\(help.stdout)")
+    }
+
     /// Too low an open-file limit failed while loading (60) or while keeping the programs' descriptors (160, about
     /// two per program at that moment): the second said "eBPF object does not match this loader ... rebuild it".
     /// Both now name the limit; the sensor exits 1 with nothing attached.

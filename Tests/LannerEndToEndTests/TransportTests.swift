@@ -189,6 +189,165 @@ extension RealSystem {
         #expect(collector.stop() == 0)
     }
 
+    /// Rules on the test's marker directory: made (mkdir, mkdirat) and a file in it removed (unlink, unlinkat). None
+    /// of these types was in the set a sensor captured before a collector's first answer, nor in an `--offline` capture.
+    static func markerRules(_ dir: String, marker: String) throws -> String {
+        let path = dir + "/marker-rules.yaml"
+        try """
+            - rule: E2E marker directory made
+              desc: the test makes its marker directory
+              condition: evt.type in (mkdir, mkdirat) and evt.arg.path contains "\(marker)"
+              output: made %evt.arg.path by %proc.name
+              priority: NOTICE
+            - rule: E2E marker file removed
+              desc: the test removes a file in its marker directory
+              condition: evt.type in (unlink, unlinkat) and (evt.arg.path contains "\(marker)" or evt.arg.name contains "\(marker)")
+              output: removed %evt.args by %proc.name
+              priority: NOTICE
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// mkdir, a file made and unlinked in it, rmdir: real syscalls of this process.
+    static func touchMarker(_ path: String) {
+        #expect(mkdir(path, 0o755) == 0, "mkdir \(path): \(errno)")
+        let fd = open(path + "/f", O_WRONLY | O_CREAT, 0o600)
+        #expect(fd >= 0)
+        close(fd)
+        #expect(unlink(path + "/f") == 0)
+        #expect(rmdir(path) == 0)
+    }
+
+    static let defaultSetLine = "event types (every kernel event type but read, write, pread64, pwrite64, readv, writev: no collector interest kept)"
+
+    /// Fixed bug (silent loss): `--offline -w` captured only execs, clones, exits, opens and connect (the set a sensor
+    /// used before a collector's first answer), so a replay through rules on mkdir or unlink found nothing. It captures
+    /// every kernel event type but the read/write family now.
+    @Test(.enabled(if: E2E.canRunBPF, "needs root for eBPF (under CI=true this test always runs)"))
+    func anOfflineCaptureHoldsMoreThanTheOldDefaultAndReplaysIntoAlerts() throws {
+        try #require(getuid() == 0)
+        let dir = try E2E.tempDir("offline-set")
+        let marker = dir + "/lanner-e2e-victim-\(getpid())"
+        let rules = try Self.markerRules(dir, marker: marker)
+        let capture = dir + "/capture.lcap"
+        let sensor = try Child(try E2E.binary("lanner-sensor"), [
+            "--offline", "-w", capture, "--state-dir", dir + "/sensor", "--hostname", "e2e-offline-set", "--flush-ms", "50",
+            "--container-socket", "none", "-v",
+        ], log: dir + "/sensor.log")
+        defer { sensor.stop() }
+        let started = try sensor.waitFor("eBPF programs attached", timeout: 60)
+        #expect(started.contains(Self.defaultSetLine), "\(started)")
+        Self.touchMarker(marker)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(sensor.stop() == 0, "\(sensor.log)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/sensor/interest"), "offline keeps no interest")
+
+        let replay = try runProgram(try E2E.binary("lanner-collector"), ["replay", "--rules", rules, capture])
+        #expect(replay.status == 0, "\(replay.output)")
+        #expect(replay.output.contains("E2E marker directory made\n    made \(marker) by "), "\(replay.output)")
+        #expect(replay.output.contains("E2E marker file removed\n    removed "), "\(replay.output)")
+        #expect(replay.output.contains("name=\(marker)/f ") || replay.output.contains("path=\(marker)/f "), "\(replay.output)")
+        #expect(replay.output.contains(": 2 alerts"), "\(replay.output)")
+    }
+
+    /// Fixed bug (silent loss): a sensor (re)started while the collector was down captured the old fixed set until the
+    /// collector came back, and what else happened meanwhile was lost without a count. The collector's interest is kept
+    /// in the state directory and applied at the next start; the events of that gap arrive and raise their alerts.
+    @Test(.enabled(if: E2E.canRunBPF, "needs root for eBPF (under CI=true this test always runs)"))
+    func aSensorRestartedWhileTheCollectorIsDownCapturesWhatTheRulesNeed() throws {
+        try #require(getuid() == 0)
+        let dir = try E2E.tempDir("kept-interest")
+        try UUID().uuidString.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        let marker = dir + "/lanner-e2e-victim-\(getpid())"
+        let rules = try Self.markerRules(dir, marker: marker)
+        var (collector, port) = try Self.collector(dir, port: 0, rules: [rules], log: dir + "/collector-1.log")
+        var sensor = try Self.sensor(dir, port: port, host: "e2e-kept", log: dir + "/sensor-1.log", extra: ["--container-socket", "none"])
+        defer {
+            sensor.stop()
+            collector.stop()
+        }
+        #expect(sensor.log.contains(Self.defaultSetLine), "first start: nothing kept yet\n\(sensor.log)")
+        let applied = try sensor.waitFor("collector's interest v", timeout: 30)
+        let line = try #require(applied.split(separator: "\n").first { $0.contains("collector's interest v") })
+        let version = try #require(line.firstMatch(of: #/interest v(\d+) /#).map { String($0.1) })
+        #expect(line.contains("(was 7"), "\(line)")
+        #expect(line.contains("mkdir") && line.contains("unlinkat") && !line.contains("openat"), "\(line)")
+        let kept = try String(contentsOfFile: dir + "/sensor/interest", encoding: .utf8)
+        #expect(kept.hasPrefix("{\"interest\":{\"version\":\(version),\"events\":[1,2,3,4,5,6,7,33,34,35,36]"), "\(kept)")
+        #expect(sensor.stop() == 0, "\(sensor.log)")
+        #expect(collector.stop() == 0)
+
+        // The collector is down: the sensor starts with the kept interest and spools what happens.
+        sensor = try Self.sensor(dir, port: port, host: "e2e-kept", log: dir + "/sensor-2.log", extra: ["--container-socket", "none"])
+        #expect(sensor.log.contains("capturing 11 event types (the collector's interest v\(version) kept in \(dir)/sensor/interest)"),
+                "\(sensor.log)")
+        try sensor.waitFor("cannot reach collector", timeout: 30)
+        Self.touchMarker(marker)
+
+        (collector, _) = try Self.collector(dir, port: port, rules: [rules], log: dir + "/collector-2.log")
+        let db = dir + "/lanner.db"
+        let alerts = try PipelineTests.waitForAlerts(db) { all in
+            Set(all.filter { $0.host == "e2e-kept" }.map(\.rule)) == ["E2E marker directory made", "E2E marker file removed"]
+        }.filter { $0.host == "e2e-kept" }
+        #expect(alerts.map(\.rule).sorted() == ["E2E marker directory made", "E2E marker file removed"], "\(sensor.log)\n\(collector.log)")
+        #expect(alerts.first { $0.rule == "E2E marker directory made" }?.output.hasPrefix("made \(marker) by ") == true, "\(alerts.map(\.output))")
+        try sensor.waitFor("collector's interest v\(version) is the one kept from the last run: nothing to change", timeout: 30)
+        #expect(!sensor.log.contains("(was "), "the kept set is not applied again:\n\(sensor.log)")
+        #expect(sensor.stop() == 0, "\(sensor.log)")
+        #expect(collector.stop() == 0)
+    }
+
+    /// The sensor's read failures for one host, from `lanner-collector sensors --json` (nil while it has no row).
+    static func readFailures(_ db: String, host: String) throws -> Int? {
+        let r = try runProgram(try E2E.binary("lanner-collector"), ["sensors", "--db", db, "--json"])
+        guard r.status == 0 else { return nil }
+        for line in r.output.split(separator: "\n") {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], o["hostname"] as? String == host
+            else { continue }
+            return (o["read_failures"] as? NSNumber)?.intValue
+        }
+        return nil
+    }
+
+    /// A kernel read that fails (here the path of an open whose pointer is bad: EFAULT) used to show only in the
+    /// sensor's -v log; the batch header carries the count now (wire 1.3) and the collector keeps it per sensor.
+    @Test(.enabled(if: E2E.canRunBPF, "needs root for eBPF (under CI=true this test always runs)"))
+    func readFailuresReachTheCollector() throws {
+        try #require(getuid() == 0)
+        let dir = try E2E.tempDir("readfail")
+        try UUID().uuidString.write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        let (collector, port) = try Self.collector(dir, port: 0, log: dir + "/collector.log")
+        let sensor = try Self.sensor(dir, port: port, host: "e2e-readfail", log: dir + "/sensor.log")
+        defer {
+            sensor.stop()
+            collector.stop()
+        }
+        try sensor.waitFor("collector's interest v", timeout: 30)
+        let db = dir + "/lanner.db"
+        var before: Int?
+        let deadline = Date().addingTimeInterval(30)
+        while before == nil && Date() < deadline {
+            before = try Self.readFailures(db, host: "e2e-readfail")
+            if before == nil { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        let start = try #require(before, "the sensor's row never appeared:\n\(collector.log)")
+        let bad = try #require(UnsafePointer<CChar>(bitPattern: 8))
+        for _ in 0..<5 {
+            #expect(open(bad, O_RDONLY) == -1 && errno == EFAULT)
+        }
+        var now = start
+        while now < start + 5 && Date() < deadline.addingTimeInterval(30) {
+            Thread.sleep(forTimeInterval: 0.2)
+            now = try Self.readFailures(db, host: "e2e-readfail") ?? now
+        }
+        #expect(now >= start + 5, "read failures \(start) → \(now)\nsensor log:\n\(sensor.log)")
+        #expect(sensor.stop() == 0)
+        let last = sensor.log.split(separator: "\n").last { $0.contains("read_failures=") }
+        let logged = last.flatMap { $0.split(separator: "read_failures=").last.flatMap { Int($0.prefix { $0.isNumber }) } } ?? 0
+        #expect(logged >= now, "the collector counts what the sensor counted: \(logged) in its log, \(now) stored")
+        #expect(collector.stop() == 0)
+    }
+
     @Test(.enabled(if: E2E.canRunBPF, "needs root for eBPF (under CI=true this test always runs)"))
     func sighupReloadsRulesLiveAndTheSensorFollowsTheInterest() throws {
         try #require(getuid() == 0)

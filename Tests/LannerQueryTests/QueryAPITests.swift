@@ -29,8 +29,18 @@ import LannerStore
         r.kernelDrops = 5
         r.lastDropAlertNs = 42
         r.rateNs = 60_000_000_000
-        let sensors = try QueryAPI.decode(QueryAPI.SensorsAnswer.self, Array(QueryAPI.sensorsBody([r]).utf8)).sensors.map(\.record)
+        r.readFailures = 6
+        r.runReadFailures = 2
+        let sensorsJSON = QueryAPI.sensorsBody([r])
+        let sensors = try QueryAPI.decode(QueryAPI.SensorsAnswer.self, Array(sensorsJSON.utf8)).sensors.map(\.record)
         #expect(sensors == [r])
+        // A collector from before read failures sends neither key: none counted.
+        let older = sensorsJSON.replacingOccurrences(of: ",\"read_failures\":6,\"run_read_failures\":2", with: "")
+        #expect(older != sensorsJSON)
+        var none = r
+        none.readFailures = 0
+        none.runReadFailures = 0
+        #expect(try QueryAPI.decode(QueryAPI.SensorsAnswer.self, Array(older.utf8)).sensors.map(\.record) == [none])
     }
 
     @Test func queryStringsCarryEveryFilterIntact() throws {

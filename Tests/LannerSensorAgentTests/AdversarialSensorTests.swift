@@ -31,6 +31,24 @@ import LannerWire
         #expect(finished.map(\.sequence) == Array(1...UInt64(finished.count)))
     }
 
+    /// The kernel counters go into every batch's header: drops and, from wire 1.3, the reads that failed.
+    @Test func everyBatchCarriesTheKernelCounters() throws {
+        var b = Batcher(identity: try Self.identity(hostname: "h"), sensorVersion: "t", maxBytes: 4096)
+        var finished: [Batcher.Finished] = []
+        for i in 0..<100 {
+            let r = Self.openat(i)
+            if let f = r.withUnsafeBytes({ b.add($0, kernelDrops: 5, userDrops: 1, readFailures: UInt64(i)) }) { finished.append(f) }
+        }
+        if let f = b.finish(kernelDrops: 6, userDrops: 2, readFailures: 200) { finished.append(f) }
+        if let f = b.heartbeat(kernelDrops: 7, userDrops: 3, readFailures: 300) { finished.append(f) }
+        #expect(finished.count >= 3)
+        let headers = try finished.map { try BatchDecoder.decode($0.body).header }
+        #expect(headers.allSatisfy { $0.versionMinor == WireSchema.minor && $0.versionMinor >= BatchHeader.readFailuresMinor })
+        #expect(headers.dropLast(2).allSatisfy { $0.kernelDrops == 5 && $0.userDrops == 1 && $0.readFailures > 0 && $0.readFailures < 100 })
+        #expect(headers.suffix(2).map(\.readFailures) == [200, 300])
+        #expect(headers.suffix(2).map(\.kernelDrops) == [6, 7])
+    }
+
     /// Fixed bug (silent loss + unbounded memory): `lanner-sensor --hostname NAME` accepts any length, but the
     /// batch header allows 255 bytes. `Batcher.finish` then gets `stringTooLong` from the encoder, swallows it
     /// (`guard let body = try? … else { return nil }`) and keeps the records: no batch is ever shipped, nothing

@@ -25,6 +25,7 @@ import Testing
     @Test(arguments: [
         ProbeConfig(objectPath: "/x", ringBufferBytes: 3 << 20),
         ProbeConfig(objectPath: "/x", ringBufferBytes: 1024),
+        ProbeConfig(objectPath: "/x", ringBufferBytes: 512 << 20),
         ProbeConfig(objectPath: "/x", argvLimit: 0),
         ProbeConfig(objectPath: "/x", argvLimit: 40000),
         ProbeConfig(objectPath: "/x", ignoredTgids: Array(1...9)),

@@ -27,9 +27,14 @@ enum SensorEnv {
     /// Loads the probe or records why it could not (never skips: the caller decided the test runs).
     /// Every event type the kernel side can produce.
     static let allKernelEvents = Set(EventType.allCases.filter(\.fromKernel).map(\.rawValue))
+    /// A small set the probe tests start from (attaching every program takes seconds): execs, the clone family,
+    /// exits, the open family, connect.
+    static let coreEvents: Set<UInt16> = Set([
+        EventType.execve, .execveat, .clone, .clone3, .fork, .vfork, .procexit, .open, .openat, .openat2, .creat, .connect,
+    ].map(\.rawValue))
 
     static func probe(ignoring: [UInt32] = [UInt32(getpid())], argvLimit: Int = 4096,
-                      interest: Set<UInt16> = BPFProbe.defaultInterest, ringBufferBytes: Int = 16 << 20,
+                      interest: Set<UInt16> = coreEvents, ringBufferBytes: Int = 16 << 20,
                       sourceLocation: SourceLocation = #_sourceLocation) throws -> BPFProbe {
         if let failure = build {
             Issue.record(Comment(rawValue: failure), sourceLocation: sourceLocation)

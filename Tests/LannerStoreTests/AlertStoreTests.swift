@@ -172,7 +172,7 @@ func alert(_ t: Int64, rule: String = "Shell in container", host: String = "web-
         #expect(try again.commit(sensorID: "s", sequence: 1, events: 1, alerts: [alert(1)]) == .duplicate)
         let reader = try AlertStore(path: path, readOnly: true)
         #expect(try reader.count() == 1)
-        #expect(AlertStore.schemaVersion == 4)
+        #expect(AlertStore.schemaVersion == 5)
     }
 
     @Test func readOnlyOpensAfterTheWriterHasClosed() throws {

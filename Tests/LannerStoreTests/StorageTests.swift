@@ -186,7 +186,7 @@ import LannerCore
                         + ", ('t', 1, 1, 1)")
         }
         let store = try AlertStore(path: path)
-        #expect(store.fileSchemaVersion == 4)
+        #expect(store.fileSchemaVersion == 5)
         #expect(try Self.runs(path, "s") == [[1, 3], [7, 8], [20, 20]])
         #expect(try Self.runs(path, "t") == [[1, 1]])
         #expect(try store.batchCount() == 7)
@@ -201,6 +201,36 @@ import LannerCore
     }
 
     // MARK: Migration and bulk loading
+
+    /// Schema 5 adds the sensors' kernel read failures. A schema-4 file read by this version's CLI (its collector not
+    /// upgraded yet) shows none; opened by a collector, its rows are kept and the new counters are stored.
+    @Test func schemaFourSensorsGainReadFailures() throws {
+        let dir = try TempDir()
+        let path = dir.path("v4.db")
+        do {
+            let db = try SQLite(path: path, mode: .readWrite, busyTimeoutMilliseconds: 1000)
+            for step in Migrations.all.prefix(4) { try step.apply(db) }
+            try db.exec("PRAGMA user_version = 4")
+            try db.exec("""
+                INSERT INTO sensors (sensor_id, hostname, sensor_version, boot_id, run_epoch, first_seen_ns, last_seen_ns, batches,
+                                     events, kernel_drops, drop_window_start_ns, window_start_ns)
+                VALUES ('s1', 'web-1', '0.1.0', 'b', 3, 10, 20, 2, 40, 7, 10, 10)
+                """)
+        }
+        let old = try AlertStore(path: path, readOnly: true).sensors()
+        #expect(old.count == 1 && old[0].kernelDrops == 7 && old[0].events == 40)
+        #expect(old[0].readFailures == 0 && old[0].runReadFailures == 0)
+
+        let store = try AlertStore(path: path)
+        #expect(store.fileSchemaVersion == 5)
+        var r = try #require(try store.sensors().first)
+        #expect(r == old[0])
+        r.readFailures = 12
+        r.runReadFailures = 5
+        r.batches = 3
+        _ = try store.commit(sensorID: "s1", sequence: 3 << 32 | 9, events: 0, alerts: [], sensor: r)
+        #expect(try AlertStore(path: path, readOnly: true).sensors() == [r])
+    }
 
     /// A database written by the previous version (schema 2) is upgraded when the collector opens it: its alerts
     /// get tags, counts and text index entries, and every query works on them.
@@ -221,7 +251,7 @@ import LannerCore
             try AlertStore(path: path, readOnly: true).query(AlertQuery())
         }
         let store = try AlertStore(path: path)
-        #expect(store.fileSchemaVersion == 4)
+        #expect(store.fileSchemaVersion == 5)
         #expect(try store.query(AlertQuery(tag: "old")).map(\.timeNs) == [10])
         #expect(try store.query(AlertQuery(text: "etc/shadow")).map(\.timeNs) == [10])
         #expect(try store.query(AlertQuery(container: "abcdefabcdef")).map(\.count) == [3])

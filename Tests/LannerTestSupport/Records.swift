@@ -81,10 +81,11 @@ public enum Rec {
     }
 
     /// A batch of these records.
-    public static func batch(_ records: [[UInt8]], seq: UInt64 = 1, host: String = "test-host") -> [UInt8] {
+    public static func batch(_ records: [[UInt8]], seq: UInt64 = 1, host: String = "test-host", readFailures: UInt64 = 0) -> [UInt8] {
         var enc = BatchEncoder()
         for r in records { try! enc.append(record: r) }
-        return try! enc.finish(header: BatchHeader(sequence: seq, bootTimeUnixNs: 1_796_000_000_000_000_000, sensorID: ID128(hex: "11111111111111111111111111111111")!,
+        return try! enc.finish(header: BatchHeader(sequence: seq, bootTimeUnixNs: 1_796_000_000_000_000_000, readFailures: readFailures,
+                                                   sensorID: ID128(hex: "11111111111111111111111111111111")!,
                                                    bootID: ID128(hex: "22222222222222222222222222222222")!, hostname: host, sensorVersion: "test"))
     }
 }

@@ -62,12 +62,13 @@ import LannerWire
     static func batch(_ records: [[UInt8]], major: UInt16 = 1, minor: UInt16 = 0, flags: UInt32 = 0,
                       headerLen: UInt32? = nil, count: UInt32? = nil, recordsLen: UInt32? = nil,
                       hostname: [UInt8] = Array("host".utf8), version: [UInt8] = Array("t".utf8),
-                      seq: UInt64 = 1) -> [UInt8] {
+                      seq: UInt64 = 1, readFailures: UInt64 = 0) -> [UInt8] {
         let recs = records.flatMap { $0 }
+        let carriesReadFailures = minor >= BatchHeader.readFailuresMinor
         var h = Raw()
         h.b += Array("LNRB".utf8)
         h.u16(major); h.u16(minor)
-        h.u32(headerLen ?? UInt32(88 + 2 + hostname.count + 2 + version.count))
+        h.u32(headerLen ?? UInt32(88 + 2 + hostname.count + 2 + version.count + (carriesReadFailures ? 8 : 0)))
         h.u32(flags)
         h.u64(seq); h.u64(1_700_000_000_000_000_000); h.u64(0); h.u64(0)
         h.u32(count ?? UInt32(records.count))
@@ -76,6 +77,7 @@ import LannerWire
         h.b += [UInt8](repeating: 0x22, count: 16)
         h.str(hostname)
         h.str(version)
+        if carriesReadFailures { h.u64(readFailures) }
         return h.b + recs
     }
 

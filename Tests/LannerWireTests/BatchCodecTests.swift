@@ -24,6 +24,68 @@ import Testing
         #expect(try Golden.expectedJSON(golden) == json, "decoded \(name).bin differs from \(name).json")
     }
 
+    /// 1.3 appends the kernel's read failures to the header, right after the sensor version (proto/README.md,
+    /// "Batch"); the header length covers them.
+    @Test func readFailuresFollowTheSensorVersionFrom1_3() throws {
+        let golden = try [UInt8](Data(contentsOf: Golden.directory.appendingPathComponent("001-execve.bin")))
+        func u16(_ at: Int) -> Int { Int(golden[at]) | Int(golden[at + 1]) << 8 }
+        func u64(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(golden[at + $1]) << (8 * $1) } }
+        #expect(u16(4) == 1 && u16(6) == 3)
+        let versionEnd = 88 + 2 + "web-1".utf8.count + 2 + "0.1.0".utf8.count
+        #expect(Int(u64(8) & 0xffff_ffff) == versionEnd + 8, "header length covers the read failures")
+        #expect(u64(versionEnd) == 2)
+        #expect(try BatchDecoder.decode(golden).header.readFailures == 2)
+    }
+
+    /// A collector of this version reads a 1.2 sensor's batches (no read failures: 0), and a 1.2 collector reads
+    /// 1.3 batches: everything it knows sits where 1.2 put it, and it finds the records at the header length.
+    @Test func versions1_2And1_3ReadEachOther() throws {
+        let old = try [UInt8](Data(contentsOf: Golden.directory.appendingPathComponent("007-v1.2-header.bin")))
+        let oldBatch = try BatchDecoder.decode(old)
+        #expect(oldBatch.header.versionMinor == 2 && oldBatch.header.readFailures == 0)
+        #expect(try CloneEvent(oldBatch.records[0]) == Golden.clone)
+        #expect(try ProcexitEvent(oldBatch.records[1]) == Golden.exit)
+
+        // The same batch as 1.3 sends it: equal to 1.2's bytes but for the minor version, the header length and the
+        // 8 bytes the header length now covers.
+        var h = Golden.header(seq: 7)
+        h.readFailures = 9
+        var enc = BatchEncoder()
+        try enc.append(Golden.clone)
+        try enc.append(Golden.exit)
+        let new = try enc.finish(header: h)
+        let oldHeaderLength = Int(old[8]) | Int(old[9]) << 8
+        #expect(new.count == old.count + 8)
+        #expect(Array(new[0..<6]) == Array(old[0..<6]) && Array(new[10..<oldHeaderLength]) == Array(old[10..<oldHeaderLength]))
+        #expect(new[6] == 3 && old[6] == 2)
+        #expect(Int(new[8]) | Int(new[9]) << 8 == oldHeaderLength + 8)
+        #expect(Array(new[(oldHeaderLength + 8)...]) == Array(old[oldHeaderLength...]), "the records follow the header length")
+        #expect(try BatchDecoder.decode(new).header.readFailures == 9)
+    }
+
+    /// A newer minor may append more header fields after the read failures: they are skipped by the header length.
+    @Test func headerFieldsOfANewerMinorAreSkipped() throws {
+        var body = AdversarialWireTests.batch([AdversarialWireTests.exit()], minor: WireSchema.minor + 1, readFailures: 77)
+        let headerLength = Int(body[8]) | Int(body[9]) << 8
+        body.insert(contentsOf: [UInt8](repeating: 0xee, count: 12), at: headerLength)
+        body[8] = UInt8((headerLength + 12) & 0xff)
+        let batch = try BatchDecoder.decode(body)
+        #expect(batch.header.readFailures == 77)
+        #expect(batch.records.count == 1 && batch.records[0].eventType == .procexit)
+    }
+
+    /// A 1.3 header must carry its read failures: one that ends at the sensor version is refused, naming the byte.
+    @Test func aVersion1_3HeaderWithoutReadFailuresIsRefused() throws {
+        let versionEnd = 88 + 2 + 4 + 2 + 1
+        let body = AdversarialWireTests.batch([AdversarialWireTests.exit()], minor: 3, headerLen: UInt32(versionEnd))
+        let cut = Array(body[..<versionEnd]) + Array(body[(versionEnd + 8)...])   // the u64 taken out
+        #expect(throws: WireError.truncated(what: "batch header: read failures (version 1.3 on)", offset: versionEnd, needed: 8, available: 0)) {
+            try BatchDecoder.decode(cut)
+        }
+        #expect(WireError.truncated(what: "batch header: read failures (version 1.3 on)", offset: versionEnd, needed: 8, available: 0).description
+                == "truncated batch header: read failures (version 1.3 on) at byte 97: needs 8 bytes, 0 available")
+    }
+
     @Test func goldenExecveHasTheDocumentedLayout() throws {
         let golden = try [UInt8](Data(contentsOf: Golden.directory.appendingPathComponent("001-execve.bin")))
         #expect(Array(golden[0..<4]) == Array("LNRB".utf8))

@@ -8,7 +8,7 @@ enum Golden {
     static let boot = ID128(hex: "0a1b2c3d4e5f60718293a4b5c6d7e8f9")!
 
     static func header(seq: UInt64) -> BatchHeader {
-        BatchHeader(sequence: seq, bootTimeUnixNs: 1_796_000_000_000_000_000, kernelDrops: 3, userDrops: 0,
+        BatchHeader(sequence: seq, bootTimeUnixNs: 1_796_000_000_000_000_000, kernelDrops: 3, userDrops: 0, readFailures: 2,
                     sensorID: sensor, bootID: boot, hostname: "web-1", sensorVersion: "0.1.0")
     }
 
@@ -54,7 +54,12 @@ enum Golden {
         ("004-empty", 4, []),
         ("005-compressed", 5, [procinfo, user, group, clone, execve] + opens + [connect, exit]),
         ("006-containerinfo", 6, [container, containerRemoved]),
+        ("007-v1.2-header", 7, [clone, exit]),
     ]
+
+    /// Cases written in an older minor's header layout (what a sensor of that version sends): 1.2 has no read
+    /// failures, and a decoder reads them as 0.
+    static let olderMinor: [String: UInt16] = ["007-v1.2-header": 2]
 
     /// Six opens of the same process: the repetition a real batch has, so the compressed case is smaller.
     static let opens: [OpenEvent] = (0..<6).map { i in
@@ -74,6 +79,10 @@ enum Golden {
         for e in c.events { try enc.append(AnyEncodable(e)) }
         var h = header(seq: c.seq)
         if compressed.contains(c.name) { h.flags = 0 }
+        if let minor = olderMinor[c.name] {
+            h.versionMinor = minor
+            h.readFailures = 0
+        }
         let plain = try enc.finish(header: h)
         guard compressed.contains(c.name) else { return plain }
         guard let packed = BatchCompression.compress(plain, with: Zstd.Compressor(level: 3)) else {

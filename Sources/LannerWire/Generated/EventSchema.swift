@@ -4,7 +4,7 @@
 /// The schema version this build speaks (proto/SCHEMA_VERSION).
 public enum WireSchema {
     public static let major: UInt16 = 1
-    public static let minor: UInt16 = 2
+    public static let minor: UInt16 = 3
     public static let patch: UInt16 = 0
     /// Size of the common record header in bytes.
     public static let headerSize = 20
