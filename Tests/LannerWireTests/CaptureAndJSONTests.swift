@@ -96,7 +96,8 @@ import Testing
     static func length(_ f: [UInt8], at o: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(f[o + $1]) << (8 * UInt32($1)) } }
 
     /// One way a capture gets damaged, and what `read` must make of it: the batches read (by sequence), and each
-    /// skipped batch's report. `F0`, `F1`, `F2` in the texts stand for the frames' offsets, `END` for the file size.
+    /// skipped batch's report. `F0`, `F1`, `F2` in the texts stand for the frames' offsets, `END` for the file size,
+    /// `HDR` for the middle batch's header length (where its compressed records start).
     struct Damage: Sendable, CustomTestStringConvertible {
         let name: String
         let damage: @Sendable (inout [UInt8], [Int]) -> Void
@@ -108,7 +109,7 @@ import Testing
 
     static let damages: [Damage] = [
         Damage(name: "a flipped byte in the middle batch's zstd checksum", damage: { f, o in f[o[2] - 1] ^= 0x10 },
-               sequences: [1, 3], reports: ["batch 1 at byte F1: compressed records at byte 102: damaged zstd frame (Restored data doesn't match checksum); skipped"]),
+               sequences: [1, 3], reports: ["batch 1 at byte F1: compressed records at byte HDR: damaged zstd frame (Restored data doesn't match checksum); skipped"]),
         Damage(name: "a flipped byte in the middle batch's magic", damage: { f, o in f[o[1] + 4] ^= 0xff },
                sequences: [1, 3], reports: ["batch 1 at byte F1: not a Lanner batch: the magic at byte 0 is [\"b3\", \"4e\", \"52\", \"42\"] instead of \"LNRB\"; skipped"]),
         Damage(name: "the middle batch's length one too long", damage: { f, o in setLength(&f, at: o[1], length(f, at: o[1]) + 1) },
@@ -125,7 +126,7 @@ import Testing
         Damage(name: "the first and the last batch", damage: { f, o in f[o[0] + 5] = 9; f[o[2] + 5] = 9 },
                sequences: [5], reports: ["batch 0 at byte F0: ", "batch 2 at byte F2: "]),
         Damage(name: "the middle batch's records and the next frame's length", damage: { f, o in f[o[2] - 1] ^= 1; setLength(&f, at: o[2], 3) },
-               sequences: [1], reports: ["batch 1 at byte F1: compressed records at byte 102: damaged zstd frame (Restored data doesn't match checksum); skipped\n",
+               sequences: [1], reports: ["batch 1 at byte F1: compressed records at byte HDR: damaged zstd frame (Restored data doesn't match checksum); skipped\n",
                                      "batch 2 at byte F2: ", "; skipped the last END-F2 bytes of the file: no whole batch follows"]),
         Damage(name: "the last batch's length past the end (a cut file looks the same)", damage: { f, o in setLength(&f, at: o[2], 0xffff) },
                sequences: [1, 5], reports: [], truncated: true),
@@ -137,6 +138,7 @@ import Testing
     @Test(arguments: damages)
     func damagedBatchesAreSkippedAndTheRestIsRead(_ d: Damage) throws {
         var (file, frames) = try Self.threeBatches()
+        let headerLength = Self.length(file, at: frames[1] + 4 + 8)   // frame: u32 length, then the batch; its header length at 8
         d.damage(&file, frames)
         let r = try Capture.read(file)
         #expect(r.batches.map(\.batch.header.sequence) == d.sequences)
@@ -146,6 +148,7 @@ import Testing
             var t = t.replacingOccurrences(of: "F2-F1", with: String(frames[2] - frames[1]))
                 .replacingOccurrences(of: "F1+7", with: String(frames[1] + 7))
                 .replacingOccurrences(of: "END-F2", with: String(file.count - frames[2]))
+                .replacingOccurrences(of: "HDR", with: String(headerLength))
             for (i, o) in frames.enumerated() { t = t.replacingOccurrences(of: "F\(i)", with: String(o)) }
             return t
         }
