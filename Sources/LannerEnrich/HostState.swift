@@ -345,8 +345,9 @@ public final class HostState {
     }
 
     func applyClone(_ r: RecordView) {
-        guard r.load(Int64.self, at: Layout.Clone.res) >= 0 else { return }   // a failed clone made no task
-        let childTid = UInt32(truncatingIfNeeded: r.load(Int64.self, at: Layout.Clone.res))
+        let res = r.load(Int64.self, at: Layout.Clone.res)
+        guard res >= 0 else { return }   // a failed clone made no task
+        let childTid = UInt32(truncatingIfNeeded: res)
         let childPid = r.load(UInt32.self, at: Layout.Clone.childPid)
         let isThread = r.load(UInt32.self, at: Layout.Clone.flags) & 1 != 0
         if isThread {

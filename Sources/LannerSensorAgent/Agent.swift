@@ -223,6 +223,15 @@ public final class Agent: @unchecked Sendable {
             + UInt64(containers.dropped)
     }
 
+    /// The counters for `batcher`'s next header: the kernel's (`drops`, `readFailures`) and the sensor's own losses.
+    func counters(_ batcher: Batcher, kernelDrops drops: UInt64, readFailures: UInt64) -> Batcher.Counters {
+        Batcher.Counters(kernelDrops: drops, userDrops: userDrops(batcher), readFailures: readFailures)
+    }
+
+    func counters(_ batcher: Batcher, _ k: KernelCounters) -> Batcher.Counters {
+        counters(batcher, kernelDrops: k.dropped, readFailures: k.readFailures)
+    }
+
     /// Runs until `requestStop()`; then drains the ring buffer, flushes, waits for the upload, and writes what the
     /// collector did not take to the disk spool.
     /// - Returns: batches lost at exit (neither acknowledged nor kept on disk).
@@ -279,10 +288,10 @@ public final class Agent: @unchecked Sendable {
         snapshotRecords = snapshot.count
         for r in snapshot {
             r.withUnsafeBytes { raw in
-                if let b = batcher.add(raw, kernelDrops: 0, userDrops: 0) { emit(b) }
+                if let b = batcher.add(raw) { emit(b) }
             }
         }
-        if let b = batcher.finish(kernelDrops: 0, userDrops: 0) { emit(b) }
+        if let b = batcher.finish() { emit(b) }
         snapshot = []
         malloc_trim(0)   // the snapshot's records (every process's argv of the host) and libbpf's load-time data are freed
 
@@ -296,15 +305,14 @@ public final class Agent: @unchecked Sendable {
             let stop = isStopping
             applyInterest(&lastInterestFailure, capturing: &capturing)
             let kernel = probe.counters()
-            let drops = kernel.dropped, readFailures = kernel.readFailures
-            shared.kernelCounters(drops: drops, readFailures: readFailures)
-            let lost = userDrops(batcher)
+            shared.kernelCounters(drops: kernel.dropped, readFailures: kernel.readFailures)
+            let sampled = counters(batcher, kernel)   // once per poll, not per record
             // Container metadata the runtime thread has learned goes into the stream where it stands in time: checked
             // here and before each kernel record (a busy ring buffer keeps one poll going for as long as records come).
             func addContainers() {
                 for r in containers.takePending() {
                     r.withUnsafeBytes { raw in
-                        if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost, readFailures: readFailures) { emit(b) }
+                        if let b = batcher.add(raw, counters: sampled) { emit(b) }
                     }
                 }
             }
@@ -312,7 +320,7 @@ public final class Agent: @unchecked Sendable {
             do {
                 let n = try probe.poll(timeoutMs: stop ? 0 : 50) { raw in
                     if containers.hasPending { addContainers() }
-                    if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost, readFailures: readFailures) { emit(b) }
+                    if let b = batcher.add(raw, counters: sampled) { emit(b) }
                 }
                 capturedLock.lock()   // once per poll, not per record
                 captured += UInt64(n)
@@ -323,8 +331,7 @@ public final class Agent: @unchecked Sendable {
             }
             let now = Date()
             if stop || now.timeIntervalSince(lastFlush) >= config.flushInterval {
-                let k = probe.counters()
-                if let b = batcher.finish(kernelDrops: k.dropped, userDrops: userDrops(batcher), readFailures: k.readFailures) { emit(b) }
+                if let b = batcher.finish(counters: counters(batcher, probe.counters())) { emit(b) }
                 lastFlush = now
             }
             // Batches of up to 256 KiB come and go (built, compressed, spooled, acknowledged): what the heap holds
@@ -339,7 +346,7 @@ public final class Agent: @unchecked Sendable {
                 if let users = userWatch.changed() {
                     for r in users.records {
                         r.withUnsafeBytes { raw in
-                            if let b = batcher.add(raw, kernelDrops: drops, userDrops: lost, readFailures: readFailures) { emit(b) }
+                            if let b = batcher.add(raw, counters: sampled) { emit(b) }
                         }
                     }
                     config.log("lanner-sensor: \(userWatch.passwdPath) or \(userWatch.groupPath) changed; sent \(users.records.count) users and groups again")
@@ -347,8 +354,7 @@ public final class Agent: @unchecked Sendable {
             }
             // Heartbeat: an idle sensor still reports in (only when nothing waits: a backlog reports by itself).
             if uploader != nil, !stop, now.timeIntervalSince(lastEmit) >= config.heartbeatInterval, spool.isEmpty {
-                let k = probe.counters()
-                if let b = batcher.heartbeat(kernelDrops: k.dropped, userDrops: userDrops(batcher), readFailures: k.readFailures) { emit(b) }
+                if let b = batcher.heartbeat(counters: counters(batcher, probe.counters())) { emit(b) }
             }
             if config.statsInterval > 0 && now.timeIntervalSince(lastStats) >= config.statsInterval {
                 lastStats = now
@@ -417,9 +423,9 @@ public final class Agent: @unchecked Sendable {
             batches.append(f)
         }
         for r in records {
-            r.withUnsafeBytes { raw in add(b.add(raw, kernelDrops: drops, userDrops: userDrops(b), readFailures: readFailures)) }
+            r.withUnsafeBytes { raw in add(b.add(raw, counters: counters(b, kernelDrops: drops, readFailures: readFailures))) }
         }
-        add(b.finish(kernelDrops: drops, userDrops: userDrops(b), readFailures: readFailures))
+        add(b.finish(counters: counters(b, kernelDrops: drops, readFailures: readFailures)))
         if b.malformed > 0 { shared.snapshotFailed(b.malformed) }
         spool.replacePriority(batches)
         config.log("lanner-sensor: connection to the collector lost; a fresh snapshot (\(records.count) containers, processes and users) goes first when it is back")

@@ -66,34 +66,47 @@ public struct Batcher {
     public var pendingEvents: Int { encoder.eventCount }
     public var pendingBytes: Int { encoder.byteCount }
 
-    /// Adds one raw record; returns a finished batch when this record filled one. The counters go into that batch's
-    /// header (proto/README.md, "Batch"): kernel drops, user drops and kernel read failures since the sensor started.
-    public mutating func add(_ record: UnsafeRawBufferPointer, kernelDrops: UInt64, userDrops: UInt64, readFailures: UInt64 = 0) -> Finished? {
+    /// What a batch header reports besides its records (proto/README.md, "Batch"), all since the sensor started: records
+    /// the kernel side lost, records the sensor lost in userspace, and kernel reads that failed (the record went out).
+    public struct Counters: Sendable, Equatable {
+        public var kernelDrops: UInt64
+        public var userDrops: UInt64
+        public var readFailures: UInt64
+        public init(kernelDrops: UInt64 = 0, userDrops: UInt64 = 0, readFailures: UInt64 = 0) {
+            self.kernelDrops = kernelDrops
+            self.userDrops = userDrops
+            self.readFailures = readFailures
+        }
+        public static let zero = Counters()
+    }
+
+    /// Adds one raw record; returns a finished batch, with `counters` in its header, when this record filled one.
+    public mutating func add(_ record: UnsafeRawBufferPointer, counters: Counters = .zero) -> Finished? {
         var done: Finished?
         if encoder.byteCount > 0 && encoder.byteCount + record.count > maxBytes {
-            done = finish(kernelDrops: kernelDrops, userDrops: userDrops, readFailures: readFailures)
+            done = finish(counters: counters)
         }
         do { try encoder.append(record: record) } catch { malformed += 1 }
         return done
     }
 
     /// Finishes the pending records as a batch (nil when there are none).
-    public mutating func finish(kernelDrops: UInt64, userDrops: UInt64, readFailures: UInt64 = 0) -> Finished? {
+    public mutating func finish(counters: Counters = .zero) -> Finished? {
         guard encoder.eventCount > 0 else { return nil }
-        return seal(kernelDrops: kernelDrops, userDrops: userDrops, readFailures: readFailures)
+        return seal(counters)
     }
 
     /// Finishes the pending records as a batch even when there are none: an empty batch is a heartbeat (it
-    /// carries the drop counters, and its acknowledgement the collector's interest).
-    public mutating func heartbeat(kernelDrops: UInt64, userDrops: UInt64, readFailures: UInt64 = 0) -> Finished? {
-        seal(kernelDrops: kernelDrops, userDrops: userDrops, readFailures: readFailures)
+    /// carries the counters, and its acknowledgement the collector's interest).
+    public mutating func heartbeat(counters: Counters = .zero) -> Finished? {
+        seal(counters)
     }
 
-    private mutating func seal(kernelDrops: UInt64, userDrops: UInt64, readFailures: UInt64) -> Finished? {
+    private mutating func seal(_ c: Counters) -> Finished? {
         let events = encoder.eventCount
         let sequence = sequences.take()   // taken first: another thread's batcher may share the counter
-        let header = BatchHeader(sequence: sequence, bootTimeUnixNs: identity.bootTimeUnixNs, kernelDrops: kernelDrops,
-                                 userDrops: userDrops, readFailures: readFailures, sensorID: identity.sensorID, bootID: identity.bootID,
+        let header = BatchHeader(sequence: sequence, bootTimeUnixNs: identity.bootTimeUnixNs, kernelDrops: c.kernelDrops,
+                                 userDrops: c.userDrops, readFailures: c.readFailures, sensorID: identity.sensorID, bootID: identity.bootID,
                                  hostname: identity.hostname, sensorVersion: sensorVersion)
         guard let body = try? encoder.finish(header: header) else { return nil }
         return Finished(sequence: sequence, events: events, body: body)

@@ -106,7 +106,7 @@ enum ShipBench {
         flat.withUnsafeBytes { all in
             func add() {
                 let r = UnsafeRawBufferPointer(rebasing: all[offsets[i]..<offsets[i + 1]])
-                if let f = batcher.add(r, kernelDrops: 0, userDrops: spool.droppedEvents) { emit(f) }
+                if let f = batcher.add(r, counters: .init(userDrops: spool.droppedEvents)) { emit(f) }
                 i = i + 1 == count ? 0 : i + 1
             }
             if rate == 0 {
@@ -125,7 +125,7 @@ enum ShipBench {
                 }
             }
         }
-        if let f = batcher.finish(kernelDrops: 0, userDrops: spool.droppedEvents) { emit(f) }
+        if let f = batcher.finish(counters: .init(userDrops: spool.droppedEvents)) { emit(f) }
         let produceCPU = cpuSeconds() - cpu0
         let produceWall = Date().timeIntervalSince(start)
         let backlogAtEnd = spool.pending

@@ -73,9 +73,9 @@ enum BenchRecords {
         var b = Batcher(identity: identity, sensorVersion: "0.1.0", maxBytes: batchBytes, firstSequence: 1 << 32 | 1)
         var out: [Batcher.Finished] = []
         for r in records {
-            r.withUnsafeBytes { raw in if let f = b.add(raw, kernelDrops: 0, userDrops: 0) { out.append(f) } }
+            r.withUnsafeBytes { raw in if let f = b.add(raw) { out.append(f) } }
         }
-        if let f = b.finish(kernelDrops: 0, userDrops: 0) { out.append(f) }
+        if let f = b.finish() { out.append(f) }
         return out
     }
 }

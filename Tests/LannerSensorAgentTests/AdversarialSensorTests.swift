@@ -23,9 +23,9 @@ import LannerWire
         var finished: [Batcher.Finished] = []
         for i in 0..<1000 {
             let r = Self.openat(i)
-            if let f = r.withUnsafeBytes({ b.add($0, kernelDrops: 0, userDrops: 0) }) { finished.append(f) }
+            if let f = r.withUnsafeBytes({ b.add($0) }) { finished.append(f) }
         }
-        if let f = b.finish(kernelDrops: 0, userDrops: 0) { finished.append(f) }
+        if let f = b.finish() { finished.append(f) }
         #expect(finished.reduce(0) { $0 + $1.events } == 1000)
         for f in finished { #expect(f.body.count <= 4096 + 65_535 + 512); _ = try BatchDecoder.decode(f.body) }
         #expect(finished.map(\.sequence) == Array(1...UInt64(finished.count)))
@@ -37,10 +37,10 @@ import LannerWire
         var finished: [Batcher.Finished] = []
         for i in 0..<100 {
             let r = Self.openat(i)
-            if let f = r.withUnsafeBytes({ b.add($0, kernelDrops: 5, userDrops: 1, readFailures: UInt64(i)) }) { finished.append(f) }
+            if let f = r.withUnsafeBytes({ b.add($0, counters: .init(kernelDrops: 5, userDrops: 1, readFailures: UInt64(i))) }) { finished.append(f) }
         }
-        if let f = b.finish(kernelDrops: 6, userDrops: 2, readFailures: 200) { finished.append(f) }
-        if let f = b.heartbeat(kernelDrops: 7, userDrops: 3, readFailures: 300) { finished.append(f) }
+        if let f = b.finish(counters: .init(kernelDrops: 6, userDrops: 2, readFailures: 200)) { finished.append(f) }
+        if let f = b.heartbeat(counters: .init(kernelDrops: 7, userDrops: 3, readFailures: 300)) { finished.append(f) }
         #expect(finished.count >= 3)
         let headers = try finished.map { try BatchDecoder.decode($0.body).header }
         #expect(headers.allSatisfy { $0.versionMinor == WireSchema.minor && $0.versionMinor >= BatchHeader.readFailuresMinor })
@@ -58,9 +58,9 @@ import LannerWire
         var shipped = 0
         for i in 0..<1000 {
             let r = Self.openat(i)
-            if let f = r.withUnsafeBytes({ b.add($0, kernelDrops: 0, userDrops: 0) }) { shipped += f.events }
+            if let f = r.withUnsafeBytes({ b.add($0) }) { shipped += f.events }
         }
-        if let f = b.finish(kernelDrops: 0, userDrops: 0) { shipped += f.events }
+        if let f = b.finish() { shipped += f.events }
         #expect(shipped == 1000, "\(shipped) of 1000 events shipped; \(b.pendingEvents) pending (\(b.pendingBytes) bytes) with a 4096-byte limit")
         #expect(b.pendingBytes <= 4096 + 65_535, "pending buffer grew to \(b.pendingBytes) bytes")
     }

@@ -15,7 +15,7 @@ import LannerWire
         var out: [Batcher.Finished] = []
         let rec = AdversarialSensorTests.openat(0)
         while out.count < n {
-            rec.withUnsafeBytes { raw in if let f = b.add(raw, kernelDrops: 0, userDrops: 0) { out.append(f) } }
+            rec.withUnsafeBytes { raw in if let f = b.add(raw) { out.append(f) } }
         }
         return out
     }
