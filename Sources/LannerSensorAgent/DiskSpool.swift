@@ -67,35 +67,7 @@ final class DiskSpool {
     /// Writes one batch durably. Thread-safe with respect to other writes (distinct files); the caller updates
     /// the index with `added`.
     func write(_ b: Batcher.Finished) throws(Failure) -> Entry {
-        let final = path(b.sequence)
-        let tmp = final + ".tmp"
-        let fd = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure(description: "cannot create \(tmp): \(String(cString: strerror(errno)))") }
-        var off = 0
-        while off < b.body.count {
-            let n = b.body[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = errno
-                Glibc.close(fd)
-                unlink(tmp)
-                throw Failure(description: "writing \(tmp): \(String(cString: strerror(e)))")
-            }
-            off += n
-        }
-        if fsync(fd) != 0 {
-            let e = errno
-            Glibc.close(fd)
-            unlink(tmp)
-            throw Failure(description: "fsync \(tmp): \(String(cString: strerror(e)))")
-        }
-        Glibc.close(fd)
-        guard rename(tmp, final) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw Failure(description: "rename \(tmp): \(String(cString: strerror(e)))")
-        }
-        syncDirectory()
+        do { try StateFile.write(path(b.sequence), b.body) } catch { throw Failure(description: error.description) }
         return Entry(sequence: b.sequence, events: b.events, bytes: b.body.count)
     }
 
@@ -167,13 +139,5 @@ final class DiskSpool {
             if name != "." && name != ".." { out.append(name) }
         }
         return out
-    }
-
-    private func syncDirectory() {
-        let fd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            Glibc.close(fd)
-        }
     }
 }

@@ -175,27 +175,3 @@ public struct InterestFile: Sendable {
         try StateFile.write(path, Array("{\"interest\":\(interest.json)}\n".utf8))
     }
 }
-
-/// Small files in the sensor's state directory, written whole or not at all.
-public enum StateFile {
-    public struct Failure: Error, CustomStringConvertible {
-        public var path: String
-        public var reason: String
-        public var description: String { "\(path): \(reason)" }
-    }
-
-    /// Writes `bytes` to `path.tmp` (mode 0600), fsyncs it and renames it over `path`.
-    public static func write(_ path: String, _ bytes: [UInt8]) throws(Failure) {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure(path: tmp, reason: String(cString: strerror(errno))) }
-        let ok = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count && fsync(fd) == 0
-        let e = errno
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            let reason = String(cString: strerror(ok ? errno : e))
-            unlink(tmp)
-            throw Failure(path: path, reason: reason)
-        }
-    }
-}
