@@ -123,6 +123,12 @@ enum Commands {
         }
         // SIGHUP reloads the rule files and reopens the file output (log rotation); SIGINT/SIGTERM (blocked since
         // main started) stop cleanly: finish queued batches, close the store, let the outputs deliver what they hold.
+        // The files as they are before reading them, so that an edit during the reload counts as the next change.
+        func reloadRules(_ reason: String) {
+            let snapshot = watcher.map { RuleFilesSnapshot.take($0.paths) }
+            reload(server, rulePaths, minimumPriority: minimumPriority, reason: reason)
+            if let snapshot { watcher?.reloaded(snapshot) }
+        }
         var sig: Int32
         while true {
             let got: Int32?
@@ -131,13 +137,9 @@ enum Commands {
                 sig = s
                 guard sig == SIGHUP else { break }
                 hub?.reopen()
-                let snapshot = watcher.map { RuleFilesSnapshot.take($0.paths) }
-                reload(server, rulePaths, minimumPriority: minimumPriority, reason: "SIGHUP")
-                if let snapshot { watcher?.reloaded(snapshot) }
+                reloadRules("SIGHUP")
             } else if let what = watcher?.poll() {
-                let snapshot = RuleFilesSnapshot.take(rulePaths)
-                reload(server, rulePaths, minimumPriority: minimumPriority, reason: "rule files changed (\(what))")
-                watcher?.reloaded(snapshot)
+                reloadRules("rule files changed (\(what))")
             }
         }
         FileHandle.standardError.write(Data("lanner-collector: \(sig == SIGINT ? "SIGINT" : "SIGTERM"), stopping\n".utf8))
